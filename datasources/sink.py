@@ -32,15 +32,15 @@ BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 # Producer settings tuned for throughput of many small records. Users can override any of them
 # with ``producer_config``.
 THROUGHPUT_PRODUCER_CONFIG: dict[str, Any] = {
+    # Batches stay under 1 MB: Apache Kafka's default max.message.bytes rejects bigger ones.
     "linger.ms": 20,
-    "batch.size": 4_000_000,
+    "batch.size": 1_000_000,
     "batch.num.messages": 100_000,
     "queue.buffering.max.messages": 1_000_000,
     "queue.buffering.max.kbytes": 1_048_576,
     "compression.type": "none",
     "acks": "all",
     "enable.idempotence": False,
-    "message.max.bytes": 8_000_000,
     "socket.send.buffer.bytes": 4_194_304,
 }
 
@@ -72,6 +72,14 @@ def deployment_key(deployment_id: Any) -> bytes:
     if not 0 <= value < 2**64:
         raise ValueError(f"deployment_id must be between 0 and 2**64-1, got {value}")
     return value.to_bytes(8, "big")
+
+
+def parse_deployment_key(key: bytes | None) -> int:
+    """The deployment id in a control message key: big-endian, any length (old sinks send one
+    byte for ids below 256, this library sends eight)."""
+    if not key:
+        raise ValueError("the control message has no key (deployment id)")
+    return int.from_bytes(key, "big")
 
 
 def format_ranges(topic: str, ranges: Mapping[int, tuple[int, int]]) -> str:
@@ -116,6 +124,10 @@ class KafkaMLSink:
         group_id: accepted for compatibility, unused (this sink needs no consumer).
         producer_config: extra librdkafka settings, applied over the throughput defaults.
         incremental: announce an unbounded (online) stream instead of offset ranges.
+        partition: partition every record goes to (default 0), so the stream keeps the order
+            the samples were sent in and training's validation/test split (taken by position)
+            sees a representative mix. ``None`` lets Kafka spread records by key (the label),
+            which puts each class on its own partition.
     """
 
     def __init__(
@@ -136,6 +148,7 @@ class KafkaMLSink:
         input_config: Mapping[str, Any] | None = None,
         unsupervised_topic: str | None = None,
         dataset_restrictions: Any = None,
+        partition: int | None = 0,
     ):
         servers = bootstrap_servers or boostrap_servers or os.environ.get(BOOTSTRAP_ENV)
         if not servers:
@@ -164,6 +177,10 @@ class KafkaMLSink:
         self.control_topic = control_topic or default_control_topic()
         self.group_id = group_id
         self.incremental = bool(incremental)
+        if partition is not None and int(partition) < 0:
+            raise ValueError(f"partition must be >= 0 or None, got {partition}")
+        self.partition = partition
+        self._partition = -1 if partition is None else int(partition)
         self.input_config: dict[str, Any] = dict(input_config or {})
         self.unsupervised_topic = unsupervised_topic
         self.dataset_restrictions = dataset_restrictions
@@ -220,10 +237,10 @@ class KafkaMLSink:
     def _produce_record(self, value: bytes, key: bytes | None) -> None:
         """Produce one record, waiting for queue space when the local queue is full."""
         try:
-            self._produce(self.topic, value, key)
+            self._produce(self.topic, value, key, self._partition)
         except BufferError:
             self._wait_for_space()
-            self._produce(self.topic, value, key)
+            self._produce(self.topic, value, key, self._partition)
         self.sent += 1
         self._since_poll += 1
         if self._since_poll >= _POLL_EVERY:
@@ -235,6 +252,7 @@ class KafkaMLSink:
         self._check_open()
         produce = self._produce
         topic = self.topic
+        partition = self._partition
         poll = self._producer.poll
         n = len(values)
         if keys is not None and len(keys) != n:
@@ -245,11 +263,11 @@ class KafkaMLSink:
             try:
                 if keys is None:
                     for j in range(i, end):
-                        produce(topic, values[j])
+                        produce(topic, values[j], None, partition)
                         i = j + 1
                 else:
                     for j in range(i, end):
-                        produce(topic, values[j], keys[j])
+                        produce(topic, values[j], keys[j], partition)
                         i = j + 1
             except BufferError:
                 self._wait_for_space()
