@@ -1,0 +1,1 @@
+"""Kafka-ML backend: Django project package."""

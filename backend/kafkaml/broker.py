@@ -132,7 +132,9 @@ def _metadata_answers(bootstrap: str) -> bool:
         return False
 
 
-def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 1, timeout: float = 15) -> None:
+def ensure_topics(
+    bootstrap: str, topics: list[str], partitions: int = 1, timeout: float = 15
+) -> None:
     """Create the topics that do not exist yet (consumers must not subscribe before)."""
     from confluent_kafka.admin import AdminClient, NewTopic
 

@@ -1,0 +1,52 @@
+# The only commands a newcomer needs: `make up` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+FRONTEND_STAMP := frontend/dist/index.html
+
+.PHONY: install up test lint format frontend bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -q --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+frontend: $(FRONTEND_STAMP)
+
+$(FRONTEND_STAMP): $(shell find frontend/src frontend/index.html frontend/package.json -type f 2>/dev/null)
+	@if [ -f frontend/package.json ]; then \
+		cd frontend && (test -d node_modules || npm ci --no-audit --no-fund) && npm run build; \
+	else echo "no frontend yet"; fi
+
+up: install frontend
+	$(VENV)/bin/kafkaml up
+
+test: install frontend
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	cd backend && ../$(PY) manage.py check && ../$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@if [ -f frontend/package.json ]; then cd frontend && npm test; fi
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install
+	$(PY) bench/sink.py
+	$(PY) bench/executor.py
+	$(PY) bench/training.py
+	$(PY) bench/inference.py --quick
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist .pytest_cache .ruff_cache

@@ -1,0 +1,23 @@
+from rest_framework.permissions import BasePermission
+
+from .services import WORKERS_GROUP
+
+
+def is_worker(user) -> bool:
+    return bool(user and user.is_authenticated and user.groups.filter(name=WORKERS_GROUP).exists())
+
+
+class IsWorker(BasePermission):
+    """Only the workers' service account reaches /api/v1/worker/."""
+
+    message = "Only the platform's workers may use this endpoint."
+
+    def has_permission(self, request, view):
+        return is_worker(request.user)
+
+
+class IsUser(BasePermission):
+    """A logged-in person (the service account is kept out of user endpoints)."""
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated) and not is_worker(request.user)

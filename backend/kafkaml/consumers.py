@@ -1,0 +1,172 @@
+"""Websockets: live training results, live inference metrics, and predictions as they flow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import uuid
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from kafkaml import realtime
+
+log = logging.getLogger(__name__)
+UNAUTHORIZED, NOT_FOUND = 4401, 4404
+
+
+class OwnedGroupConsumer(AsyncJsonWebsocketConsumer):
+    """Joins one object's group if the user owns the object, then relays pushes."""
+
+    group: str = ""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=UNAUTHORIZED)
+            return
+        pk = int(self.scope["url_route"]["kwargs"]["pk"])
+        snapshot = await self.load(user, pk)
+        if snapshot is None:
+            await self.close(code=NOT_FOUND)
+            return
+        self.group = self.group_name(pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"event": "snapshot", "data": snapshot})
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def push(self, message):
+        await self.send_json({"event": message["event"], "data": message["data"]})
+
+
+class ResultConsumer(OwnedGroupConsumer):
+    group_name = staticmethod(realtime.result_group)
+
+    @database_sync_to_async
+    def load(self, user, pk):
+        from kafkaml.training.models import TrainingResult
+        from kafkaml.training.serializers import ResultOutput
+
+        result = TrainingResult.objects.filter(pk=pk, owner=user).first()
+        return ResultOutput(result).data if result else None
+
+
+class InferenceConsumer(OwnedGroupConsumer):
+    group_name = staticmethod(realtime.inference_group)
+
+    @database_sync_to_async
+    def load(self, user, pk):
+        from kafkaml.inference.models import Inference
+        from kafkaml.inference.serializers import InferenceOutput
+
+        inference = Inference.objects.filter(pk=pk, owner=user).first()
+        return (
+            json.loads(json.dumps(InferenceOutput(inference).data, default=str))
+            if inference
+            else None
+        )
+
+
+class PredictionsConsumer(AsyncJsonWebsocketConsumer):
+    """Tails an output topic of one of the user's inferences and sends each prediction.
+
+    ``/ws/predictions/?inference=<id>`` or ``?topic=<output topic>``. Reading starts at the
+    end of the topic: the page shows what flows from now on.
+    """
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=UNAUTHORIZED)
+            return
+        from urllib.parse import parse_qs
+
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        topic = await self.allowed_topic(
+            user, (query.get("inference") or [""])[0], (query.get("topic") or [""])[0]
+        )
+        if topic is None:
+            await self.close(code=NOT_FOUND)
+            return
+        await self.accept()
+        self.stop_event = threading.Event()
+        loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=1000)
+        self.thread = threading.Thread(
+            target=self._tail, args=(topic, loop), daemon=True, name=f"tail-{topic}"
+        )
+        self.thread.start()
+        self.sender = asyncio.create_task(self._send_loop())
+        await self.send_json({"event": "subscribed", "data": {"topic": topic}})
+
+    @database_sync_to_async
+    def allowed_topic(self, user, inference_id: str, topic: str):
+        from kafkaml.inference.models import Inference
+
+        owned = Inference.objects.filter(owner=user)
+        if inference_id.isdigit():
+            inference = owned.filter(pk=int(inference_id)).first()
+            return inference.output_topic if inference else None
+        if topic and owned.filter(output_topic=topic).exists():
+            return topic
+        return None
+
+    def _tail(self, topic: str, loop) -> None:
+        from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+
+        consumer = Consumer(
+            {
+                "bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS,
+                "group.id": f"kafkaml-ui-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            metadata = consumer.list_topics(topic, timeout=10)
+            partitions = metadata.topics[topic].partitions if topic in metadata.topics else {0: 0}
+            consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in partitions])
+            while not self.stop_event.is_set():
+                for message in consumer.consume(500, 0.2):
+                    if message.error():
+                        continue
+                    try:
+                        value = json.loads(message.value())
+                    except (TypeError, ValueError):
+                        continue
+                    item = {
+                        "values": value.get("values") if isinstance(value, dict) else value,
+                        "model_version": value.get("model_version")
+                        if isinstance(value, dict)
+                        else None,
+                        "timestamp": message.timestamp()[1],
+                        "partition": message.partition(),
+                        "offset": message.offset(),
+                    }
+                    loop.call_soon_threadsafe(self._offer, item)
+        except Exception:  # noqa: BLE001
+            log.exception("tailing %s failed", topic)
+        finally:
+            consumer.close()
+
+    def _offer(self, item) -> None:
+        if not self.queue.full():
+            self.queue.put_nowait(item)
+
+    async def _send_loop(self):
+        while True:
+            batch = [await self.queue.get()]
+            while not self.queue.empty() and len(batch) < 200:
+                batch.append(self.queue.get_nowait())
+            await self.send_json({"event": "predictions", "data": batch})
+
+    async def disconnect(self, code):
+        if hasattr(self, "stop_event"):
+            self.stop_event.set()
+            self.sender.cancel()

@@ -1,0 +1,93 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kafkaml.accounts.permissions import IsUser, IsWorker
+from kafkaml.api import OwnedQuerysetMixin
+from kafkaml.workloads.services import workload_logs
+
+from . import services
+from .models import Inference
+from .selectors import worker_inference_payload
+from .serializers import (
+    InferenceInput,
+    InferenceOutput,
+    ScaleInput,
+    SwapInput,
+    WorkerMetricsInput,
+)
+
+
+class InferenceViewSet(
+    OwnedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    queryset = Inference.objects.select_related("serving_result__model")
+    serializer_class = InferenceOutput
+    permission_classes = [IsUser]
+    filterset_fields = ["status", "result"]
+    search_fields = ["input_topic", "output_topic"]
+    ordering_fields = ["id", "created_at"]
+
+    @extend_schema(request=InferenceInput, responses={201: InferenceOutput})
+    def create(self, request):
+        data = InferenceInput(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        inference = services.inference_create(owner=request.user, **data.validated_data)
+        return Response(InferenceOutput(inference).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request, pk=None):
+        services.inference_delete(inference=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=InferenceOutput)
+    @action(detail=True, methods=["post"])
+    def stop(self, request, pk=None):
+        return Response(InferenceOutput(services.inference_stop(inference=self.get_object())).data)
+
+    @extend_schema(request=ScaleInput, responses=InferenceOutput)
+    @action(detail=True, methods=["post"])
+    def scale(self, request, pk=None):
+        data = ScaleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        inference = services.inference_scale(
+            inference=self.get_object(), replicas=data.validated_data["replicas"]
+        )
+        return Response(InferenceOutput(inference).data)
+
+    @extend_schema(request=SwapInput, responses=InferenceOutput)
+    @action(detail=True, methods=["post"])
+    def swap(self, request, pk=None):
+        data = SwapInput(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        inference = services.inference_swap(inference=self.get_object(), **data.validated_data)
+        return Response(InferenceOutput(inference).data)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def logs(self, request, pk=None):
+        return Response({"logs": workload_logs(self.get_object().workload_name, tail=200)})
+
+
+class WorkerInferenceApi(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(responses=dict)
+    def get(self, request, pk):
+        return Response(worker_inference_payload(get_object_or_404(Inference, pk=pk)))
+
+
+class WorkerInferenceMetricsApi(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(request=WorkerMetricsInput, responses={204: None})
+    def post(self, request, pk):
+        inference = get_object_or_404(Inference, pk=pk)
+        data = WorkerMetricsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        metrics = dict(data.validated_data)
+        replica = metrics.pop("replica")
+        services.inference_metrics_record(inference=inference, replica=replica, metrics=metrics)
+        return Response(status=status.HTTP_204_NO_CONTENT)

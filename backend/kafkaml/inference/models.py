@@ -1,0 +1,51 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from kafkaml.training.models import TrainingResult
+
+
+class InferenceStatus(models.TextChoices):
+    CREATED = "created"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class Inference(models.Model):
+    """A trained model serving an input topic with N replicas."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    result = models.ForeignKey(TrainingResult, on_delete=models.PROTECT, related_name="inferences")
+    model_version = models.PositiveIntegerField()
+    # The result whose model is served now (hot swap points it at another result).
+    serving_result = models.ForeignKey(
+        TrainingResult, on_delete=models.PROTECT, related_name="served_inferences"
+    )
+    replicas = models.PositiveSmallIntegerField(default=1)
+    input_format = models.CharField(max_length=10)
+    input_config = models.JSONField(default=dict, blank=True)
+    input_topic = models.CharField(max_length=249)
+    output_topic = models.CharField(max_length=249)
+    upper_topic = models.CharField(max_length=249, blank=True, default="")
+    limit = models.FloatField(null=True, blank=True)
+    batch_size = models.PositiveIntegerField(default=256)
+    max_wait_ms = models.PositiveIntegerField(default=20)
+    runtime = models.CharField(max_length=20, default="onnx")
+    status = models.CharField(max_length=20, choices=InferenceStatus.choices)
+    status_history = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, default="")
+    workload_name = models.CharField(max_length=100, blank=True, default="")
+    metrics = models.JSONField(default=dict, blank=True)  # latest report per replica
+    swap_history = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def record_status(self, status: str) -> None:
+        self.status = status
+        self.status_history = [
+            *self.status_history,
+            {"status": status, "at": timezone.now().isoformat()},
+        ]

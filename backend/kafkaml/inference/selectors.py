@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+STALE_AFTER = timedelta(seconds=30)
+
+
+def inference_metrics_summary(inference) -> dict:
+    """Totals over the replicas that reported in the last 30 s."""
+    now = timezone.now()
+    fresh = []
+    for report in (inference.metrics or {}).values():
+        try:
+            at = datetime.fromisoformat(report.get("at", ""))
+        except ValueError:
+            continue
+        if now - at <= STALE_AFTER:
+            fresh.append(report)
+
+    def total(key):
+        return sum(float(r.get(key) or 0) for r in fresh)
+
+    latencies = [r.get("latency_ms") or {} for r in fresh]
+    return {
+        "replicas_reporting": len(fresh),
+        "records_in_per_s": total("records_in_per_s"),
+        "records_out_per_s": total("records_out_per_s"),
+        "records_in": total("records_in"),
+        "records_out": total("records_out"),
+        "errors": total("errors"),
+        "lag": total("lag"),
+        "batch_size_avg": (total("batch_size_avg") / len(fresh)) if fresh else 0,
+        "latency_ms": {
+            p: max((float(lat.get(p) or 0) for lat in latencies), default=0)
+            for p in ("p50", "p95", "p99")
+        },
+    }
+
+
+def worker_inference_payload(inference) -> dict:
+    return {
+        "id": inference.pk,
+        "status": inference.status,
+        "replicas": inference.replicas,
+        "input_format": inference.input_format,
+        "input_config": inference.input_config,
+        "input_topic": inference.input_topic,
+        "output_topic": inference.output_topic,
+        "upper_topic": inference.upper_topic,
+        "limit": inference.limit,
+        "result_id": inference.serving_result_id,
+        "model_version": inference.model_version,
+        "batch_size": inference.batch_size,
+        "max_wait_ms": inference.max_wait_ms,
+        "runtime": inference.runtime,
+    }

@@ -1,0 +1,84 @@
+from rest_framework import serializers
+
+from kafkaml.catalog.serializers import OwnedPrimaryKeyField
+from kafkaml.training.models import TrainingResult
+
+from .models import Inference
+from .selectors import inference_metrics_summary
+
+
+class InferenceInput(serializers.Serializer):
+    result = OwnedPrimaryKeyField(queryset=TrainingResult.objects.all())
+    replicas = serializers.IntegerField(min_value=1, max_value=64, default=1)
+    input_format = serializers.ChoiceField(choices=["RAW", "AVRO", "JSON"])
+    input_config = serializers.JSONField(required=False, default=dict)
+    input_topic = serializers.CharField(max_length=249)
+    output_topic = serializers.CharField(max_length=249)
+    upper_topic = serializers.CharField(
+        max_length=249, required=False, allow_blank=True, default=""
+    )
+    limit = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    batch_size = serializers.IntegerField(min_value=1, max_value=100_000, default=256)
+    max_wait_ms = serializers.IntegerField(min_value=0, max_value=60_000, default=20)
+    runtime = serializers.ChoiceField(choices=["onnx", "keras", "pytorch"], default="onnx")
+
+    def validate_input_config(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Give a JSON object.")
+        return value
+
+
+class ScaleInput(serializers.Serializer):
+    replicas = serializers.IntegerField(min_value=1, max_value=64)
+
+
+class SwapInput(serializers.Serializer):
+    result = OwnedPrimaryKeyField(queryset=TrainingResult.objects.all())
+    version = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+
+class InferenceOutput(serializers.ModelSerializer):
+    live = serializers.SerializerMethodField()
+    model_name = serializers.CharField(source="serving_result.model.name", read_only=True)
+
+    class Meta:
+        model = Inference
+        fields = [
+            "id",
+            "result",
+            "serving_result",
+            "model_name",
+            "model_version",
+            "replicas",
+            "input_format",
+            "input_config",
+            "input_topic",
+            "output_topic",
+            "upper_topic",
+            "limit",
+            "batch_size",
+            "max_wait_ms",
+            "runtime",
+            "status",
+            "status_history",
+            "error",
+            "swap_history",
+            "live",
+            "created_at",
+        ]
+
+    def get_live(self, obj) -> dict:
+        return inference_metrics_summary(obj)
+
+
+class WorkerMetricsInput(serializers.Serializer):
+    replica = serializers.CharField(max_length=200)
+    records_in = serializers.FloatField(required=False, default=0)
+    records_out = serializers.FloatField(required=False, default=0)
+    records_in_per_s = serializers.FloatField(required=False, default=0)
+    records_out_per_s = serializers.FloatField(required=False, default=0)
+    errors = serializers.FloatField(required=False, default=0)
+    batch_size_avg = serializers.FloatField(required=False, default=0)
+    latency_ms = serializers.DictField(child=serializers.FloatField(), required=False, default=dict)
+    lag = serializers.FloatField(required=False, allow_null=True, default=None)
+    model_version = serializers.IntegerField(required=False, allow_null=True, default=None)

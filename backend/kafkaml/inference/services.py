@@ -1,0 +1,196 @@
+"""Inference deployments: start, scale, hot swap, stop, and live metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from django.db import transaction
+from django.utils import timezone
+
+from kafkaml import realtime
+from kafkaml.errors import ApplicationError, ConflictError
+from kafkaml.training.models import ResultStatus, TrainingResult
+from kafkaml.workloads import services as workloads
+
+from .models import Inference, InferenceStatus
+
+log = logging.getLogger(__name__)
+TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+ACTIVE = (InferenceStatus.CREATED, InferenceStatus.RUNNING)
+
+
+def _check_topic(field: str, topic: str) -> None:
+    if not TOPIC_RE.match(topic):
+        raise ApplicationError(
+            f"{topic!r} is not a valid Kafka topic name.",
+            errors={field: ["Use letters, digits, '.', '_' and '-' (at most 249)."]},
+        )
+
+
+def _latest_version(result: TrainingResult) -> int:
+    artifact = result.artifacts.order_by("-version").first()
+    if (
+        artifact is None
+        or result.status != ResultStatus.FINISHED
+        and not (result.deployment.incremental and artifact)
+    ):
+        raise ApplicationError(
+            "Only a finished training result with a trained model can be deployed.",
+            errors={"result": [f"The result is {result.status}."]},
+        )
+    return artifact.version
+
+
+def _input_shape(result: TrainingResult, version: int):
+    artifact = result.artifacts.filter(version=version).first()
+    inputs = (artifact.metadata.get("inputs") if artifact else None) or [{}]
+    return inputs[0].get("shape")
+
+
+@transaction.atomic
+def inference_create(*, owner, result: TrainingResult, **fields) -> Inference:
+    if result.owner_id != owner.pk:
+        raise ApplicationError("Unknown result.", errors={"result": ["Not found."]})
+    version = _latest_version(result)
+    for field in ("input_topic", "output_topic"):
+        _check_topic(field, fields[field])
+    if fields.get("upper_topic"):
+        _check_topic("upper_topic", fields["upper_topic"])
+        if fields.get("limit") is None:
+            raise ApplicationError(
+                "A sub-model with an upper topic needs a limit.",
+                errors={"limit": ["Give the confidence limit, e.g. 0.8."]},
+            )
+    if fields["input_topic"] == fields["output_topic"]:
+        raise ApplicationError(
+            "The output topic must differ from the input topic.",
+            errors={"output_topic": ["Same as the input topic."]},
+        )
+    inference = Inference(
+        owner=owner, result=result, serving_result=result, model_version=version, **fields
+    )
+    inference.record_status(InferenceStatus.CREATED)
+    inference.save()
+    inference.workload_name = workloads.inference_workload_name(inference.pk)
+    inference.save(update_fields=["workload_name"])
+
+    def launch():
+        try:
+            workloads.workload_launch(workloads.inference_spec(inference))
+            _set_status(inference, InferenceStatus.RUNNING)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("could not launch inference %s", inference.pk)
+            _set_status(inference, InferenceStatus.FAILED, error=f"launch: {exc}")
+
+    transaction.on_commit(launch)
+    return inference
+
+
+def _set_status(inference: Inference, status: str, error: str = "") -> None:
+    with transaction.atomic():
+        current = Inference.objects.select_for_update().get(pk=inference.pk)
+        if current.status == InferenceStatus.STOPPED and status != InferenceStatus.STOPPED:
+            return
+        current.record_status(status)
+        if error:
+            current.error = error[:20000]
+        current.save(update_fields=["status", "status_history", "error"])
+    realtime.push(realtime.inference_group(inference.pk), "status", {"status": status})
+
+
+def _require_active(inference: Inference) -> None:
+    if inference.status not in ACTIVE:
+        raise ConflictError(
+            "The inference is not running.", errors={"status": [f"It is {inference.status}."]}
+        )
+
+
+@transaction.atomic
+def inference_scale(*, inference: Inference, replicas: int) -> Inference:
+    _require_active(inference)
+    if not 1 <= replicas <= 64:
+        raise ApplicationError("replicas must be 1..64", errors={"replicas": ["1 to 64."]})
+    inference.replicas = replicas
+    inference.save(update_fields=["replicas"])
+    transaction.on_commit(lambda: workloads.workload_scale(inference.workload_name, replicas))
+    return inference
+
+
+@transaction.atomic
+def inference_swap(*, inference: Inference, result: TrainingResult, version=None) -> Inference:
+    """Point a running inference at another trained model (or version); replicas pick it up
+    between batches. Rolling back is the same call with the previous result."""
+    _require_active(inference)
+    if result.owner_id != inference.owner_id:
+        raise ApplicationError("Unknown result.", errors={"result": ["Not found."]})
+    version = version or _latest_version(result)
+    if not result.artifacts.filter(version=version).exists():
+        raise ApplicationError("No such model version.", errors={"version": ["Not found."]})
+    old_shape = _input_shape(inference.serving_result, inference.model_version)
+    new_shape = _input_shape(result, version)
+    if old_shape and new_shape and list(old_shape)[1:] != list(new_shape)[1:]:
+        raise ApplicationError(
+            f"The new model's input shape {new_shape} differs from the served {old_shape}.",
+            errors={"result": ["Input shapes differ."]},
+        )
+    inference.swap_history = [
+        *inference.swap_history,
+        {
+            "from": {"result": inference.serving_result_id, "version": inference.model_version},
+            "to": {"result": result.pk, "version": version},
+            "at": timezone.now().isoformat(),
+        },
+    ]
+    inference.serving_result = result
+    inference.model_version = version
+    inference.save(update_fields=["serving_result", "model_version", "swap_history"])
+    realtime.push(
+        realtime.inference_group(inference.pk), "swap", {"result": result.pk, "version": version}
+    )
+    return inference
+
+
+@transaction.atomic
+def inference_stop(*, inference: Inference) -> Inference:
+    _require_active(inference)
+    transaction.on_commit(lambda: workloads.workload_stop(inference.workload_name))
+    inference.record_status(InferenceStatus.STOPPED)
+    inference.save(update_fields=["status", "status_history"])
+    return inference
+
+
+@transaction.atomic
+def inference_delete(*, inference: Inference) -> None:
+    if inference.status in ACTIVE:
+        raise ConflictError(
+            "The inference is running; stop it first.", errors={"status": [inference.status]}
+        )
+    inference.delete()
+
+
+def inference_metrics_record(*, inference: Inference, replica: str, metrics: dict) -> None:
+    with transaction.atomic():
+        current = Inference.objects.select_for_update().get(pk=inference.pk)
+        current.metrics = {
+            **current.metrics,
+            replica: {**metrics, "at": timezone.now().isoformat()},
+        }
+        current.save(update_fields=["metrics"])
+    realtime.push(
+        realtime.inference_group(inference.pk), "metrics", {"replica": replica, **metrics}
+    )
+
+
+def inference_reconcile() -> int:
+    changed = 0
+    for inference in Inference.objects.filter(status__in=ACTIVE).exclude(workload_name=""):
+        try:
+            state = workloads.get_launcher().status(inference.workload_name)
+        except Exception:  # noqa: BLE001
+            log.exception("status of %s", inference.workload_name)
+            continue
+        if state.state == "failed" and inference.status != InferenceStatus.FAILED:
+            _set_status(inference, InferenceStatus.FAILED, error=state.reason)
+            changed += 1
+    return changed

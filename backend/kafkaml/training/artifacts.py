@@ -1,0 +1,30 @@
+"""Reading single files out of a stored artifact archive."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+from kafkaml.errors import ApplicationError
+
+from .models import ModelArtifact
+
+
+def artifact_file(artifact: ModelArtifact, kind: str):
+    """(file object, filename) for ``archive``, ``native`` or ``onnx``."""
+    if kind == "archive":
+        return artifact.archive.open("rb"), f"v{artifact.version}.tar.gz"
+    files = artifact.metadata.get("files") or {}
+    if kind not in ("native", "onnx") or kind not in files:
+        raise ApplicationError(
+            f"No {kind!r} file in this artifact.",
+            errors={"kind": [f"Have: {sorted(files)}"]},
+            status_code=404,
+        )
+    wanted = files[kind]
+    with artifact.archive.open("rb") as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if member.isfile() and Path(member.name).name == wanted:
+                return io.BytesIO(tar.extractfile(member).read()), wanted
+    raise ApplicationError(f"{wanted} is missing from the archive.", status_code=404)

@@ -1,0 +1,179 @@
+from rest_framework import serializers
+
+from kafkaml.catalog.models import Configuration
+from kafkaml.catalog.serializers import OwnedPrimaryKeyField
+
+from .models import Datasource, Deployment, ModelArtifact, TrainingResult
+
+
+class KwargsField(serializers.Field):
+    """A JSON object, or the text ``epochs=5, shuffle=True`` (parsed later, literals only)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict | str):
+            return data
+        raise serializers.ValidationError("Give a JSON object or text like `epochs=5`.")
+
+    def to_representation(self, value):
+        return value
+
+
+class DeploymentInput(serializers.Serializer):
+    configuration = OwnedPrimaryKeyField(queryset=Configuration.objects.all())
+    batch_size = serializers.IntegerField(min_value=1, max_value=1_000_000, default=32)
+    training_kwargs = KwargsField(required=False, default=dict)
+    evaluation_kwargs = KwargsField(required=False, default=dict)
+    confusion_matrix = serializers.BooleanField(default=False)
+    optimizer = serializers.CharField(max_length=50, default="adam")
+    learning_rate = serializers.FloatField(min_value=0, max_value=10, default=0.001)
+    loss = serializers.CharField(max_length=100, default="sparse_categorical_crossentropy")
+    metrics = serializers.CharField(max_length=200, default="accuracy", allow_blank=True)
+    incremental = serializers.BooleanField(default=False)
+    stream_timeout = serializers.IntegerField(min_value=1, max_value=86400, default=60)
+    monitored_metric = serializers.CharField(max_length=50, default="val_loss")
+    improvement = serializers.FloatField(min_value=0, default=0.0)
+    window_size = serializers.IntegerField(min_value=1, max_value=10_000_000, default=1000)
+    gpus = serializers.IntegerField(min_value=0, max_value=16, default=0)
+    datasource = OwnedPrimaryKeyField(
+        queryset=Datasource.objects.all(), required=False, allow_null=True, default=None
+    )
+
+
+class ResultBrief(serializers.ModelSerializer):
+    model_name = serializers.CharField(source="model.name", read_only=True)
+
+    class Meta:
+        model = TrainingResult
+        fields = ["id", "model", "model_name", "status", "chain_leader"]
+
+
+class DeploymentOutput(serializers.ModelSerializer):
+    results = ResultBrief(many=True, read_only=True)
+    configuration_name = serializers.CharField(source="configuration.name", read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "configuration",
+            "configuration_name",
+            "batch_size",
+            "training_kwargs",
+            "evaluation_kwargs",
+            "confusion_matrix",
+            "optimizer",
+            "learning_rate",
+            "loss",
+            "metrics",
+            "incremental",
+            "stream_timeout",
+            "monitored_metric",
+            "improvement",
+            "window_size",
+            "gpus",
+            "datasource",
+            "results",
+            "created_at",
+        ]
+
+
+class ArtifactOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ModelArtifact
+        fields = ["version", "metadata", "metrics", "created_at"]
+
+
+class ResultOutput(serializers.ModelSerializer):
+    model_name = serializers.CharField(source="model.name", read_only=True)
+    framework = serializers.CharField(source="model.framework", read_only=True)
+    artifacts = ArtifactOutput(many=True, read_only=True)
+
+    class Meta:
+        model = TrainingResult
+        fields = [
+            "id",
+            "deployment",
+            "model",
+            "model_name",
+            "framework",
+            "chain_leader",
+            "status",
+            "status_history",
+            "epoch_metrics",
+            "train_metrics",
+            "val_metrics",
+            "test_metrics",
+            "confusion_matrix",
+            "training_time",
+            "seed",
+            "error",
+            "log_tail",
+            "artifacts",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class DatasourceOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Datasource
+        fields = [
+            "id",
+            "deployment",
+            "deployment_key",
+            "topic",
+            "input_format",
+            "input_config",
+            "description",
+            "validation_rate",
+            "test_rate",
+            "total_msg",
+            "incremental",
+            "unsupervised_topic",
+            "dataset_restrictions",
+            "created_at",
+        ]
+
+
+# --- worker endpoints --------------------------------------------------------------------
+
+
+class WorkerStatusInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["deployed", "finished", "failed", "stopped"])
+    error = serializers.CharField(required=False, allow_blank=True, default="")
+    log_tail = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class WorkerEpochInput(serializers.Serializer):
+    epoch = serializers.IntegerField(min_value=0)
+    metrics = serializers.DictField(child=serializers.FloatField(allow_null=True))
+
+
+class WorkerArtifactInput(serializers.Serializer):
+    archive = serializers.FileField()
+    summary = serializers.JSONField(required=False, default=dict)
+
+
+class WorkerDatasourceInput(serializers.Serializer):
+    deployment_id = serializers.IntegerField(min_value=0)
+    topic = serializers.CharField()
+    input_format = serializers.ChoiceField(choices=["RAW", "AVRO", "JSON"])
+    input_config = serializers.JSONField(required=False, default=dict)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    validation_rate = serializers.FloatField(min_value=0, max_value=1, default=0)
+    test_rate = serializers.FloatField(min_value=0, max_value=1, default=0)
+    total_msg = serializers.IntegerField(required=False, allow_null=True, default=None)
+    incremental = serializers.BooleanField(default=False)
+    unsupervised_topic = serializers.CharField(required=False, allow_null=True, default=None)
+    dataset_restrictions = serializers.JSONField(required=False, allow_null=True, default=None)
+    control_topic = serializers.CharField(max_length=255)
+    control_partition = serializers.IntegerField(min_value=0)
+    control_offset = serializers.IntegerField(min_value=0)
+
+
+class WorkerControlErrorInput(serializers.Serializer):
+    control_topic = serializers.CharField(max_length=255)
+    control_partition = serializers.IntegerField()
+    control_offset = serializers.IntegerField()
+    error = serializers.CharField()
+    raw = serializers.CharField(required=False, allow_blank=True, default="")

@@ -1,0 +1,282 @@
+"""Training: deployments, their results, what workers report, and datasources."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tarfile
+import tempfile
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from kafkaml import realtime
+from kafkaml.catalog.selectors import model_chain
+from kafkaml.errors import ApplicationError, ConflictError
+from kafkaml.workloads import services as workloads
+
+from .kwargs import parse_deployment_kwargs
+from .models import (
+    FINAL_RESULT_STATUSES,
+    ControlError,
+    Datasource,
+    Deployment,
+    ModelArtifact,
+    ResultStatus,
+    TrainingResult,
+)
+
+log = logging.getLogger(__name__)
+
+WORKER_STATUSES = {
+    ResultStatus.DEPLOYED,
+    ResultStatus.FINISHED,
+    ResultStatus.FAILED,
+    ResultStatus.STOPPED,
+}
+
+
+def _launch_on_commit(result: TrainingResult) -> None:
+    def launch():
+        try:
+            workloads.workload_launch(workloads.training_spec(result))
+        except Exception as exc:  # noqa: BLE001 - the result shows why
+            log.exception("could not launch training for result %s", result.pk)
+            result_set_status(result=result, status=ResultStatus.FAILED, error=f"launch: {exc}")
+
+    transaction.on_commit(launch)
+
+
+@transaction.atomic
+def deployment_create(*, owner, configuration, **fields) -> Deployment:
+    if configuration.owner_id != owner.pk:
+        raise ApplicationError("Unknown configuration.", errors={"configuration": ["Not found."]})
+    datasource = fields.get("datasource")
+    if datasource is not None and datasource.owner_id != owner.pk:
+        raise ApplicationError("Unknown datasource.", errors={"datasource": ["Not found."]})
+    frameworks = set(configuration.models.values_list("framework", flat=True))
+    for name in ("training_kwargs", "evaluation_kwargs"):
+        fields[name] = parse_deployment_kwargs(
+            fields.get(name) or {},
+            field=name,
+            frameworks=frameworks,
+            kind="fit" if name == "training_kwargs" else "evaluate",
+        )
+    deployment = Deployment.objects.create(owner=owner, configuration=configuration, **fields)
+
+    models = list(configuration.models.all())
+    done: set[int] = set()
+    for model in models:
+        if model.pk in done:
+            continue
+        members = model_chain(model) if model.distributed else [model]
+        leader = None
+        for member in members:
+            done.add(member.pk)
+            result = TrainingResult(
+                owner=owner, deployment=deployment, model=member, chain_leader=leader
+            )
+            result.record_status(ResultStatus.CREATED)
+            result.save()
+            if leader is None:
+                leader = result
+                result.workload_name = workloads.training_workload_name(result.pk)
+                result.save(update_fields=["workload_name"])
+                _launch_on_commit(result)
+    return deployment
+
+
+@transaction.atomic
+def deployment_delete(*, deployment: Deployment) -> None:
+    running = deployment.results.exclude(status__in=FINAL_RESULT_STATUSES)
+    if running.exists():
+        raise ConflictError(
+            "The deployment has results still training; stop them first.",
+            errors={"deployment": ["Results are still training."]},
+        )
+    if any(r.inferences.exists() for r in deployment.results.all()):
+        raise ConflictError("A result of this deployment is deployed for inference.")
+    deployment.delete()
+
+
+def _chain(result: TrainingResult) -> list[TrainingResult]:
+    leader = result.chain_leader or result
+    return [leader, *leader.chain_members.order_by("id")]
+
+
+def result_set_status(
+    *, result: TrainingResult, status: str, error: str = "", log_tail: str = ""
+) -> TrainingResult:
+    """A status change reported by a worker (or the reconciler). Final states stick."""
+    with transaction.atomic():
+        result = TrainingResult.objects.select_for_update().get(pk=result.pk)
+        if result.is_final:
+            return result
+        if status not in WORKER_STATUSES:
+            raise ApplicationError(f"Unknown status {status!r}.", errors={"status": ["Unknown."]})
+        result.record_status(status)
+        if error:
+            result.error = error[:20000]
+        if log_tail:
+            result.log_tail = log_tail[-20000:]
+        result.save()
+    realtime.push(realtime.result_group(result.pk), "status", _status_event(result))
+    return result
+
+
+def _status_event(result: TrainingResult) -> dict:
+    return {
+        "id": result.pk,
+        "status": result.status,
+        "status_history": result.status_history,
+        "error": result.error,
+    }
+
+
+@transaction.atomic
+def result_stop(*, result: TrainingResult) -> TrainingResult:
+    chain = _chain(result)
+    if all(r.is_final for r in chain):
+        raise ConflictError("The result is not running.", errors={"status": [result.status]})
+    leader = chain[0]
+    transaction.on_commit(lambda: workloads.workload_stop(leader.workload_name))
+    for member in chain:
+        if not member.is_final:
+            member.log_tail = workloads.workload_logs(leader.workload_name, tail=50)
+            result_set_status(result=member, status=ResultStatus.STOPPED)
+    result.refresh_from_db()
+    return result
+
+
+@transaction.atomic
+def result_delete(*, result: TrainingResult) -> None:
+    if not result.is_final:
+        raise ConflictError(
+            "The result is still training; stop it first.",
+            errors={"status": [f"The result is {result.status}."]},
+        )
+    if result.inferences.exists():
+        raise ConflictError("The result is deployed for inference; delete the inference first.")
+    result.delete()
+
+
+def epoch_record(*, result: TrainingResult, epoch: int, metrics: dict) -> None:
+    clean = {str(k): float(v) for k, v in metrics.items() if isinstance(v, int | float)}
+    with transaction.atomic():
+        result = TrainingResult.objects.select_for_update().get(pk=result.pk)
+        entries = [e for e in result.epoch_metrics if e.get("epoch") != epoch]
+        entries.append({"epoch": epoch, **clean})
+        result.epoch_metrics = sorted(entries, key=lambda e: e["epoch"])
+        result.save(update_fields=["epoch_metrics", "updated_at"])
+    realtime.push(realtime.result_group(result.pk), "epoch", {"epoch": epoch, **clean})
+
+
+def _read_metadata(archive_path: str) -> dict:
+    try:
+        with tarfile.open(archive_path, "r:gz") as tar:
+            member = next(
+                (m for m in tar.getmembers() if Path(m.name).name == "metadata.json"), None
+            )
+            if member is None:
+                raise ApplicationError("The archive has no metadata.json.")
+            return json.load(tar.extractfile(member))
+    except (tarfile.TarError, OSError, ValueError) as exc:
+        raise ApplicationError(f"The archive is not a readable tar.gz: {exc}") from exc
+
+
+def artifact_store(*, result: TrainingResult, archive, summary: dict) -> ModelArtifact:
+    """Keep a trained version; the result is ``finished`` once its first version is in."""
+    with tempfile.NamedTemporaryFile(suffix=".tar.gz") as tmp:
+        for chunk in archive.chunks():
+            tmp.write(chunk)
+        tmp.flush()
+        metadata = _read_metadata(tmp.name)
+    archive.seek(0)
+    with transaction.atomic():
+        result = TrainingResult.objects.select_for_update().get(pk=result.pk)
+        latest = result.artifacts.aggregate(v=Max("version"))["v"] or 0
+        version = int(summary.get("version") or latest + 1)
+        if version <= latest:
+            version = latest + 1
+        artifact = ModelArtifact(result=result, version=version, metadata=metadata, metrics=summary)
+        artifact.archive.save("model.tar.gz", archive, save=False)
+        artifact.save()
+        for name in ("train_metrics", "val_metrics", "test_metrics"):
+            if isinstance(summary.get(name), dict):
+                setattr(result, name, summary[name])
+        for name in ("confusion_matrix", "training_time", "seed"):
+            if summary.get(name) is not None:
+                setattr(result, name, summary[name])
+        result.save()
+    if not result.deployment.incremental:
+        result_set_status(result=result, status=ResultStatus.FINISHED)
+    realtime.push(
+        realtime.result_group(result.pk), "artifact", {"version": version, "metrics": summary}
+    )
+    return artifact
+
+
+def result_reconcile() -> int:
+    """Results whose workload ended without a final report are failed with the log tail."""
+    changed = 0
+    leaders = (
+        TrainingResult.objects.filter(chain_leader=None)
+        .exclude(status__in=FINAL_RESULT_STATUSES)
+        .exclude(workload_name="")
+    )
+    for leader in leaders:
+        try:
+            state = workloads.get_launcher().status(leader.workload_name)
+        except Exception:  # noqa: BLE001
+            log.exception("status of %s", leader.workload_name)
+            continue
+        if state.state not in ("failed", "succeeded", "stopped"):
+            continue
+        logs = workloads.workload_logs(leader.workload_name, tail=50)
+        reason = state.reason or f"the workload {state.state}"
+        for member in _chain(leader):
+            if not member.is_final:
+                result_set_status(
+                    result=member,
+                    status=ResultStatus.FAILED,
+                    error=f"The training worker ended without reporting a result: {reason}",
+                    log_tail=logs,
+                )
+                changed += 1
+    return changed
+
+
+def datasource_register(*, data: dict) -> tuple[Datasource, bool]:
+    """Idempotent on the control message's (topic, partition, offset)."""
+    key = {
+        "control_topic": data["control_topic"],
+        "control_partition": data["control_partition"],
+        "control_offset": data["control_offset"],
+    }
+    existing = Datasource.objects.filter(**key).first()
+    if existing:
+        return existing, False
+    deployment = Deployment.objects.filter(pk=data["deployment_id"]).first()
+    if deployment is None:
+        raise ApplicationError(
+            f"No deployment {data['deployment_id']} exists for this control message.",
+            errors={"deployment_id": ["Unknown deployment."]},
+        )
+    fields = {k: v for k, v in data.items() if k not in key and k != "deployment_id"}
+    try:
+        with transaction.atomic():
+            datasource = Datasource.objects.create(
+                owner=deployment.owner,
+                deployment=deployment,
+                deployment_key=data["deployment_id"],
+                **key,
+                **fields,
+            )
+    except IntegrityError:  # the same message registered concurrently
+        return Datasource.objects.get(**key), False
+    return datasource, True
+
+
+def control_error_record(*, data: dict) -> ControlError:
+    return ControlError.objects.create(**data)

@@ -1,0 +1,60 @@
+from django.conf import settings
+from django.http import FileResponse, Http404
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from kafkaml.accounts import apis as accounts
+from kafkaml.catalog.apis import ConfigurationViewSet, ModelViewSet
+from kafkaml.health import HealthApi
+from kafkaml.inference import apis as inference
+from kafkaml.training import apis as training
+from kafkaml.workloads.apis import WorkerHeartbeatApi
+
+router = DefaultRouter()
+router.register("models", ModelViewSet, basename="model")
+router.register("configurations", ConfigurationViewSet, basename="configuration")
+router.register("deployments", training.DeploymentViewSet, basename="deployment")
+router.register("results", training.ResultViewSet, basename="result")
+router.register("datasources", training.DatasourceViewSet, basename="datasource")
+router.register("inferences", inference.InferenceViewSet, basename="inference")
+
+worker = [
+    path("results/<int:pk>/", training.WorkerResultApi.as_view()),
+    path("results/<int:pk>/status/", training.WorkerResultStatusApi.as_view()),
+    path("results/<int:pk>/epochs/", training.WorkerEpochApi.as_view()),
+    path("results/<int:pk>/artifacts/", training.WorkerArtifactApi.as_view()),
+    path("deployments/<int:pk>/datasources/", training.WorkerDeploymentDatasourcesApi.as_view()),
+    path("datasources/", training.WorkerDatasourceApi.as_view()),
+    path("control-errors/", training.WorkerControlErrorApi.as_view()),
+    path("inferences/<int:pk>/", inference.WorkerInferenceApi.as_view()),
+    path("inferences/<int:pk>/metrics/", inference.WorkerInferenceMetricsApi.as_view()),
+    path("heartbeats/", WorkerHeartbeatApi.as_view()),
+]
+
+api_v1 = [
+    path("health", HealthApi.as_view(), name="health"),
+    path("auth/login/", accounts.LoginApi.as_view(), name="login"),
+    path("auth/logout/", accounts.LogoutApi.as_view(), name="logout"),
+    path("auth/me/", accounts.MeApi.as_view(), name="me"),
+    path("auth/csrf/", accounts.CsrfApi.as_view(), name="csrf"),
+    path("auth/token/", accounts.TokenApi.as_view(), name="token"),
+    path("worker/", include(worker)),
+    path("", include(router.urls)),
+]
+
+
+def spa_index(request, *args):
+    """The single-page app's index for any client-side route (built by `make frontend`)."""
+    index = settings.FRONTEND_DIST / "index.html"
+    if not index.exists():
+        raise Http404("The UI is not built: run `make frontend` (or `make up`).")
+    return FileResponse(index.open("rb"), content_type="text/html")
+
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^(?!api/|ws/|static/).*$", spa_index),
+]

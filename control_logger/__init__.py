@@ -1,0 +1,1 @@
+"""Control logger: registers every data stream announced on the control topic."""
