@@ -1,0 +1,68 @@
+"""Runtime registry: ``onnx`` (default), ``keras``, ``pytorch``.
+
+Framework imports happen inside each runtime module's ``load``, so importing this package
+costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from .base import Runtime, RuntimeLoadError, artifact_file, read_metadata
+
+__all__ = [
+    "RUNTIMES",
+    "Runtime",
+    "RuntimeLoadError",
+    "choose_runtime_name",
+    "get_runtime_class",
+    "load_runtime",
+]
+
+# name -> "module:Class"; aliases point at the same entry
+RUNTIMES: dict[str, str] = {
+    "onnx": "model_inference.runtimes.onnx:OnnxRuntime",
+    "keras": "model_inference.runtimes.keras:KerasRuntime",
+    "tensorflow": "model_inference.runtimes.keras:KerasRuntime",
+    "pytorch": "model_inference.runtimes.torch:TorchRuntime",
+    "torch": "model_inference.runtimes.torch:TorchRuntime",
+}
+
+
+def get_runtime_class(name: str) -> type[Runtime]:
+    try:
+        target = RUNTIMES[name.lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown runtime {name!r}; choose one of {', '.join(sorted(RUNTIMES))}"
+        ) from None
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def choose_runtime_name(artifact_dir: str | Path, requested: str | None = None) -> str:
+    """The requested runtime, else ONNX when the artifact has an ONNX file, else the native one."""
+    if requested and requested.lower() != "auto":
+        get_runtime_class(requested)  # fail loudly on unknown names
+        return requested.lower()
+    metadata = read_metadata(artifact_dir)
+    if artifact_file(Path(artifact_dir), metadata, "onnx", "model.onnx").exists():
+        return "onnx"
+    framework = (metadata.get("framework") or "").lower()
+    if framework in ("tensorflow", "keras"):
+        return "keras"
+    if framework in ("pytorch", "torch"):
+        return "pytorch"
+    raise RuntimeLoadError(
+        f"{artifact_dir}: no ONNX model and unknown framework {framework!r} in metadata.json"
+    )
+
+
+def load_runtime(artifact_dir: str | Path, requested: str | None = None, **options: Any) -> Runtime:
+    """Pick (see :func:`choose_runtime_name`), instantiate and load a runtime."""
+    name = choose_runtime_name(artifact_dir, requested)
+    runtime = get_runtime_class(name)(**options)
+    runtime.load(artifact_dir)
+    return runtime

@@ -1,0 +1,560 @@
+"""The inference worker's Kafka adapter: consume a micro-batch, hand it to the core
+(:func:`model_inference.core.process_batch`), produce the outputs, commit what was delivered.
+
+Guarantees (at-least-once):
+
+* auto-commit is off; an input offset is committed only after every record produced for the
+  inputs up to it (output, upper-topic or dead-letter record) was acknowledged by the broker.
+  Batches are tracked in order and only a completed prefix is committed, per partition;
+* a failed delivery is produced again (its batch stays uncommitted meanwhile);
+* on a rebalance the revoked partitions are flushed and committed synchronously; a replica that
+  dies loses nothing, its uncommitted records are consumed again by the group;
+* SIGTERM / SIGINT: finish the batch, flush, commit, leave the group, exit 0.
+
+Delivery reports are served by a small thread that polls the producer, so a batch is seen as
+acknowledged (and its latency measured) as soon as the broker answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .core import ModelSpec, dlq_headers, dlq_topic, process_batch
+from .metrics import Metrics
+from .runtimes import load_runtime
+
+log = logging.getLogger("model_inference")
+
+DEFAULT_BATCH_SIZE = 512
+DEFAULT_MAX_WAIT_MS = 5
+
+
+@dataclass
+class WorkerConfig:
+    bootstrap_servers: str
+    input_topic: str
+    output_topic: str
+    group_id: str
+    input_format: str = "RAW"
+    input_config: dict = field(default_factory=dict)
+    upper_topic: str | None = None
+    limit: float | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_wait_ms: float = DEFAULT_MAX_WAIT_MS
+    runtime: str | None = None  # onnx | keras | pytorch | echo; None: ONNX when present
+    intra_op_threads: int | None = None
+    commit_interval_ms: float = 200
+    metrics_interval_s: float = 5.0
+    swap_poll_s: float = 1.0
+    replica: str = ""
+    create_topics: bool = True
+    input_partitions: int = 4  # when the input topic must be created
+    session_timeout_ms: int = 6000
+    exit_when_idle_s: float | None = None  # bench/tests: stop after this long without input
+    metrics_file: str | None = None
+    ready_file: str | None = None  # written with the assignment whenever it changes
+    gate_file: str | None = None  # bench: stay paused until this file exists
+    consumer_overrides: dict = field(default_factory=dict)
+    producer_overrides: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("batch size must be at least 1")
+        if self.max_wait_ms < 0:
+            raise ValueError("max wait must not be negative")
+        if not self.replica:
+            self.replica = (
+                os.environ.get("KAFKAML_REPLICA") or f"{socket.gethostname()}-{os.getpid()}"
+            )
+
+
+class _Batch:
+    """One consumed micro-batch waiting for its produced records to be acknowledged."""
+
+    __slots__ = ("offsets", "remaining", "timestamps", "done_at", "outputs", "upper", "errors")
+
+    def __init__(self, offsets, remaining, timestamps, outputs, upper, errors):
+        self.offsets = offsets  # partition -> next offset to consume
+        self.remaining = remaining
+        self.timestamps = timestamps
+        self.done_at = time.time() if remaining == 0 else None
+        self.outputs = outputs
+        self.upper = upper
+        self.errors = errors
+
+
+class InferenceWorker:
+    def __init__(self, config: WorkerConfig, source=None, reporter=None) -> None:
+        """``source``: a :mod:`model_inference.sources` object (None only for the echo runtime).
+        ``reporter``: callable(payload dict) for live metrics (None: log them)."""
+        self.config = config
+        self.source = source
+        self.reporter = reporter
+        self.metrics = Metrics(config.replica)
+        self.echo = (config.runtime or "").lower() == "echo"
+        self.codec = None if self.echo else _get_codec(config.input_format, config.input_config)
+        self.model: ModelSpec | None = None
+        self._target: Any = None
+        self._pending_model: tuple[Any, ModelSpec] | None = None
+        self._failed: deque = deque()  # (message, batch, error) from delivery reports
+        self._batches: deque[_Batch] = deque()
+        self._committable: dict[int, int] = {}
+        self._assignment: list = []
+        self._paused = False
+        self._stop = threading.Event()
+        self._threads_stop = threading.Event()
+        self._last_commit = 0.0
+        self._last_report = time.monotonic()
+        self._last_input = time.monotonic()
+        self.consumer = None
+        self.producer = None
+
+    # ------------------------------------------------------------------ model
+    def load_initial_model(self) -> None:
+        if self.echo:
+            self.model = ModelSpec(runtime=None)
+            return
+        self._target = self.source.target()
+        self.model = self._load(self._target)
+        log.info("serving model version %s", self.model.version)
+
+    def _load(self, target) -> ModelSpec:
+        artifact_dir, version = self.source.materialize(target)
+        options = {}
+        if self.config.intra_op_threads:
+            options["intra_op_threads"] = self.config.intra_op_threads
+        runtime = load_runtime(artifact_dir, self.config.runtime, **options)
+        if version is None:
+            version = runtime.version
+        self._check_input(runtime, artifact_dir)
+        # warm up once so the first served batch is not slow
+        try:
+            shape = [d if d is not None else 1 for d in self.codec.sample_shape]
+            runtime.predict(np.zeros((1, *shape), dtype=self.codec.dtype))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("warm-up prediction failed (%s); serving anyway", exc)
+        extra = {"model_version": version} if version is not None else {}
+        return ModelSpec(
+            runtime=runtime,
+            version=version,
+            distributed=runtime.distributed,
+            limit=self.config.limit,
+            extra=extra,
+        )
+
+    def _check_input(self, runtime, artifact_dir) -> None:
+        shape = self.codec.sample_shape
+        if runtime.input_shape is None or any(d is None for d in shape):
+            return
+        if int(np.prod(shape)) != int(np.prod(runtime.input_shape)):
+            raise ValueError(
+                f"model in {artifact_dir} expects records of shape {runtime.input_shape}, "
+                f"the input topic carries {tuple(shape)}"
+            )
+
+    def _swap_watcher(self) -> None:
+        """Background thread: notice a new target, load it, hand it to the main loop."""
+        while not self._threads_stop.wait(self.config.swap_poll_s):
+            try:
+                target = self.source.target()
+            except Exception as exc:  # noqa: BLE001 - keep serving the current model
+                log.warning("could not check for a new model: %s", exc)
+                continue
+            pending = self._pending_model
+            if target == self._target or (pending is not None and pending[0] == target):
+                continue
+            log.info("new model target %s: loading while serving", target)
+            try:
+                spec = self._load(target)
+            except Exception as exc:  # noqa: BLE001
+                log.error(
+                    "could not load the new model %s: %s; keeping the current one", target, exc
+                )
+                time.sleep(self.config.swap_poll_s * 4)
+                continue
+            self._pending_model = (target, spec)
+
+    def _maybe_swap(self) -> None:
+        pending = self._pending_model
+        if pending is None:
+            return
+        self._pending_model = None
+        target, spec = pending
+        old = self.model
+        self.model, self._target = spec, target
+        self.metrics.swaps += 1
+        log.info(
+            "switched to model version %s (was %s)", spec.version, old.version if old else None
+        )
+        if old is not None and old.runtime is not None:
+            old.runtime.close()
+
+    # ------------------------------------------------------------------ kafka setup
+    def _consumer_config(self) -> dict:
+        c = self.config
+        conf = {
+            "bootstrap.servers": c.bootstrap_servers,
+            "group.id": c.group_id,
+            "client.id": f"kafkaml-inference-{c.replica}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": c.session_timeout_ms,
+            "heartbeat.interval.ms": max(100, min(1000, c.session_timeout_ms // 3)),
+            "reconnect.backoff.max.ms": 5000,
+            "fetch.wait.max.ms": 100,
+            "queued.max.messages.kbytes": 65536,
+            "error_cb": self._on_client_error,
+        }
+        conf.update(c.consumer_overrides)
+        return conf
+
+    def _producer_config(self) -> dict:
+        c = self.config
+        conf = {
+            "bootstrap.servers": c.bootstrap_servers,
+            "client.id": f"kafkaml-inference-{c.replica}",
+            "acks": "all",
+            "linger.ms": 2,
+            "batch.num.messages": 10000,
+            "queue.buffering.max.messages": 200000,
+            "enable.idempotence": False,
+            "reconnect.backoff.max.ms": 5000,
+            "error_cb": self._on_client_error,
+        }
+        conf.update(c.producer_overrides)
+        return conf
+
+    @staticmethod
+    def _on_client_error(err) -> None:
+        log.warning("kafka client: %s", err)
+
+    def _ensure_topics(self) -> None:
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        c = self.config
+        wanted = {c.output_topic: 1, dlq_topic(c.input_topic): 1, c.input_topic: c.input_partitions}
+        if c.upper_topic:
+            wanted[c.upper_topic] = c.input_partitions
+        admin = AdminClient({"bootstrap.servers": c.bootstrap_servers})
+        try:
+            existing = set(admin.list_topics(timeout=15).topics)
+            missing = [
+                NewTopic(t, num_partitions=n) for t, n in wanted.items() if t not in existing
+            ]
+            if missing:
+                for topic, future in admin.create_topics(missing, operation_timeout=15).items():
+                    try:
+                        future.result(15)
+                        log.info("created topic %s", topic)
+                    except Exception as exc:  # noqa: BLE001 - e.g. created meanwhile
+                        if "ALREADY_EXISTS" not in str(exc).upper().replace(" ", "_"):
+                            log.warning("could not create topic %s: %s", topic, exc)
+        except Exception as exc:  # noqa: BLE001 - no admin rights: rely on auto-creation
+            log.warning("could not check/create topics: %s", exc)
+
+    def _on_assign(self, consumer, partitions) -> None:
+        self._assignment = list(partitions)
+        log.info("assigned %s", [p.partition for p in partitions])
+        if self.config.gate_file and not Path(self.config.gate_file).exists() and partitions:
+            consumer.pause(partitions)
+            self._paused = True
+        self._write_ready()
+
+    def _on_revoke(self, consumer, partitions) -> None:
+        log.info("revoked %s: flushing and committing", [p.partition for p in partitions])
+        self._drain(timeout=30)
+        self._commit(force=True, sync=True)
+        self._assignment = []
+        self._committable.clear()
+        self._write_ready()
+
+    def _on_lost(self, consumer, partitions) -> None:
+        log.warning("lost %s: their uncommitted records go to other replicas", partitions)
+        self._assignment = []
+        self._committable.clear()
+
+    def _write_ready(self) -> None:
+        if self.config.ready_file:
+            tmp = f"{self.config.ready_file}.tmp"
+            with open(tmp, "w") as f:
+                json.dump(
+                    {
+                        "replica": self.config.replica,
+                        "partitions": [p.partition for p in self._assignment],
+                    },
+                    f,
+                )
+            os.replace(tmp, self.config.ready_file)
+
+    # ------------------------------------------------------------------ main loop
+    def stop(self, *_args) -> None:
+        self._stop.set()
+
+    def run(self) -> dict:
+        from confluent_kafka import Consumer, Producer
+
+        c = self.config
+        if self.model is None:
+            self.load_initial_model()
+        if c.create_topics:
+            self._ensure_topics()
+        self.producer = Producer(self._producer_config())
+        self.consumer = Consumer(self._consumer_config())
+        self.consumer.subscribe(
+            [c.input_topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        threads = [threading.Thread(target=self._poll_producer, name="delivery", daemon=True)]
+        if self.source is not None and not self.echo:
+            threads.append(threading.Thread(target=self._swap_watcher, name="swap", daemon=True))
+        for t in threads:
+            t.start()
+        log.info(
+            "replica %s: %s -> %s (group %s, batch %d, max wait %s ms, runtime %s)",
+            c.replica,
+            c.input_topic,
+            c.output_topic,
+            c.group_id,
+            c.batch_size,
+            c.max_wait_ms,
+            type(self.model.runtime).__name__ if self.model.runtime else "echo",
+        )
+        consume = self.consumer.consume
+        try:
+            while not self._stop.is_set():
+                self._maybe_swap()
+                if self._failed:
+                    self._reproduce_failed()
+                if self._paused and Path(c.gate_file).exists():
+                    self.consumer.resume(self._assignment)
+                    self._paused = False
+                messages = consume(c.batch_size, c.max_wait_ms / 1000.0)
+                if messages:
+                    self._handle(messages)
+                    self._last_input = time.monotonic()
+                elif (
+                    c.exit_when_idle_s is not None
+                    and self.metrics.records_in
+                    and time.monotonic() - self._last_input > c.exit_when_idle_s
+                    and not self._batches
+                ):
+                    log.info("idle for %.1fs: stopping", c.exit_when_idle_s)
+                    break
+                self._complete()
+                self._commit()
+                self._maybe_report()
+        finally:
+            self._shutdown(threads)
+        return self.metrics.totals()
+
+    def _poll_producer(self) -> None:
+        poll = self.producer.poll
+        while not self._threads_stop.is_set():
+            poll(0.05)
+
+    def _handle(self, messages: list) -> None:
+        good = [m for m in messages if m.error() is None]
+        if len(good) != len(messages):
+            for m in messages:
+                if m.error() is not None:
+                    log.warning("consumer: %s", m.error())
+            if not good:
+                return
+        values = [m.value() for m in good]
+        offsets = dict(
+            zip([m.partition() for m in good], [m.offset() + 1 for m in good], strict=True)
+        )
+        timestamps = np.fromiter(
+            (m.timestamp()[1] for m in good), dtype=np.float64, count=len(good)
+        )
+        if timestamps.min() <= 0:  # no timestamp on the record: count from now
+            timestamps[timestamps <= 0] = time.time() * 1000.0
+        self.metrics.consumed(len(good))
+        c = self.config
+        result = process_batch(
+            values, self.codec, self.model, route_upper=bool(c.upper_topic and c.limit is not None)
+        )
+        batch = _Batch(
+            offsets,
+            result.count,
+            timestamps,
+            len(result.out_index),
+            len(result.upper_index),
+            len(result.errors),
+        )
+        self._batches.append(batch)
+        cb = self._delivery_callback(batch)
+        produce = self.producer.produce
+        topic = c.output_topic
+        for i, value in zip(result.out_index, result.out_values, strict=True):
+            m = good[i]
+            try:
+                produce(topic, value, m.key(), headers=m.headers(), on_delivery=cb)
+            except BufferError:
+                self._produce_blocking(topic, value, m.key(), m.headers(), cb)
+        if result.upper_index:
+            for i, value in zip(result.upper_index, result.upper_values, strict=True):
+                m = good[i]
+                self._produce_blocking(c.upper_topic, value, m.key(), m.headers(), cb)
+        if result.errors:
+            dlq = dlq_topic(c.input_topic)
+            for i, reason in result.errors.items():
+                m = good[i]
+                headers = dlq_headers(m.headers(), reason, m.topic(), m.partition(), m.offset())
+                self._produce_blocking(dlq, m.value(), m.key(), headers, cb)
+                log.debug(
+                    "record %s:%s:%s -> %s: %s", m.topic(), m.partition(), m.offset(), dlq, reason
+                )
+
+    def _produce_blocking(self, topic, value, key, headers, cb) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value, key, headers=headers, on_delivery=cb)
+                return
+            except BufferError:  # local queue full: wait for deliveries
+                self.producer.poll(0.01)
+
+    def _delivery_callback(self, batch: _Batch):
+        failed = self._failed
+
+        def on_delivery(err, msg):
+            if err is not None:
+                failed.append((msg, on_delivery, err))
+                return
+            if batch.remaining == 1:
+                batch.done_at = time.time()
+            batch.remaining -= 1
+
+        return on_delivery
+
+    def _reproduce_failed(self) -> None:
+        while self._failed:
+            msg, cb, err = self._failed.popleft()
+            log.warning("delivery to %s failed (%s): producing it again", msg.topic(), err)
+            self._produce_blocking(msg.topic(), msg.value(), msg.key(), msg.headers(), cb)
+
+    def _complete(self) -> None:
+        batches = self._batches
+        while batches and batches[0].remaining == 0:
+            b = batches.popleft()
+            self._committable.update(b.offsets)
+            self.metrics.completed(b.outputs, b.upper, b.errors, b.done_at, b.timestamps)
+
+    def _commit(self, force: bool = False, sync: bool = False) -> None:
+        if not self._committable:
+            return
+        now = time.monotonic()
+        if not force and (now - self._last_commit) * 1000 < self.config.commit_interval_ms:
+            return
+        from confluent_kafka import KafkaException, TopicPartition
+
+        owned = {p.partition for p in self._assignment}
+        offsets = [
+            TopicPartition(self.config.input_topic, p, o)
+            for p, o in self._committable.items()
+            if p in owned
+        ]
+        self._committable.clear()
+        self._last_commit = now
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=not sync)
+        except KafkaException as exc:  # e.g. rebalance in progress: the next owner re-reads
+            log.warning("commit failed: %s", exc)
+
+    def _drain(self, timeout: float) -> None:
+        """Wait until every produced record is acknowledged (re-producing failures)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.producer.flush(min(1.0, max(0.0, deadline - time.monotonic())))
+            if self._failed:
+                self._reproduce_failed()
+                continue
+            self._complete()
+            if not self._batches:
+                return
+        log.warning("%d batches still unacknowledged after %.0fs", len(self._batches), timeout)
+
+    def _lag(self) -> int | None:
+        if not self._assignment:
+            return 0
+        try:
+            lag = 0
+            for tp in self.consumer.position(self._assignment):
+                _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+                if high is None or high < 0:
+                    continue
+                pos = tp.offset if tp.offset >= 0 else high
+                lag += max(0, high - pos)
+            return lag
+        except Exception:  # noqa: BLE001
+            return None
+
+    def _maybe_report(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_report < self.config.metrics_interval_s:
+            return
+        self._last_report = now
+        payload = self.metrics.report(self._lag(), self.model.version if self.model else None)
+        if self.reporter is not None:
+            self.reporter(payload)
+        else:
+            log.info("metrics %s", json.dumps(payload))
+        if self.config.metrics_file:
+            self._write_metrics_file()
+
+    def _write_metrics_file(self) -> None:
+        tmp = f"{self.config.metrics_file}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.metrics.totals(), f)
+        os.replace(tmp, self.config.metrics_file)
+
+    def _shutdown(self, threads) -> None:
+        log.info("stopping: flushing outputs and committing")
+        try:
+            if self.producer is not None:
+                self._drain(timeout=30)
+            if self.consumer is not None:
+                self._complete()
+                self._commit(force=True, sync=True)
+        finally:
+            self._threads_stop.set()
+            for t in threads:
+                t.join(timeout=5)
+            if self.consumer is not None:
+                try:
+                    self.consumer.close()
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("consumer close: %s", exc)
+            self._maybe_report(force=True)
+            if self.model is not None and self.model.runtime is not None:
+                self.model.runtime.close()
+            if self.source is not None:
+                self.source.close()
+
+
+def _get_codec(input_format: str, input_config: dict):
+    from datasources.codecs import get_codec
+
+    return get_codec(input_format, input_config)
+
+
+def install_signal_handlers(worker: InferenceWorker) -> None:
+    signal.signal(signal.SIGTERM, worker.stop)
+    signal.signal(signal.SIGINT, worker.stop)
