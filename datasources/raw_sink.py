@@ -10,85 +10,75 @@ from .codecs import _cast_checked, dtype_name, parse_dtype, parse_shape, shape_t
 from .sink import KafkaMLSink
 
 
+class _Part:
+    """Format of the samples (or of the labels): declared up front or taken from the first one."""
+
+    def __init__(self, what: str, type_: str | None, reshape: str | None):
+        self.what = what
+        self.dtype = parse_dtype(type_, what=f"{what}_type") if type_ else None
+        self.shape = parse_shape(reshape, what=f"{what}_reshape")
+        self.dtype_declared = self.dtype is not None
+        self.shape_declared = self.shape is not None
+        self.size = int(np.prod(self.shape)) if self.shape is not None else None
+        # (shape, dtype) of the first accepted item: later items that match skip all checks.
+        self.seen: tuple[tuple[int, ...], np.dtype] | None = None
+
+    def check(self, arr: np.ndarray) -> np.ndarray:
+        if not arr.dtype.isnative:
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        if self.seen is not None and arr.shape == self.seen[0] and arr.dtype == self.seen[1]:
+            return arr
+        name = "sample" if self.what == "data" else "label"
+        if self.dtype is None:
+            parse_dtype(arr.dtype, what=f"{self.what}_type")  # numeric only
+            self.dtype = arr.dtype
+        elif arr.dtype != self.dtype:
+            if not self.dtype_declared:
+                raise ValueError(
+                    f"{name} has dtype {arr.dtype}, but the first {name} had dtype "
+                    f"{self.dtype}: all {name}s of a stream must have the same dtype"
+                )
+            arr = _cast_checked(arr, self.dtype, self.what)
+        if self.shape is None:
+            self.shape = arr.shape
+            self.size = arr.size
+        elif self.shape_declared:
+            if arr.size != self.size:
+                raise ValueError(
+                    f"{name} has shape {arr.shape} ({arr.size} values) but {self.what}_reshape "
+                    f"{shape_to_string(self.shape)!r} needs {self.size} values"
+                )
+        elif arr.shape != self.shape:
+            raise ValueError(
+                f"{name} has shape {arr.shape}, but the first {name} had shape {self.shape}: "
+                f"all {name}s of a stream must have the same shape"
+            )
+        if self.seen is None:
+            self.seen = (arr.shape, arr.dtype)
+        return arr
+
+    def config(self) -> tuple[str | None, str]:
+        return (
+            dtype_name(self.dtype) if self.dtype is not None else None,
+            shape_to_string(self.shape) if self.shape else "",
+        )
+
+
 class _RawFormat:
-    """The data/label format of a RAW stream: declared up front or taken from the first sample."""
+    """The data and label formats of a RAW stream."""
 
     def __init__(self, data_type, label_type, data_reshape, label_reshape):
-        self.data_dtype = parse_dtype(data_type, what="data_type") if data_type else None
-        self.label_dtype = parse_dtype(label_type, what="label_type") if label_type else None
-        self.data_shape = parse_shape(data_reshape, what="data_reshape")
-        self.label_shape = parse_shape(label_reshape, what="label_reshape")
-        self.data_size = int(np.prod(self.data_shape)) if self.data_shape is not None else None
-        self.label_size = int(np.prod(self.label_shape)) if self.label_shape is not None else None
-        # Once the first sample is seen, these hold its exact shape/dtype (fast path).
-        self.seen_data: tuple[tuple[int, ...], np.dtype] | None = None
-        self.seen_label: tuple[tuple[int, ...], np.dtype] | None = None
-
-    def check_data(self, arr: np.ndarray) -> np.ndarray:
-        if not arr.dtype.isnative:
-            arr = arr.astype(arr.dtype.newbyteorder("="))
-        if self.seen_data is not None:
-            shape, dtype = self.seen_data
-            if arr.shape == shape and arr.dtype == dtype:
-                return arr
-            if self.data_dtype is None or self.data_shape is None:
-                # Inferred format: later samples must look exactly like the first.
-                raise ValueError(
-                    f"sample has shape {arr.shape} and dtype {arr.dtype}, but the first sample "
-                    f"had shape {shape} and dtype {dtype}; all samples of a stream must match"
-                )
-        if self.data_dtype is None:
-            self.data_dtype = arr.dtype.newbyteorder("=")
-            parse_dtype(self.data_dtype)  # numeric only
-        else:
-            arr = _cast_checked(arr, self.data_dtype, "data")
-        if self.data_shape is None:
-            self.data_shape = arr.shape
-            self.data_size = arr.size
-        elif arr.size != self.data_size:
-            raise ValueError(
-                f"sample has shape {arr.shape} ({arr.size} values) but data_reshape "
-                f"{shape_to_string(self.data_shape)!r} needs {self.data_size} values"
-            )
-        if self.seen_data is None:
-            self.seen_data = (arr.shape, arr.dtype)
-        return arr
-
-    def check_label(self, arr: np.ndarray) -> np.ndarray:
-        if not arr.dtype.isnative:
-            arr = arr.astype(arr.dtype.newbyteorder("="))
-        if self.seen_label is not None:
-            shape, dtype = self.seen_label
-            if arr.shape == shape and arr.dtype == dtype:
-                return arr
-            if self.label_dtype is None or self.label_shape is None:
-                raise ValueError(
-                    f"label has shape {arr.shape} and dtype {arr.dtype}, but the first label "
-                    f"had shape {shape} and dtype {dtype}; all labels of a stream must match"
-                )
-        if self.label_dtype is None:
-            self.label_dtype = arr.dtype.newbyteorder("=")
-            parse_dtype(self.label_dtype, what="label_type")
-        else:
-            arr = _cast_checked(arr, self.label_dtype, "label")
-        if self.label_shape is None:
-            self.label_shape = arr.shape
-            self.label_size = arr.size
-        elif arr.size != self.label_size:
-            raise ValueError(
-                f"label has {arr.size} values but label_reshape "
-                f"{shape_to_string(self.label_shape)!r} needs {self.label_size}"
-            )
-        if self.seen_label is None:
-            self.seen_label = (arr.shape, arr.dtype)
-        return arr
+        self.data = _Part("data", data_type, data_reshape)
+        self.label = _Part("label", label_type, label_reshape)
 
     def input_config(self) -> dict[str, Any]:
+        data_type, data_reshape = self.data.config()
+        label_type, label_reshape = self.label.config()
         return {
-            "data_type": dtype_name(self.data_dtype) if self.data_dtype is not None else None,
-            "label_type": dtype_name(self.label_dtype) if self.label_dtype is not None else None,
-            "data_reshape": shape_to_string(self.data_shape) if self.data_shape else "",
-            "label_reshape": shape_to_string(self.label_shape) if self.label_shape else "",
+            "data_type": data_type,
+            "label_type": label_type,
+            "data_reshape": data_reshape,
+            "label_reshape": label_reshape,
         }
 
 
@@ -173,23 +163,23 @@ class RawSink(KafkaMLSink):
         """Send one sample (array-like) with its label (array-like or scalar, optional)."""
         self._check_open()
         fmt = self._format
+        first = fmt.data.seen is None
         arr = data if isinstance(data, np.ndarray) else np.asarray(data)
-        seen = fmt.seen_data
-        if seen is None or arr.shape != seen[0] or arr.dtype != seen[1]:
-            arr = fmt.check_data(arr)
-            if seen is None:
-                self.input_config = fmt.input_config()
+        seen = fmt.data.seen
+        if first or arr.shape != seen[0] or arr.dtype != seen[1]:
+            arr = fmt.data.check(arr)
         if label is None:
             key = None
         else:
             lab = label if isinstance(label, np.ndarray) else np.asarray(label)
-            lseen = fmt.seen_label
+            lseen = fmt.label.seen
             if lseen is None or lab.shape != lseen[0] or lab.dtype != lseen[1]:
-                lab = fmt.check_label(lab)
                 if lseen is None:
-                    self.input_config = fmt.input_config()
+                    first = True
+                lab = fmt.label.check(lab)
             key = (lab if _LITTLE else _le(lab)).tobytes()
-        if seen is None:
+        if first:
+            self.input_config = fmt.input_config()
             self._first_sample_seen()
         self._produce_record((arr if _LITTLE else _le(arr)).tobytes(), key)
 
@@ -204,18 +194,18 @@ class RawSink(KafkaMLSink):
         if n == 0:
             return
         fmt = self._format
-        first_seen = fmt.seen_data is None
-        fmt.check_data(arr[0])  # validates shape/dtype of every row (all rows share them)
-        if arr.dtype != fmt.data_dtype:
-            arr = _cast_checked(arr, fmt.data_dtype, "data")
+        first_seen = fmt.data.seen is None
+        fmt.data.check(arr[0])  # validates shape/dtype of every row (all rows share them)
+        if arr.dtype != fmt.data.dtype:
+            arr = _cast_checked(arr, fmt.data.dtype, "data")
         keys = None
         if labels is not None:
             lab = np.asarray(labels)
             if len(lab) != n:
                 raise ValueError(f"{n} samples but {len(lab)} labels")
-            fmt.check_label(lab[0])
-            if lab.dtype != fmt.label_dtype:
-                lab = _cast_checked(lab, fmt.label_dtype, "label")
+            fmt.label.check(lab[0])
+            if lab.dtype != fmt.label.dtype:
+                lab = _cast_checked(lab, fmt.label.dtype, "label")
             keys = _rows_as_bytes(_le(lab), n)
         self.input_config = fmt.input_config()
         if first_seen:
