@@ -65,8 +65,9 @@ class OnlineRawSink(RawSink):
         """Flush what was sent; the control message went out when the format was known."""
         if self._closed:
             return self.control_message
-        self.flush(timeout)
         self._closed = True
+        self.flush(timeout)
+        self._release()
         return self.control_message
 
     def online_close(self) -> None:

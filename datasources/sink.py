@@ -378,6 +378,11 @@ class KafkaMLSink:
                 errors=list(self._errors),
             )
 
+    def _release(self) -> None:
+        """Drop the producer (its threads and connections) once everything is delivered."""
+        self._produce = None
+        self._producer = None
+
     def close(self, timeout: float = 300) -> dict[str, Any] | None:
         """Flush, then send the control message; returns it (``None`` if nothing was sent).
 
@@ -390,10 +395,12 @@ class KafkaMLSink:
         if self.incremental:
             if self.control_message is None:
                 self.send_control_message()
+            self._release()
             return self.control_message
         self.total_messages = sum(end - start for start, end in self.ranges.values())
         if self.delivered == 0:
             logger.warning("no records were sent to %s: no control message sent", self.topic)
+            self._release()
             return None
         if self.total_messages != self.delivered:
             logger.warning(
@@ -404,13 +411,16 @@ class KafkaMLSink:
                 self.topic,
             )
         logger.info("%d records delivered to %s", self.delivered, self.topic)
-        return self.send_control_message()
+        message = self.send_control_message()
+        self._release()
+        return message
 
     def online_close(self) -> None:
         """Flush and stop without sending a control message (original method name)."""
         if not self._closed:
             self._closed = True
             self.flush()
+            self._release()
 
     def __enter__(self):
         return self
@@ -420,8 +430,10 @@ class KafkaMLSink:
             self.close()
         else:
             # An exception escaped the with-block: deliver what was sent, announce nothing.
-            self._closed = True
-            self._producer.flush(30)
+            if not self._closed:
+                self._closed = True
+                self._producer.flush(30)
+                self._release()
 
     def __len__(self) -> int:
         return self.sent
