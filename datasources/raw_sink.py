@@ -125,6 +125,7 @@ class RawSink(KafkaMLSink):
         **kwargs: Any,
     ):
         self._format = _RawFormat(data_type, label_type, data_reshape, label_reshape)
+        self._format_known = False  # True once a sample (and its label) has been accepted
         super().__init__(
             boostrap_servers,
             topic,
@@ -163,10 +164,10 @@ class RawSink(KafkaMLSink):
         """Send one sample (array-like) with its label (array-like or scalar, optional)."""
         self._check_open()
         fmt = self._format
-        first = fmt.data.seen is None
+        first = not self._format_known
         arr = data if isinstance(data, np.ndarray) else np.asarray(data)
         seen = fmt.data.seen
-        if first or arr.shape != seen[0] or arr.dtype != seen[1]:
+        if seen is None or arr.shape != seen[0] or arr.dtype != seen[1]:
             arr = fmt.data.check(arr)
         if label is None:
             key = None
@@ -180,6 +181,7 @@ class RawSink(KafkaMLSink):
             key = (lab if _LITTLE else _le(lab)).tobytes()
         if first:
             self.input_config = fmt.input_config()
+            self._format_known = True
             self._first_sample_seen()
         self._produce_record((arr if _LITTLE else _le(arr)).tobytes(), key)
 
@@ -194,7 +196,7 @@ class RawSink(KafkaMLSink):
         if n == 0:
             return
         fmt = self._format
-        first_seen = fmt.data.seen is None
+        first_seen = not self._format_known
         fmt.data.check(arr[0])  # validates shape/dtype of every row (all rows share them)
         if arr.dtype != fmt.data.dtype:
             arr = _cast_checked(arr, fmt.data.dtype, "data")
@@ -208,6 +210,7 @@ class RawSink(KafkaMLSink):
                 lab = _cast_checked(lab, fmt.label.dtype, "label")
             keys = _rows_as_bytes(_le(lab), n)
         self.input_config = fmt.input_config()
+        self._format_known = True
         if first_seen:
             self._first_sample_seen()
         self._produce_many(_rows_as_bytes(_le(arr), n), keys)

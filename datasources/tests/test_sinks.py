@@ -282,3 +282,19 @@ def test_online_raw_sink_announces_at_start(broker, unique_topic):
     )
     assert s2.control_message["incremental"] is True
     s2.close()
+
+
+def test_refused_first_label_leaves_the_format_unannounced(broker, unique_topic):
+    s = OnlineRawSink(
+        bootstrap_servers=broker.bootstrap_servers,
+        topic=unique_topic,
+        deployment_id=13,
+        label_type="uint8",
+        control_topic=f"{unique_topic}-c",
+    )
+    with pytest.raises(ValueError):
+        s.send(np.zeros(2, dtype=np.float32), 1000)  # does not fit uint8
+    assert s.control_message is None
+    s.send(np.zeros(2, dtype=np.float32), 1)
+    assert s.control_message["input_config"]["data_type"] == "float32"
+    s.close()
