@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 
 from django.conf import settings
@@ -45,6 +46,13 @@ def service_token_ensure() -> str:
         user.save()
     group, _ = Group.objects.get_or_create(name=WORKERS_GROUP)
     user.groups.add(group)
+    preset = os.environ.get("KAFKAML_WORKER_API_TOKEN", "")
+    if preset:
+        # On Kubernetes the token lives in a Secret that worker pods read; the database
+        # follows it, so a rotated Secret takes effect on the next start.
+        Token.objects.filter(user=user).exclude(key=preset).delete()
+        token, _ = Token.objects.get_or_create(user=user, defaults={"key": preset})
+        return token.key
     token, _ = Token.objects.get_or_create(user=user)
     return token.key
 

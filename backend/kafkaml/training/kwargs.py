@@ -7,12 +7,13 @@ from kafkaml.errors import ApplicationError
 
 
 def parse_deployment_kwargs(value, *, field: str, frameworks: set[str], kind: str) -> dict:
-    from mlcode_executor.kwargs import KwargsError, check_kwargs, parse_kwargs
+    """Checked against every framework the configuration uses."""
+    from mlcode_executor.kwargs import KwargsError, parse_kwargs
 
+    parsed: dict = {}
     try:
-        parsed = parse_kwargs(value)
-        for framework in sorted(frameworks):
-            check_kwargs(parsed, framework=framework, kind=kind)
+        for framework in sorted(frameworks) or ["tensorflow"]:
+            parsed = parse_kwargs(value, framework, kind)
     except KwargsError as exc:
         raise ApplicationError(f"Invalid {field}: {exc}", errors={field: [str(exc)]}) from exc
     return parsed

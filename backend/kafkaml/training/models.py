@@ -129,16 +129,13 @@ class Datasource(models.Model):
     control_topic = models.CharField(max_length=255)
     control_partition = models.IntegerField()
     control_offset = models.BigIntegerField()
+    # sha256 of everything the control message announced: the same announcement twice (a
+    # redelivery, or a sink that re-sent it) is one datasource.
+    fingerprint = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["control_topic", "control_partition", "control_offset"],
-                name="unique_control_message",
-            )
-        ]
 
 
 class ControlError(models.Model):

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from kafkaml.catalog.models import Configuration
@@ -6,6 +7,7 @@ from kafkaml.catalog.serializers import OwnedPrimaryKeyField
 from .models import Datasource, Deployment, ModelArtifact, TrainingResult
 
 
+@extend_schema_field({"oneOf": [{"type": "object"}, {"type": "string"}]})
 class KwargsField(serializers.Field):
     """A JSON object, or the text ``epochs=5, shuffle=True`` (parsed later, literals only)."""
 

@@ -247,14 +247,21 @@ def result_reconcile() -> int:
     return changed
 
 
-def datasource_register(*, data: dict) -> tuple[Datasource, bool]:
-    """Idempotent on the control message's (topic, partition, offset)."""
-    key = {
-        "control_topic": data["control_topic"],
-        "control_partition": data["control_partition"],
-        "control_offset": data["control_offset"],
+def datasource_fingerprint(data: dict) -> str:
+    import hashlib
+
+    announced = {
+        k: v
+        for k, v in data.items()
+        if k not in ("control_topic", "control_partition", "control_offset")
     }
-    existing = Datasource.objects.filter(**key).first()
+    return hashlib.sha256(json.dumps(announced, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def datasource_register(*, data: dict) -> tuple[Datasource, bool]:
+    """Idempotent: the same announcement (redelivered, or sent twice) is one datasource."""
+    fingerprint = datasource_fingerprint(data)
+    existing = Datasource.objects.filter(fingerprint=fingerprint).first()
     if existing:
         return existing, False
     deployment = Deployment.objects.filter(pk=data["deployment_id"]).first()
@@ -263,18 +270,18 @@ def datasource_register(*, data: dict) -> tuple[Datasource, bool]:
             f"No deployment {data['deployment_id']} exists for this control message.",
             errors={"deployment_id": ["Unknown deployment."]},
         )
-    fields = {k: v for k, v in data.items() if k not in key and k != "deployment_id"}
+    fields = {k: v for k, v in data.items() if k != "deployment_id"}
     try:
         with transaction.atomic():
             datasource = Datasource.objects.create(
                 owner=deployment.owner,
                 deployment=deployment,
                 deployment_key=data["deployment_id"],
-                **key,
+                fingerprint=fingerprint,
                 **fields,
             )
-    except IntegrityError:  # the same message registered concurrently
-        return Datasource.objects.get(**key), False
+    except IntegrityError:  # the same announcement registered concurrently
+        return Datasource.objects.get(fingerprint=fingerprint), False
     return datasource, True
 
 

@@ -1,0 +1,120 @@
+import pytest
+
+from kafkaml.training.tests.test_worker_api import METADATA, upload
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def finished_result(make_deployment, worker_client):
+    def make(metadata=METADATA):
+        result_id = make_deployment()["results"][0]["id"]
+        assert upload(worker_client, result_id, metadata=metadata).status_code == 201
+        return result_id
+
+    return make
+
+
+def body(result_id, **extra):
+    return {
+        "result": result_id,
+        "input_format": "RAW",
+        "input_config": {"data_type": "float32", "data_reshape": "8 8"},
+        "input_topic": "digits-in",
+        "output_topic": "digits-out",
+        **extra,
+    }
+
+
+def test_only_a_finished_result_can_be_deployed(client, make_deployment):
+    result_id = make_deployment()["results"][0]["id"]
+    response = client.post("/api/v1/inferences/", body(result_id), format="json")
+    assert response.status_code == 400
+    assert "result" in response.json()["errors"]
+
+
+def test_inference_lifecycle(client, worker_client, finished_result, launcher):
+    result_id = finished_result()
+    response = client.post("/api/v1/inferences/", body(result_id, replicas=2), format="json")
+    assert response.status_code == 201, response.json()
+    inference = response.json()
+    url = f"/api/v1/inferences/{inference['id']}/"
+    assert client.get(url).json()["status"] == "running"
+    spec = launcher.launched[-1]
+    assert spec.replicas == 2 and spec.component == "inference"
+
+    worker = worker_client.get(f"/api/v1/worker/inferences/{inference['id']}/").json()
+    assert worker["result_id"] == result_id and worker["model_version"] == 1
+
+    assert client.post(url + "scale/", {"replicas": 3}, format="json").status_code == 200
+    assert launcher.scaled == [(spec.name, 3)]
+    assert client.post(url + "scale/", {"replicas": 0}, format="json").status_code == 400
+
+    metrics = {
+        "replica": "r0",
+        "records_in_per_s": 1000,
+        "records_out_per_s": 990,
+        "latency_ms": {"p50": 3, "p95": 8, "p99": 12},
+        "lag": 5,
+    }
+    assert (
+        worker_client.post(
+            url.replace("/api/v1/", "/api/v1/worker/") + "metrics/", metrics, format="json"
+        ).status_code
+        == 204
+    )
+    live = client.get(url).json()["live"]
+    assert live["records_in_per_s"] == 1000 and live["latency_ms"]["p99"] == 12
+
+    assert client.delete(url).status_code == 409
+    assert client.post(url + "stop/").json()["status"] == "stopped"
+    assert launcher.stopped == [spec.name]
+    assert client.delete(url).status_code == 204
+
+
+def test_hot_swap_checks_input_shape_and_records_history(
+    client, worker_client, finished_result, launcher
+):
+    first, second = finished_result(), finished_result()
+    other_shape = {
+        **METADATA,
+        "inputs": [{"name": "x", "shape": [None, 28, 28], "dtype": "float32"}],
+    }
+    third = finished_result(metadata=other_shape)
+    inference = client.post("/api/v1/inferences/", body(first), format="json").json()
+    url = f"/api/v1/inferences/{inference['id']}/"
+
+    swapped = client.post(url + "swap/", {"result": second}, format="json")
+    assert swapped.status_code == 200
+    assert swapped.json()["serving_result"] == second
+    worker = worker_client.get(f"/api/v1/worker/inferences/{inference['id']}/").json()
+    assert worker["result_id"] == second
+
+    refused = client.post(url + "swap/", {"result": third}, format="json")
+    assert refused.status_code == 400 and "shape" in refused.json()["detail"]
+
+    rolled_back = client.post(url + "swap/", {"result": first}, format="json").json()
+    assert rolled_back["serving_result"] == first
+    assert len(rolled_back["swap_history"]) == 2
+
+
+def test_a_result_in_use_cannot_be_deleted(client, finished_result, launcher):
+    result_id = finished_result()
+    client.post("/api/v1/inferences/", body(result_id), format="json")
+    assert client.delete(f"/api/v1/results/{result_id}/").status_code == 409
+
+
+def test_inferences_are_private(client, other_client, finished_result, launcher):
+    inference = client.post("/api/v1/inferences/", body(finished_result()), format="json").json()
+    assert other_client.get(f"/api/v1/inferences/{inference['id']}/").status_code == 404
+    assert other_client.post(f"/api/v1/inferences/{inference['id']}/stop/").status_code == 404
+
+
+def test_bad_topic_and_missing_limit(client, finished_result, launcher):
+    result_id = finished_result()
+    bad = client.post(
+        "/api/v1/inferences/", body(result_id, input_topic="no spaces"), format="json"
+    )
+    assert bad.status_code == 400 and "input_topic" in bad.json()["errors"]
+    no_limit = client.post("/api/v1/inferences/", body(result_id, upper_topic="up"), format="json")
+    assert no_limit.status_code == 400 and "limit" in no_limit.json()["errors"]

@@ -1,0 +1,165 @@
+import io
+import json
+import tarfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def make_archive(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+METADATA = {
+    "framework": "tensorflow",
+    "format_version": 1,
+    "inputs": [{"name": "x", "shape": [None, 8, 8], "dtype": "float32"}],
+    "outputs": [{"name": "y", "shape": [None, 10], "dtype": "float32"}],
+    "files": {"native": "model.keras", "onnx": "model.onnx"},
+}
+
+
+def upload(worker_client, result_id, summary=None, metadata=METADATA):
+    archive = make_archive(
+        {
+            "metadata.json": json.dumps(metadata).encode(),
+            "model.keras": b"keras-bytes",
+            "model.onnx": b"onnx-bytes",
+        }
+    )
+    return worker_client.post(
+        f"/api/v1/worker/results/{result_id}/artifacts/",
+        {
+            "archive": SimpleUploadedFile("model.tar.gz", archive),
+            "summary": json.dumps(summary or {"test_metrics": {"accuracy": 0.9}}),
+        },
+        format="multipart",
+    )
+
+
+def test_worker_endpoints_refuse_users(client, make_deployment):
+    result_id = make_deployment()["results"][0]["id"]
+    assert client.get(f"/api/v1/worker/results/{result_id}/").status_code == 403
+
+
+def test_users_endpoints_refuse_the_service_account(worker_client):
+    assert worker_client.get("/api/v1/models/").status_code == 403
+
+
+def test_training_lifecycle_reported_by_a_worker(client, worker_client, make_deployment):
+    deployment = make_deployment(training_kwargs="epochs=2")
+    result_id = deployment["results"][0]["id"]
+
+    payload = worker_client.get(f"/api/v1/worker/results/{result_id}/").json()
+    assert payload["model"]["framework"] == "tensorflow"
+    assert payload["deployment"]["training_kwargs"] == {"epochs": 2}
+    assert payload["deployment"]["batch_size"] == 16
+
+    url = f"/api/v1/worker/results/{result_id}/"
+    assert (
+        worker_client.post(url + "status/", {"status": "deployed"}, format="json").status_code
+        == 200
+    )
+    for epoch in (1, 2):
+        response = worker_client.post(
+            url + "epochs/",
+            {"epoch": epoch, "metrics": {"loss": 1.0 / epoch, "accuracy": 0.5 * epoch}},
+            format="json",
+        )
+        assert response.status_code == 204
+    assert upload(worker_client, result_id).status_code == 201
+
+    result = client.get(f"/api/v1/results/{result_id}/").json()
+    assert result["status"] == "finished"
+    assert [h["status"] for h in result["status_history"]] == ["created", "deployed", "finished"]
+    assert [e["epoch"] for e in result["epoch_metrics"]] == [1, 2]
+    assert result["test_metrics"] == {"accuracy": 0.9}
+    assert result["artifacts"][0]["version"] == 1
+
+    onnx = client.get(f"/api/v1/results/{result_id}/download/?kind=onnx")
+    assert onnx.status_code == 200
+    assert b"".join(onnx.streaming_content) == b"onnx-bytes"
+    native = client.get(f"/api/v1/results/{result_id}/download/?kind=native")
+    assert b"".join(native.streaming_content) == b"keras-bytes"
+    metrics = client.get(f"/api/v1/results/{result_id}/download/?kind=metrics").json()
+    assert metrics["test"] == {"accuracy": 0.9} and len(metrics["epochs"]) == 2
+
+    # A final status sticks: a late "failed" does not overwrite "finished".
+    worker_client.post(url + "status/", {"status": "failed", "error": "late"}, format="json")
+    assert client.get(f"/api/v1/results/{result_id}/").json()["status"] == "finished"
+
+
+def test_failed_result_keeps_error_and_log_tail(client, worker_client, make_deployment):
+    result_id = make_deployment()["results"][0]["id"]
+    worker_client.post(
+        f"/api/v1/worker/results/{result_id}/status/",
+        {"status": "failed", "error": "bad record at offset 7", "log_tail": "Traceback..."},
+        format="json",
+    )
+    result = client.get(f"/api/v1/results/{result_id}/").json()
+    assert result["status"] == "failed"
+    assert "offset 7" in result["error"] and result["log_tail"] == "Traceback..."
+
+
+def test_archive_without_metadata_is_refused(worker_client, make_deployment):
+    result_id = make_deployment()["results"][0]["id"]
+    archive = make_archive({"model.onnx": b"x"})
+    response = worker_client.post(
+        f"/api/v1/worker/results/{result_id}/artifacts/",
+        {"archive": SimpleUploadedFile("m.tar.gz", archive)},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert "metadata.json" in response.json()["detail"]
+
+
+def control(deployment_id, offset, **extra):
+    return {
+        "deployment_id": deployment_id,
+        "topic": "digits:0:0:100",
+        "input_format": "RAW",
+        "input_config": {"data_type": "uint8", "label_type": "uint8", "data_reshape": "8 8"},
+        "validation_rate": 0.1,
+        "test_rate": 0.1,
+        "total_msg": 100,
+        "control_topic": "KAFKA_ML_CONTROL_TOPIC",
+        "control_partition": 0,
+        "control_offset": offset,
+        **extra,
+    }
+
+
+def test_datasource_registration_is_idempotent(client, worker_client, make_deployment):
+    deployment = make_deployment()
+    first = worker_client.post(
+        "/api/v1/worker/datasources/", control(deployment["id"], 5), format="json"
+    )
+    again = worker_client.post(
+        "/api/v1/worker/datasources/", control(deployment["id"], 5), format="json"
+    )
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.json()["id"] == again.json()["id"]
+    listed = client.get("/api/v1/datasources/").json()
+    assert listed["count"] == 1 and listed["results"][0]["deployment"] == deployment["id"]
+    sources = worker_client.get(f"/api/v1/worker/deployments/{deployment['id']}/datasources/")
+    assert len(sources.json()) == 1
+
+
+def test_datasource_for_unknown_deployment_is_refused(worker_client, db):
+    response = worker_client.post("/api/v1/worker/datasources/", control(999999, 1), format="json")
+    assert response.status_code == 400
+    assert "deployment_id" in response.json()["errors"]
+
+
+def test_datasources_are_private(other_client, worker_client, make_deployment):
+    deployment = make_deployment()
+    worker_client.post("/api/v1/worker/datasources/", control(deployment["id"], 1), format="json")
+    assert other_client.get("/api/v1/datasources/").json()["count"] == 0

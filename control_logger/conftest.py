@@ -1,0 +1,1 @@
+from kafkaml.conftest import client, user, worker_client  # noqa: F401
