@@ -201,28 +201,27 @@ def write_mlp_artifact(
 def write_torchscript(path: Path, mlp: MLP, distributed: bool = False) -> None:
     import torch
 
+    l1 = torch.nn.Linear(mlp.w1.shape[0], mlp.w1.shape[1])
+    l2 = torch.nn.Linear(mlp.w2.shape[0], mlp.w2.shape[1])
+    with torch.no_grad():
+        l1.weight.copy_(torch.from_numpy(mlp.w1.T.copy()))
+        l1.bias.copy_(torch.from_numpy(mlp.b1))
+        l2.weight.copy_(torch.from_numpy(mlp.w2.T.copy()))
+        l2.bias.copy_(torch.from_numpy(mlp.b2))
+    scale = float(mlp.scale)
+
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.l1 = torch.nn.Linear(mlp.w1.shape[0], mlp.w1.shape[1])
-            self.l2 = torch.nn.Linear(mlp.w2.shape[0], mlp.w2.shape[1])
-            with torch.no_grad():
-                self.l1.weight.copy_(torch.from_numpy(mlp.w1.T.copy()))
-                self.l1.bias.copy_(torch.from_numpy(mlp.b1))
-                self.l2.weight.copy_(torch.from_numpy(mlp.w2.T.copy()))
-                self.l2.bias.copy_(torch.from_numpy(mlp.b2))
+            self.l1, self.l2 = l1, l2
 
         def forward(self, x):
-            h = torch.relu(self.l1(x.reshape(x.shape[0], -1) * float(mlp.scale)))
-            return torch.softmax(self.l2(h), dim=1)
+            h = torch.relu(self.l1(torch.flatten(x, 1) * scale))
+            out = torch.softmax(self.l2(h), dim=1)
+            return (h, out) if distributed else out
 
-    class EdgeNet(Net):
-        def forward(self, x):
-            h = torch.relu(self.l1(x.reshape(x.shape[0], -1) * float(mlp.scale)))
-            return h, torch.softmax(self.l2(h), dim=1)
-
-    net = (EdgeNet if distributed else Net)().eval()
-    torch.jit.script(net).save(str(path))
+    example = torch.zeros((2, *mlp.input_shape), dtype=torch.float32)
+    torch.jit.trace(Net().eval(), example).save(str(path))
 
 
 def write_keras(path: Path, mlp: MLP, distributed: bool = False) -> None:

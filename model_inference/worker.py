@@ -299,6 +299,11 @@ class InferenceWorker:
                 )
             os.replace(tmp, self.config.ready_file)
 
+    @property
+    def assignment(self) -> list[int]:
+        """Partitions of the input topic this replica owns now."""
+        return [p.partition for p in self._assignment]
+
     # ------------------------------------------------------------------ main loop
     def stop(self, *_args) -> None:
         self._stop.set()

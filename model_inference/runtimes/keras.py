@@ -37,7 +37,7 @@ class KerasRuntime(Runtime):
             out = list(out.values())
         if not isinstance(out, (list, tuple)):
             out = [out]
-        return [np.asarray(o) for o in out]
+        return [o.numpy() if hasattr(o, "numpy") else np.asarray(o) for o in out]
 
     def close(self) -> None:
         self.model = None

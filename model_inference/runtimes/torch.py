@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,9 @@ class TorchRuntime(Runtime):
         if not path.exists():
             raise RuntimeLoadError(f"no TorchScript model at {path}")
         self._torch = torch
-        self.model = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():  # TorchScript is deprecated but is the contract's format
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.model = torch.jit.load(str(path), map_location="cpu")
         self.model.eval()
 
     def _predict(self, batch: np.ndarray) -> list[np.ndarray]:
