@@ -1,0 +1,140 @@
+// Text the results page shows so a user can send data to a deployment right away.
+
+export interface SnippetInput {
+  deploymentId: number;
+  topic: string;
+  bootstrapServers: string;
+  controlTopic?: string;
+  validationRate?: number;
+  testRate?: number;
+}
+
+export function defaultTopic(deploymentId: number): string {
+  return `kafkaml-train-${deploymentId}`;
+}
+
+export function pythonSnippet(s: SnippetInput): string {
+  const control = s.controlTopic && s.controlTopic !== 'KAFKA_ML_CONTROL_TOPIC' ? `\n    control_topic=${JSON.stringify(s.controlTopic)},` : '';
+  return `from sklearn.datasets import load_digits
+from datasources import RawSink
+
+digits = load_digits()
+sink = RawSink(
+    bootstrap_servers=${JSON.stringify(s.bootstrapServers)},
+    topic=${JSON.stringify(s.topic)},
+    deployment_id=${s.deploymentId},
+    description="digits",
+    data_type="float32",
+    label_type="uint8",
+    data_reshape="64",
+    validation_rate=${s.validationRate ?? 0.1},
+    test_rate=${s.testRate ?? 0.1},${control}
+)
+sink.send_batch(digits.data.astype("float32"), digits.target.astype("uint8"))
+sink.close()  # sends the control message: training starts
+`;
+}
+
+export function cliSnippet(s: SnippetInput): string {
+  const control = s.controlTopic && s.controlTopic !== 'KAFKA_ML_CONTROL_TOPIC' ? ` \\\n  --control-topic ${s.controlTopic}` : '';
+  return `KAFKA_BOOTSTRAP_SERVERS=${s.bootstrapServers} \\
+kafkaml-send --sklearn digits --topic ${s.topic} --deployment-id ${s.deploymentId} \\
+  --validation-rate ${s.validationRate ?? 0.1} --test-rate ${s.testRate ?? 0.1}${control}`;
+}
+
+export function inferenceSnippet(opts: { bootstrapServers: string; inputTopic: string; outputTopic: string; inputFormat: string; inputConfig: Record<string, unknown> }): string {
+  const dtype = String(opts.inputConfig.data_type ?? 'float32');
+  return `import json
+import numpy as np
+from confluent_kafka import Consumer, Producer
+from sklearn.datasets import load_digits
+
+producer = Producer({"bootstrap.servers": ${JSON.stringify(opts.bootstrapServers)}})
+for sample in load_digits().data[:100]:
+    # ${opts.inputFormat} record: the sample's bytes (${dtype}, little-endian, C order)
+    producer.produce(${JSON.stringify(opts.inputTopic)}, np.asarray(sample, dtype="${dtype}").tobytes())
+producer.flush()
+
+consumer = Consumer({"bootstrap.servers": ${JSON.stringify(opts.bootstrapServers)},
+                     "group.id": "my-reader", "auto.offset.reset": "earliest"})
+consumer.subscribe([${JSON.stringify(opts.outputTopic)}])
+msg = consumer.poll(10)
+print(json.loads(msg.value()) if msg else "no prediction yet")
+`;
+}
+
+/** Turn the text a user typed for fit/evaluate arguments into what the API takes: a JSON object
+ *  when it parses as one, else the `epochs=5, shuffle=True` text (the API parses it). */
+export function kwargsPayload(text: string): Record<string, unknown> | string {
+  const t = text.trim();
+  if (!t) return {};
+  if (t.startsWith('{')) {
+    try {
+      const v = JSON.parse(t);
+      if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+    } catch {
+      /* fall through: let the API explain */
+    }
+  }
+  return t;
+}
+
+/** Local check before sending, so obvious slips get a message next to the field at once. */
+export function kwargsProblem(text: string): string | null {
+  const t = text.trim();
+  if (!t) return null;
+  if (t.startsWith('{')) {
+    try {
+      const v = JSON.parse(t);
+      if (!v || typeof v !== 'object' || Array.isArray(v)) return 'Give a JSON object, e.g. {"epochs": 5}.';
+      return null;
+    } catch (err) {
+      return `Not valid JSON: ${(err as Error).message}`;
+    }
+  }
+  for (const part of splitTopLevel(t)) {
+    if (!part.trim()) continue;
+    if (!/^\s*[A-Za-z_][A-Za-z0-9_]*\s*=\s*\S/.test(part)) return `Write name=value pairs separated by commas (problem near “${part.trim().slice(0, 30)}”).`;
+  }
+  return null;
+}
+
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quote: string | null = null;
+  let cur = '';
+  for (const ch of text) {
+    if (quote) {
+      if (ch === quote) quote = null;
+    } else if (ch === '"' || ch === "'") quote = ch;
+    else if ('([{'.includes(ch)) depth++;
+    else if (')]}'.includes(ch)) depth--;
+    else if (ch === ',' && depth === 0) {
+      parts.push(cur);
+      cur = '';
+      continue;
+    }
+    cur += ch;
+  }
+  parts.push(cur);
+  return parts;
+}
+
+export function kwargsToText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (!v || typeof v !== 'object') return '';
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (!entries.length) return '';
+  return entries.map(([k, val]) => `${k}=${pyLiteral(val)}`).join(', ');
+}
+
+function pyLiteral(v: unknown): string {
+  if (v === true) return 'True';
+  if (v === false) return 'False';
+  if (v === null) return 'None';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(pyLiteral).join(', ')}]`;
+  if (typeof v === 'object') return `{${Object.entries(v as object).map(([k, x]) => `${JSON.stringify(k)}: ${pyLiteral(x)}`).join(', ')}}`;
+  return String(v);
+}

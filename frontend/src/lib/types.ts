@@ -1,0 +1,188 @@
+export type Framework = 'tensorflow' | 'pytorch';
+
+export interface User {
+  id: number;
+  username: string;
+  is_staff: boolean;
+  kafka?: { bootstrap_servers?: string; control_topic?: string };
+}
+
+export interface MLModel {
+  id: number;
+  name: string;
+  description: string;
+  imports: string;
+  code: string;
+  framework: Framework;
+  distributed: boolean;
+  upper_model: number | null;
+  validation_status: 'valid' | 'invalid' | string;
+  summary: ModelSummary | Record<string, never>;
+  input_shape: unknown;
+  output_shape: unknown;
+  configurations: number[];
+  deletable: boolean;
+  delete_blockers: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ModelSummary {
+  layers?: { name?: string; type?: string; output_shape?: unknown; params?: number; class_name?: string }[];
+  total_params?: number;
+  trainable_params?: number;
+  non_trainable_params?: number;
+  input_shape?: unknown;
+  output_shape?: unknown;
+  input_shapes?: unknown;
+  output_shapes?: unknown;
+  text?: string;
+  summary?: string;
+  [key: string]: unknown;
+}
+
+export interface ValidationError {
+  type?: string;
+  message?: string;
+  line?: number | null;
+  section?: 'imports' | 'code' | string;
+  traceback?: string;
+}
+
+export interface Configuration {
+  id: number;
+  name: string;
+  description: string;
+  models: number[];
+  model_names: string[];
+  deletable: boolean;
+  created_at: string;
+}
+
+export interface ResultBrief {
+  id: number;
+  model: number;
+  model_name: string;
+  status: ResultStatus;
+  chain_leader: number | null;
+}
+
+export type ResultStatus = 'created' | 'deployed' | 'finished' | 'stopped' | 'failed';
+
+export interface Deployment {
+  id: number;
+  configuration: number;
+  configuration_name: string;
+  batch_size: number;
+  training_kwargs: Record<string, unknown> | string;
+  evaluation_kwargs: Record<string, unknown> | string;
+  confusion_matrix: boolean;
+  optimizer: string;
+  learning_rate: number;
+  loss: string;
+  metrics: string;
+  incremental: boolean;
+  stream_timeout: number;
+  monitored_metric: string;
+  improvement: number;
+  window_size: number;
+  gpus: number;
+  datasource: number | null;
+  results: ResultBrief[];
+  created_at: string;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  metrics?: Record<string, number>;
+  [key: string]: unknown;
+}
+
+export interface Artifact {
+  version: number;
+  metadata: Record<string, unknown>;
+  metrics: Record<string, unknown>;
+  created_at: string;
+}
+
+export interface TrainingResult {
+  id: number;
+  deployment: number;
+  model: number;
+  model_name: string;
+  framework: Framework;
+  chain_leader: number | null;
+  status: ResultStatus;
+  status_history: { status: string; at: string; [k: string]: unknown }[];
+  epoch_metrics: EpochMetrics[];
+  train_metrics: Record<string, number>;
+  val_metrics: Record<string, number>;
+  test_metrics: Record<string, number>;
+  confusion_matrix: number[][] | { matrix?: number[][]; labels?: (string | number)[] } | null;
+  training_time: number | null;
+  seed: number | null;
+  error: string;
+  log_tail: string;
+  artifacts: Artifact[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Datasource {
+  id: number;
+  deployment: number | null;
+  deployment_key: number;
+  topic: string;
+  input_format: 'RAW' | 'AVRO' | 'JSON' | string;
+  input_config: Record<string, unknown>;
+  description: string;
+  validation_rate: number;
+  test_rate: number;
+  total_msg: number | null;
+  incremental: boolean;
+  unsupervised_topic: string | null;
+  dataset_restrictions: unknown;
+  created_at: string;
+}
+
+export interface LiveMetrics {
+  replicas_reporting: number;
+  records_in_per_s: number;
+  records_out_per_s: number;
+  records_in: number;
+  records_out: number;
+  errors: number;
+  lag: number;
+  batch_size_avg: number;
+  latency_ms: { p50: number; p95: number; p99: number };
+}
+
+export type InferenceStatus = 'created' | 'running' | 'stopped' | 'failed';
+
+export interface Inference {
+  id: number;
+  result: number;
+  serving_result: number;
+  model_name: string;
+  model_version: number;
+  replicas: number;
+  input_format: string;
+  input_config: Record<string, unknown>;
+  input_topic: string;
+  output_topic: string;
+  upper_topic: string;
+  limit: number | null;
+  batch_size: number;
+  max_wait_ms: number;
+  runtime: string;
+  status: InferenceStatus;
+  status_history: { status: string; at: string }[];
+  error: string;
+  swap_history: unknown[];
+  live: LiveMetrics;
+  created_at: string;
+}
+
+export interface Templates {
+  [framework: string]: { imports: string; code: string; [k: string]: unknown } | unknown;
+}

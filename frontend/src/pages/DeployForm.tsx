@@ -1,0 +1,242 @@
+import { FormEvent, useMemo, useState } from 'react';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
+import { api, ApiError, listAll } from '../lib/api';
+import type { Configuration, Datasource, Deployment, MLModel } from '../lib/types';
+import { kwargsPayload, kwargsProblem } from '../lib/snippets';
+import { Check, ErrorAlert, Field, Loading, Spinner, useLoad } from '../components/ui';
+
+export interface DeployDraft {
+  batch_size: string;
+  training_kwargs: string;
+  evaluation_kwargs: string;
+  optimizer: string;
+  learning_rate: string;
+  loss: string;
+  metrics: string;
+  confusion_matrix: boolean;
+  gpus: string;
+  incremental: boolean;
+  stream_timeout: string;
+  monitored_metric: string;
+  improvement: string;
+  window_size: string;
+  datasource: string;
+}
+
+export const DEFAULT_DEPLOY: DeployDraft = {
+  batch_size: '32', training_kwargs: 'epochs=5', evaluation_kwargs: '', optimizer: 'adam', learning_rate: '0.001',
+  loss: 'sparse_categorical_crossentropy', metrics: 'accuracy', confusion_matrix: true, gpus: '0',
+  incremental: false, stream_timeout: '60', monitored_metric: 'val_loss', improvement: '0', window_size: '1000', datasource: '',
+};
+
+/** Checks the form can make before asking the API; keys are API field names. */
+export function localProblems(d: DeployDraft): Record<string, string> {
+  const p: Record<string, string> = {};
+  const int = (k: keyof DeployDraft, min: number, max: number, label: string) => {
+    const v = Number(d[k]);
+    if (String(d[k]).trim() === '' || !Number.isInteger(v) || v < min || v > max) p[k] = `${label} must be a whole number from ${min} to ${max.toLocaleString()}.`;
+  };
+  int('batch_size', 1, 1_000_000, 'Batch size');
+  int('gpus', 0, 16, 'GPUs');
+  const lr = Number(d.learning_rate);
+  if (d.learning_rate.trim() === '' || !Number.isFinite(lr) || lr < 0 || lr > 10) p.learning_rate = 'Learning rate must be a number from 0 to 10.';
+  for (const k of ['training_kwargs', 'evaluation_kwargs'] as const) {
+    const problem = kwargsProblem(d[k]);
+    if (problem) p[k] = problem;
+  }
+  if (d.incremental) {
+    int('stream_timeout', 1, 86400, 'Stream timeout');
+    int('window_size', 1, 10_000_000, 'Window size');
+    const imp = Number(d.improvement);
+    if (!Number.isFinite(imp) || imp < 0) p.improvement = 'Improvement must be a number ≥ 0.';
+  }
+  return p;
+}
+
+export function deployPayload(configuration: number, d: DeployDraft): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    configuration,
+    batch_size: Number(d.batch_size),
+    training_kwargs: kwargsPayload(d.training_kwargs),
+    evaluation_kwargs: kwargsPayload(d.evaluation_kwargs),
+    optimizer: d.optimizer.trim(),
+    learning_rate: Number(d.learning_rate),
+    loss: d.loss.trim(),
+    metrics: d.metrics.trim(),
+    confusion_matrix: d.confusion_matrix,
+    gpus: Number(d.gpus),
+    incremental: d.incremental,
+    datasource: d.datasource ? Number(d.datasource) : null,
+  };
+  if (d.incremental) {
+    body.stream_timeout = Number(d.stream_timeout);
+    body.monitored_metric = d.monitored_metric.trim();
+    body.improvement = Number(d.improvement);
+    body.window_size = Number(d.window_size);
+  }
+  return body;
+}
+
+export function isClassificationLoss(loss: string): boolean {
+  return /crossentropy|cross_entropy|nll|hinge|categorical/i.test(loss);
+}
+
+export function DeployFormView({ configuration, models, datasources, onSubmit, initialDatasource }: {
+  configuration: Configuration; models: MLModel[]; datasources: Datasource[];
+  onSubmit: (body: Record<string, unknown>) => Promise<void>; initialDatasource?: string;
+}) {
+  const frameworks = new Set(models.filter((m) => configuration.models.includes(m.id)).map((m) => m.framework));
+  const distributed = models.filter((m) => configuration.models.includes(m.id) && m.distributed);
+  const pytorchOnly = frameworks.size === 1 && frameworks.has('pytorch');
+  const [d, setD] = useState<DeployDraft>(() => ({
+    ...DEFAULT_DEPLOY,
+    datasource: initialDatasource ?? '',
+    ...(pytorchOnly ? { loss: 'CrossEntropyLoss' } : {}),
+  }));
+  const [touched, setTouched] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const problems = useMemo(() => localProblems(d), [d]);
+  const set = <K extends keyof DeployDraft>(k: K, v: DeployDraft[K]) => setD((x) => ({ ...x, [k]: v }));
+
+  const fe = (f: string): string[] => {
+    const out: string[] = [];
+    if (touched && problems[f]) out.push(problems[f]);
+    if (error instanceof ApiError) out.push(...error.field(f));
+    return out;
+  };
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setTouched(true);
+    setError(null);
+    if (Object.keys(problems).length) return;
+    setBusy(true);
+    try {
+      await onSubmit(deployPayload(configuration.id, d));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const knownFields = ['batch_size', 'training_kwargs', 'evaluation_kwargs', 'optimizer', 'learning_rate', 'loss', 'metrics', 'gpus', 'stream_timeout', 'monitored_metric', 'improvement', 'window_size', 'datasource', 'confusion_matrix', 'incremental'];
+  const unplaced = error instanceof ApiError ? Object.keys(error.errors).filter((k) => !knownFields.some((f) => k === f || k.startsWith(f + '.'))) : [];
+  const showGeneral = error && (!(error instanceof ApiError) || unplaced.length || !Object.keys(error.errors).length);
+
+  const reusable = datasources.filter((s) => !s.incremental || d.incremental);
+
+  return (
+    <form onSubmit={submit} aria-label="Deploy for training" noValidate>
+      {showGeneral ? <ErrorAlert error={error} /> : error ? <div className="alert error" role="alert">Some fields need attention (marked below).</div> : null}
+      <div className="grid two" style={{ alignItems: 'start' }}>
+        <div className="card">
+          <h2>Training</h2>
+          <div className="row">
+            <Field label="Batch size" htmlFor="d-batch" errors={fe('batch_size')} hint="Samples per gradient step.">
+              <input id="d-batch" type="number" min={1} value={d.batch_size} onChange={(e) => set('batch_size', e.target.value)} />
+            </Field>
+            <Field label="Optimizer" htmlFor="d-opt" errors={fe('optimizer')} hint={pytorchOnly ? 'e.g. adam, sgd' : 'e.g. adam, sgd, rmsprop'}>
+              <input id="d-opt" type="text" value={d.optimizer} onChange={(e) => set('optimizer', e.target.value)} />
+            </Field>
+            <Field label="Learning rate" htmlFor="d-lr" errors={fe('learning_rate')}>
+              <input id="d-lr" type="number" step="any" min={0} value={d.learning_rate} onChange={(e) => set('learning_rate', e.target.value)} />
+            </Field>
+          </div>
+          <div className="row">
+            <Field label="Loss" htmlFor="d-loss" errors={fe('loss')} hint={pytorchOnly ? 'A torch.nn loss, e.g. CrossEntropyLoss, MSELoss' : 'A Keras loss, e.g. sparse_categorical_crossentropy, mse'}>
+              <input id="d-loss" type="text" value={d.loss} onChange={(e) => set('loss', e.target.value)} />
+            </Field>
+            <Field label="Metrics" htmlFor="d-metrics" errors={fe('metrics')} hint="Comma-separated, e.g. accuracy">
+              <input id="d-metrics" type="text" value={d.metrics} onChange={(e) => set('metrics', e.target.value)} />
+            </Field>
+          </div>
+          <Field label="Fit arguments" htmlFor="d-fit" errors={fe('training_kwargs')}
+            hint={<>Passed to training, as <code>epochs=5, shuffle=True</code> or JSON <code>{'{"epochs": 5}'}</code>. Literals only.</>}>
+            <textarea id="d-fit" value={d.training_kwargs} onChange={(e) => set('training_kwargs', e.target.value)} rows={2} />
+          </Field>
+          <Field label="Evaluation arguments" htmlFor="d-eval" errors={fe('evaluation_kwargs')} hint={<>Passed to evaluation on the test split, e.g. <code>batch_size=64</code>. Optional.</>}>
+            <textarea id="d-eval" value={d.evaluation_kwargs} onChange={(e) => set('evaluation_kwargs', e.target.value)} rows={2} />
+          </Field>
+          {isClassificationLoss(d.loss) && (
+            <Check id="d-cm" label="Compute a confusion matrix" checked={d.confusion_matrix} onChange={(v) => set('confusion_matrix', v)}
+              hint="On the test split (send data with a test rate above 0)." />
+          )}
+        </div>
+        <div>
+          <div className="card">
+            <h2>Data</h2>
+            <Field label="Training data" htmlFor="d-ds" errors={fe('datasource')}
+              hint={d.datasource ? 'Training starts at once on the data of this datasource (still in the broker).' : 'Send data after deploying; the results page shows how.'}>
+              <select id="d-ds" value={d.datasource} onChange={(e) => set('datasource', e.target.value)}>
+                <option value="">Send new data after deploying</option>
+                {reusable.map((s) => (
+                  <option key={s.id} value={s.id}>Re-use datasource #{s.id}: {s.description || s.topic.split(':')[0]} ({s.total_msg ?? '∞'} records, {s.input_format})</option>
+                ))}
+              </select>
+            </Field>
+            <Check id="d-incr" label="Incremental training" checked={d.incremental} onChange={(v) => set('incremental', v)}
+              hint="Train on an unbounded stream in windows; a new model version is kept when the monitored metric improves." />
+            {d.incremental && (
+              <div className="row">
+                <Field label="Window size" htmlFor="d-win" errors={fe('window_size')} hint="Records per training window.">
+                  <input id="d-win" type="number" min={1} value={d.window_size} onChange={(e) => set('window_size', e.target.value)} />
+                </Field>
+                <Field label="Stream timeout (s)" htmlFor="d-timeout" errors={fe('stream_timeout')} hint="Stop after this long without records.">
+                  <input id="d-timeout" type="number" min={1} value={d.stream_timeout} onChange={(e) => set('stream_timeout', e.target.value)} />
+                </Field>
+                <Field label="Monitored metric" htmlFor="d-mon" errors={fe('monitored_metric')}>
+                  <input id="d-mon" type="text" value={d.monitored_metric} onChange={(e) => set('monitored_metric', e.target.value)} />
+                </Field>
+                <Field label="Minimum improvement" htmlFor="d-imp" errors={fe('improvement')}>
+                  <input id="d-imp" type="number" step="any" min={0} value={d.improvement} onChange={(e) => set('improvement', e.target.value)} />
+                </Field>
+              </div>
+            )}
+          </div>
+          <div className="card">
+            <h2>Resources</h2>
+            <Field label="GPUs" htmlFor="d-gpus" errors={fe('gpus')} hint="0 trains on CPU. GPUs are used where the cluster has them (Kubernetes); the local launcher ignores this.">
+              <input id="d-gpus" type="number" min={0} max={16} value={d.gpus} onChange={(e) => set('gpus', e.target.value)} />
+            </Field>
+            {distributed.length > 0 && (
+              <div className="alert info">
+                Distributed chain: {distributed.map((m) => m.name).join(', ')} train together as one job (one result per sub-model); the edge model reads the stream.
+              </div>
+            )}
+          </div>
+        </div>
+      </div>
+      <div className="actions">
+        <button type="submit" className="btn primary" disabled={busy}>{busy && <Spinner />} Deploy</button>
+        {touched && Object.keys(problems).length > 0 && <span className="error-text">Fix the marked fields first.</span>}
+      </div>
+    </form>
+  );
+}
+
+export default function DeployForm() {
+  const { id } = useParams();
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const conf = useLoad((s) => api.get<Configuration>(`/api/v1/configurations/${id}/`, s), [id]);
+  const models = useLoad((s) => listAll<MLModel>('/api/v1/models/', s), []);
+  const sources = useLoad((s) => listAll<Datasource>('/api/v1/datasources/', s), []);
+  if ((conf.loading && !conf.data) || (models.loading && !models.data)) return <Loading what="the configuration" />;
+  if (!conf.data) return <ErrorAlert error={conf.error} />;
+  return (
+    <>
+      <div className="page-head">
+        <h1>Deploy “{conf.data.name}” for training</h1>
+        <span className="spacer" />
+        <Link className="btn" to={`/configurations/${id}`}>Cancel</Link>
+      </div>
+      <DeployFormView configuration={conf.data} models={models.data ?? []} datasources={sources.data ?? []} initialDatasource={params.get('datasource') ?? undefined}
+        onSubmit={async (body) => {
+          const dep = await api.post<Deployment>('/api/v1/deployments/', body);
+          navigate(`/deployments/${dep.id}`);
+        }} />
+    </>
+  );
+}

@@ -1,0 +1,178 @@
+import { FormEvent, useEffect, useState } from 'react';
+import { Link, useNavigate, useParams } from 'react-router-dom';
+import { api, ApiError, listAll } from '../lib/api';
+import type { Datasource, Inference, MLModel, TrainingResult } from '../lib/types';
+import { ErrorAlert, Field, Loading, Spinner, useLoad } from '../components/ui';
+
+export interface InferenceDraft {
+  replicas: string;
+  input_format: string;
+  input_config: string;
+  input_topic: string;
+  output_topic: string;
+  upper_topic: string;
+  limit: string;
+  batch_size: string;
+  max_wait_ms: string;
+  runtime: string;
+}
+
+export function inferenceDefaults(result: TrainingResult, source: Datasource | null, hasUpper: boolean): InferenceDraft {
+  const base = `kafkaml-${result.model_name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'model'}-${result.id}`;
+  return {
+    replicas: '1',
+    input_format: source?.input_format ?? 'RAW',
+    input_config: JSON.stringify(source?.input_config ?? {}, null, 2),
+    input_topic: `${base}-in`,
+    output_topic: `${base}-out`,
+    upper_topic: hasUpper ? `${base}-up` : '',
+    limit: hasUpper ? '0.8' : '',
+    batch_size: '256',
+    max_wait_ms: '20',
+    runtime: 'onnx',
+  };
+}
+
+export function inferenceProblems(d: InferenceDraft, chain: boolean): Record<string, string> {
+  const p: Record<string, string> = {};
+  const r = Number(d.replicas);
+  if (!Number.isInteger(r) || r < 1 || r > 64) p.replicas = 'Replicas must be a whole number from 1 to 64.';
+  try {
+    const v = JSON.parse(d.input_config || '{}');
+    if (!v || typeof v !== 'object' || Array.isArray(v)) p.input_config = 'Give a JSON object.';
+  } catch (err) {
+    p.input_config = `Not valid JSON: ${(err as Error).message}`;
+  }
+  const topic = /^[A-Za-z0-9._-]{1,249}$/;
+  if (!topic.test(d.input_topic)) p.input_topic = 'A topic name: letters, digits, . _ - (up to 249).';
+  if (!topic.test(d.output_topic)) p.output_topic = 'A topic name: letters, digits, . _ - (up to 249).';
+  if (d.input_topic && d.input_topic === d.output_topic) p.output_topic = 'The output topic must differ from the input topic.';
+  if (chain) {
+    if (!topic.test(d.upper_topic)) p.upper_topic = 'A sub-model needs the topic its upper model reads.';
+    const l = Number(d.limit);
+    if (d.limit.trim() === '' || !(l >= 0 && l <= 1)) p.limit = 'A confidence between 0 and 1.';
+  }
+  const b = Number(d.batch_size);
+  if (!Number.isInteger(b) || b < 1 || b > 100000) p.batch_size = 'A whole number from 1 to 100,000.';
+  const w = Number(d.max_wait_ms);
+  if (!Number.isInteger(w) || w < 0 || w > 60000) p.max_wait_ms = 'A whole number of ms from 0 to 60,000.';
+  return p;
+}
+
+export default function InferenceForm() {
+  const { id } = useParams();
+  const navigate = useNavigate();
+  const res = useLoad((s) => api.get<TrainingResult>(`/api/v1/results/${id}/`, s), [id]);
+  const sources = useLoad(async (s) => {
+    const r = await api.get<TrainingResult>(`/api/v1/results/${id}/`, s);
+    const deps = await api.get<{ datasource: number | null }>(`/api/v1/deployments/${r.deployment}/`, s);
+    if (deps.datasource) return [await api.get<Datasource>(`/api/v1/datasources/${deps.datasource}/`, s)];
+    return listAll<Datasource>(`/api/v1/datasources/?deployment=${r.deployment}`, s);
+  }, [id]);
+  const model = useLoad((s) => (res.data ? api.get<MLModel>(`/api/v1/models/${res.data.model}/`, s) : Promise.resolve(null)), [res.data?.model]);
+  const [d, setD] = useState<InferenceDraft | null>(null);
+  const [touched, setTouched] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const chain = !!model.data?.distributed && model.data.upper_model != null;
+
+  useEffect(() => {
+    if (res.data && !sources.loading && !model.loading && d === null) setD(inferenceDefaults(res.data, sources.data?.[0] ?? null, chain));
+  }, [res.data, sources.loading, sources.data, model.loading, chain, d]);
+
+  if (!res.data || !d) return res.error ? <ErrorAlert error={res.error} /> : <Loading what="the trained model" />;
+  const r = res.data;
+  const problems = inferenceProblems(d, chain);
+  const set = <K extends keyof InferenceDraft>(k: K, v: string) => setD((x) => (x ? { ...x, [k]: v } : x));
+  const fe = (f: string) => [...(touched && problems[f] ? [problems[f]] : []), ...(error instanceof ApiError ? error.field(f) : [])];
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setTouched(true);
+    setError(null);
+    if (Object.keys(problems).length) return;
+    setBusy(true);
+    try {
+      const body: Record<string, unknown> = {
+        result: r.id, replicas: Number(d.replicas), input_format: d.input_format, input_config: JSON.parse(d.input_config || '{}'),
+        input_topic: d.input_topic.trim(), output_topic: d.output_topic.trim(), batch_size: Number(d.batch_size), max_wait_ms: Number(d.max_wait_ms), runtime: d.runtime,
+      };
+      if (chain) {
+        body.upper_topic = d.upper_topic.trim();
+        body.limit = Number(d.limit);
+      }
+      const inf = await api.post<Inference>('/api/v1/inferences/', body);
+      navigate(`/inferences?created=${inf.id}`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const source = sources.data?.[0];
+  return (
+    <form onSubmit={submit} aria-label="Deploy for inference" noValidate>
+      <div className="page-head">
+        <h1>Deploy “{r.model_name}” for inference</h1>
+        <span className="spacer" />
+        <Link className="btn" to={`/results/${r.id}`}>Cancel</Link>
+      </div>
+      {error instanceof ApiError && !Object.keys(error.errors).length ? <ErrorAlert error={error} /> : !(error instanceof ApiError) && <ErrorAlert error={error} />}
+      <div className="grid two" style={{ alignItems: 'start' }}>
+        <div className="card">
+          <h2>Input</h2>
+          <p className="muted small">{source ? <>Format and configuration are taken from datasource #{source.id}, the data this model was trained on.</> : 'No datasource found for this training: check the format.'}</p>
+          <Field label="Input format" htmlFor="i-format" errors={fe('input_format')}>
+            <select id="i-format" value={d.input_format} onChange={(e) => set('input_format', e.target.value)}>
+              <option>RAW</option><option>AVRO</option><option>JSON</option>
+            </select>
+          </Field>
+          <Field label="Input configuration (JSON)" htmlFor="i-config" errors={fe('input_config')} hint="RAW: data_type, data_reshape; AVRO: data_scheme; JSON: data_reshape, fields.">
+            <textarea id="i-config" rows={5} value={d.input_config} onChange={(e) => set('input_config', e.target.value)} />
+          </Field>
+          <Field label="Input topic" htmlFor="i-in" errors={fe('input_topic')} hint="Send records to predict here.">
+            <input id="i-in" type="text" value={d.input_topic} onChange={(e) => set('input_topic', e.target.value)} />
+          </Field>
+          <Field label="Output topic" htmlFor="i-out" errors={fe('output_topic')} hint='Predictions arrive here as JSON {"values": [...]}.'>
+            <input id="i-out" type="text" value={d.output_topic} onChange={(e) => set('output_topic', e.target.value)} />
+          </Field>
+          {chain && (
+            <div className="row">
+              <Field label="Upper topic" htmlFor="i-up" errors={fe('upper_topic')} hint="Records this sub-model is unsure about go on here, to the upper model.">
+                <input id="i-up" type="text" value={d.upper_topic} onChange={(e) => set('upper_topic', e.target.value)} />
+              </Field>
+              <Field label="Limit" htmlFor="i-limit" errors={fe('limit')} hint="Below this confidence a record goes up.">
+                <input id="i-limit" type="number" step="0.01" min={0} max={1} value={d.limit} onChange={(e) => set('limit', e.target.value)} />
+              </Field>
+            </div>
+          )}
+        </div>
+        <div className="card">
+          <h2>Serving</h2>
+          <div className="row">
+            <Field label="Replicas" htmlFor="i-replicas" errors={fe('replicas')} hint="Workers in one consumer group (at most the topic's partitions do work).">
+              <input id="i-replicas" type="number" min={1} max={64} value={d.replicas} onChange={(e) => set('replicas', e.target.value)} />
+            </Field>
+            <Field label="Runtime" htmlFor="i-runtime" errors={fe('runtime')} hint="ONNX Runtime is fastest on CPU.">
+              <select id="i-runtime" value={d.runtime} onChange={(e) => set('runtime', e.target.value)}>
+                <option value="onnx">ONNX Runtime</option>
+                <option value={r.framework === 'pytorch' ? 'pytorch' : 'keras'}>{r.framework === 'pytorch' ? 'PyTorch' : 'Keras'} (native)</option>
+              </select>
+            </Field>
+          </div>
+          <div className="row">
+            <Field label="Micro-batch size" htmlFor="i-batch" errors={fe('batch_size')}>
+              <input id="i-batch" type="number" min={1} value={d.batch_size} onChange={(e) => set('batch_size', e.target.value)} />
+            </Field>
+            <Field label="Max wait (ms)" htmlFor="i-wait" errors={fe('max_wait_ms')} hint="How long a batch waits to fill.">
+              <input id="i-wait" type="number" min={0} value={d.max_wait_ms} onChange={(e) => set('max_wait_ms', e.target.value)} />
+            </Field>
+          </div>
+          <button type="submit" className="btn primary" disabled={busy}>{busy && <Spinner />} Deploy inference</button>
+          {touched && Object.keys(problems).length > 0 && <span className="error-text"> Fix the marked fields first.</span>}
+        </div>
+      </div>
+    </form>
+  );
+}

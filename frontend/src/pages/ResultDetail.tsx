@@ -1,0 +1,157 @@
+import { useCallback, useMemo, useState } from 'react';
+import { Link, useNavigate, useParams } from 'react-router-dom';
+import { api } from '../lib/api';
+import type { EpochMetrics, TrainingResult } from '../lib/types';
+import { useSocket } from '../lib/socket';
+import { confusion, epochCharts, mergeEpoch } from '../lib/metrics';
+import LineChart from '../components/LineChart';
+import Heatmap from '../components/Heatmap';
+import SendData from '../components/SendData';
+import { ActionButton, ErrorAlert, LiveDot, Loading, StatusBadge, fmtDate, fmtNum, useLoad } from '../components/ui';
+
+const FINAL = new Set(['finished', 'failed', 'stopped']);
+
+function MetricsTable({ r }: { r: TrainingResult }) {
+  const sets = [['train', r.train_metrics], ['validation', r.val_metrics], ['test', r.test_metrics]] as const;
+  const names = [...new Set(sets.flatMap(([, m]) => Object.keys(m ?? {})))];
+  if (!names.length) return <p className="muted">Final metrics appear when training finishes.</p>;
+  return (
+    <table className="list" data-testid="final-metrics">
+      <thead><tr><th>Metric</th>{sets.map(([n]) => <th key={n} className="num">{n}</th>)}</tr></thead>
+      <tbody>
+        {names.map((k) => (
+          <tr key={k}><td>{k}</td>{sets.map(([n, m]) => <td key={n} className="num">{fmtNum((m ?? {})[k])}</td>)}</tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export default function ResultDetail() {
+  const { id } = useParams();
+  const navigate = useNavigate();
+  const res = useLoad((s) => api.get<TrainingResult>(`/api/v1/results/${id}/`, s), [id]);
+  const [logs, setLogs] = useState<string | null>(null);
+  const r = res.data;
+  const live = r ? !FINAL.has(r.status) : true;
+
+  const onMessage = useCallback((msg: { event: string; data: unknown }) => {
+    const data = msg.data as Record<string, unknown>;
+    if (msg.event === 'snapshot') res.setData(data as unknown as TrainingResult);
+    else if (msg.event === 'epoch') res.setData((cur) => (cur ? { ...cur, epoch_metrics: mergeEpoch(cur.epoch_metrics ?? [], data as EpochMetrics) } : cur));
+    else if (msg.event === 'status') {
+      res.setData((cur) => (cur ? { ...cur, ...(data as Partial<TrainingResult>) } : cur));
+      if (typeof data.status === 'string' && FINAL.has(data.status)) res.reload(true);
+    } else if (msg.event === 'artifact') res.reload(true);
+  }, [res]);
+  const socket = useSocket(live ? `/ws/results/${id}/` : null, onMessage);
+
+  const charts = useMemo(() => epochCharts(r?.epoch_metrics ?? []), [r?.epoch_metrics]);
+  if (res.loading && !r) return <Loading what="the result" />;
+  if (!r) return <ErrorAlert error={res.error} />;
+  const cm = confusion(r.confusion_matrix);
+  const hasModel = r.artifacts?.length > 0;
+  const latest = hasModel ? Math.max(...r.artifacts.map((a) => a.version)) : null;
+  const epochsDone = r.epoch_metrics?.length ?? 0;
+  const plannedEpochs = undefined;
+
+  const loadLogs = async () => {
+    const out = await api.get<{ logs: string }>(`/api/v1/results/${r.id}/logs/`);
+    setLogs(out.logs || '(no log output)');
+  };
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Result #{r.id}: {r.model_name}</h1>
+        <StatusBadge status={r.status} />
+        {live && <LiveDot state={socket} />}
+        <span className="spacer" />
+        <Link className="btn" to={`/deployments/${r.deployment}`}>Deployment #{r.deployment}</Link>
+        {live && (
+          <ActionButton className="btn danger" confirm="Stop this training?" busyLabel="Stopping…" onClick={async () => res.setData(await api.post<TrainingResult>(`/api/v1/results/${r.id}/stop/`))}>
+            Stop
+          </ActionButton>
+        )}
+        {!live && (
+          <ActionButton className="btn danger" confirm={`Delete result #${r.id}?`} title="Delete this result and its trained model"
+            onClick={async () => { await api.del(`/api/v1/results/${r.id}/`); navigate(`/deployments/${r.deployment}`); }}>
+            Delete
+          </ActionButton>
+        )}
+        {r.status === 'finished' && hasModel && <Link className="btn primary" to={`/results/${r.id}/inference`}>Deploy for inference</Link>}
+      </div>
+
+      {r.status === 'failed' && (
+        <div className="alert error" role="alert" data-testid="failure">
+          <strong>Training failed.</strong> {r.error || 'No error message was reported.'}
+          {r.log_tail && <pre className="log">{r.log_tail}</pre>}
+        </div>
+      )}
+      {r.status === 'stopped' && <div className="alert warn">Training was stopped.</div>}
+
+      <div className="card">
+        <div className="stats">
+          <div className="stat"><div className="k">Status</div><div className="v" data-testid="result-status">{r.status}</div></div>
+          <div className="stat"><div className="k">Epochs reported</div><div className="v">{epochsDone}{plannedEpochs ? ` / ${plannedEpochs}` : ''}</div></div>
+          <div className="stat"><div className="k">Training time</div><div className="v">{r.training_time != null ? `${fmtNum(r.training_time, 1)} s` : '—'}</div></div>
+          <div className="stat"><div className="k">Model version</div><div className="v">{latest ?? '—'}</div></div>
+          <div className="stat"><div className="k">Framework</div><div className="v" style={{ fontSize: 16 }}>{r.framework === 'pytorch' ? 'PyTorch' : 'TensorFlow'}</div></div>
+        </div>
+        {live && epochsDone === 0 && r.status === 'deployed' && <p className="muted"><span className="spinner" /> Waiting for the first epoch…</p>}
+      </div>
+
+      {(r.status === 'created' || (r.status === 'deployed' && epochsDone === 0)) && (
+        <div className="card"><h2>Send training data</h2><SendData deploymentId={r.deployment} /></div>
+      )}
+
+      <div className="grid two">
+        {charts.map((c) => (
+          <div className="card" key={c.name} data-testid={`chart-${c.name}`}>
+            <h3>{c.name}</h3>
+            <LineChart x={c.x} series={c.series.map((s, i) => ({ label: s.label, values: s.values, color: i === 0 ? '#2563eb' : '#d97706', dash: s.validation }))} />
+          </div>
+        ))}
+        {!charts.length && !live && <div className="card muted">No per-epoch metrics were reported.</div>}
+      </div>
+
+      <div className="grid two" style={{ alignItems: 'start' }}>
+        <div className="card">
+          <h2>Final metrics</h2>
+          <MetricsTable r={r} />
+        </div>
+        <div className="card">
+          <h2>Confusion matrix</h2>
+          {cm ? <Heatmap matrix={cm.matrix} labels={cm.labels} /> : <p className="muted">{live ? 'Computed on the test split at the end.' : 'Not computed (enable it on deployment and send a test split).'}</p>}
+        </div>
+      </div>
+
+      <div className="grid two" style={{ alignItems: 'start' }}>
+        <div className="card">
+          <h2>Downloads</h2>
+          {hasModel ? (
+            <div className="actions">
+              <a className="btn" href={`/api/v1/results/${r.id}/download/?kind=native`} download>Model ({r.framework === 'pytorch' ? 'TorchScript .pt' : 'Keras .keras'})</a>
+              <a className="btn" href={`/api/v1/results/${r.id}/download/?kind=onnx`} download>ONNX</a>
+              <a className="btn" href={`/api/v1/results/${r.id}/download/?kind=metrics`} download>Metrics JSON</a>
+            </div>
+          ) : (
+            <>
+              <p className="muted">The trained model can be downloaded once training finishes.</p>
+              <a className="btn small" href={`/api/v1/results/${r.id}/download/?kind=metrics`} download>Metrics so far (JSON)</a>
+            </>
+          )}
+          {r.artifacts?.length > 1 && <p className="small muted">{r.artifacts.length} versions kept; downloads give the latest (v{latest}).</p>}
+        </div>
+        <div className="card">
+          <h2>Log</h2>
+          <div className="actions" style={{ marginBottom: 8 }}>
+            <ActionButton className="btn small" onClick={loadLogs}>{logs === null ? 'Show log' : 'Refresh log'}</ActionButton>
+            <span className="small muted">Created {fmtDate(r.created_at)}{r.seed != null && <> · seed {r.seed}</>}</span>
+          </div>
+          {logs !== null && <pre className="log" data-testid="logs">{logs}</pre>}
+        </div>
+      </div>
+    </>
+  );
+}
