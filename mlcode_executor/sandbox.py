@@ -297,6 +297,7 @@ def _monitor(conn: socket.socket) -> None:
         req = recv_msg(conn)
         if req is None:
             os._exit(0)
+        send_msg(conn, {"accepted": os.getpid()})
         response = _supervise(req, conn)
         send_msg(conn, response)
     except BaseException:  # noqa: BLE001
@@ -564,6 +565,7 @@ class Sandbox:
         self._info: dict[str, Any] = {}
         self._stopping = False
         self._restarts = 0
+        self._spawns = 0
         self._rundir = tempfile.mkdtemp(prefix="mlcode-executor-")
         os.chmod(self._rundir, 0o700)
         self._uid: int | None = None
@@ -589,7 +591,8 @@ class Sandbox:
 
     def _spawn(self) -> None:
         self._ready.clear()
-        sock = os.path.join(self._rundir, f"zygote-{self._restarts}.sock")
+        self._spawns += 1
+        sock = os.path.join(self._rundir, f"zygote-{self._spawns}.sock")
         if os.path.exists(sock):
             os.unlink(sock)
         env = clean_env(self._rundir)
@@ -724,27 +727,32 @@ class Sandbox:
             },
         }
         try:
-            for attempt in range(2):
+            response = None
+            for attempt in range(3):
                 self.start(wait=False)
                 self.wait_ready(self.config.start_timeout_s)
+                conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 try:
-                    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    conn.settimeout(30)
                     conn.connect(self._socket)
-                except OSError:
+                    send_msg(conn, req)
+                    ack = recv_msg(conn)
+                except (OSError, ValueError):
+                    ack = None
+                if ack is None:  # the zygote died before it forked a monitor: restart, retry
                     conn.close()
-                    if attempt:
-                        raise SandboxUnavailable("cannot reach the sandbox") from None
+                    if attempt == 2:
+                        raise SandboxUnavailable("cannot reach the sandbox")
                     self._restart_now()
                     continue
+                try:
+                    conn.settimeout(timeout + GRACE_S + 30)
+                    response = recv_msg(conn)
+                except (OSError, ValueError):
+                    response = None
+                finally:
+                    conn.close()
                 break
-            try:
-                conn.settimeout(timeout + GRACE_S + 30)
-                send_msg(conn, req)
-                response = recv_msg(conn)
-            except (OSError, ValueError):
-                response = None
-            finally:
-                conn.close()
             if response is None:
                 response = _error(
                     "ProcessKilled",
@@ -767,8 +775,11 @@ class Sandbox:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
+            if proc is not None:
                 proc.wait()
-            # the watcher respawns it
+            self._ready.clear()
+            self._restarts += 1
+            self._spawn()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,41 @@
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mlcode_executor.client import ExecutorClient
+
+
+@pytest.fixture(scope="session")
+def executor():
+    """One real service (HTTP + zygote with TensorFlow and PyTorch) for the whole session."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLCODE_EXECUTOR_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlcode_executor", "--port", "0", "--timeout", "20"],
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        line = json.loads(proc.stdout.readline())
+        assert line["event"] == "listening", line
+        client = ExecutorClient(line["url"], timeout=120)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if client.health()["status"] == "ok":
+                    break
+            except Exception:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("the executor did not become ready")
+        yield client
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
