@@ -10,6 +10,23 @@ interface AuthState {
   logout: () => Promise<void>;
 }
 
+const SESSION_KEY = 'kafkaml.session';
+function hadSession(): boolean {
+  try {
+    return window.localStorage.getItem(SESSION_KEY) === '1';
+  } catch {
+    return true;
+  }
+}
+function rememberSession(on: boolean) {
+  try {
+    if (on) window.localStorage.setItem(SESSION_KEY, '1');
+    else window.localStorage.removeItem(SESSION_KEY);
+  } catch {
+    /* private mode: fine */
+  }
+}
+
 const AuthContext = createContext<AuthState | null>(null);
 
 export function AuthProvider({ children }: { children: ReactNode }) {
@@ -18,15 +35,28 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const [expired, setExpired] = useState(false);
 
   useEffect(() => {
+    // Only ask who we are when this browser logged in before: an anonymous /me answers 403,
+    // which browsers log as a console error on every first visit.
+    if (!hadSession()) {
+      setChecking(false);
+      return;
+    }
     request<User>('/api/v1/auth/me/', { quietAuth: true })
       .then(setUser)
-      .catch(() => setUser(null))
+      .catch((err) => {
+        setUser(null);
+        if (err?.status === 401 || err?.status === 403) {
+          rememberSession(false);
+          setExpired(true);
+        }
+      })
       .finally(() => setChecking(false));
   }, []);
 
   useEffect(
     () =>
       onSessionExpired(() => {
+        rememberSession(false);
         setUser((current) => {
           if (current) setExpired(true);
           return null;
@@ -46,6 +76,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     } catch {
       /* keep the login answer */
     }
+    rememberSession(true);
     setExpired(false);
     setUser(full);
   }, []);
@@ -54,6 +85,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     try {
       await request('/api/v1/auth/logout/', { method: 'POST', quietAuth: true });
     } finally {
+      rememberSession(false);
       setExpired(false);
       setUser(null);
     }

@@ -13,7 +13,7 @@ function one(v: unknown, fallbackName: string): Template | null {
     const o = v as Record<string, unknown>;
     if (typeof o.code === 'string') {
       return {
-        name: typeof o.name === 'string' ? o.name : typeof o.title === 'string' ? o.title : fallbackName,
+        name: typeof o.title === 'string' ? o.title : typeof o.name === 'string' ? o.name : fallbackName,
         imports: typeof o.imports === 'string' ? o.imports : '',
         code: o.code,
         description: typeof o.description === 'string' ? o.description : undefined,

@@ -47,6 +47,10 @@ export interface ValidationError {
   line?: number | null;
   section?: 'imports' | 'code' | string;
   traceback?: string;
+  column?: number | null;
+  source_line?: string;
+  kind?: string;
+  trace?: { section?: string; line?: number; column?: number; function?: string; source_line?: string }[];
 }
 
 export interface Configuration {

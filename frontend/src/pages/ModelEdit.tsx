@@ -108,6 +108,13 @@ export default function ModelEdit() {
         <div className="alert error" role="alert" data-testid="validation-error">
           <strong>The model does not build.</strong> {validation.type}: {validation.message}
           {errLine ? <> — {failingSection} line {errLine}</> : null}
+          {validation.source_line && <pre className="log">{`${errLine ?? ''} | ${validation.source_line}`}</pre>}
+          {validation.trace && validation.trace.length > 1 && (
+            <details>
+              <summary className="small">Trace ({validation.trace.length} frames)</summary>
+              <pre className="log">{validation.trace.map((f) => `${f.section ?? ''} line ${f.line ?? '?'} in ${f.function ?? '?'}: ${f.source_line ?? ''}`).join('\n')}</pre>
+            </details>
+          )}
           {validation.traceback && <pre className="log">{validation.traceback}</pre>}
         </div>
       )}

@@ -1,0 +1,87 @@
+import { describe, expect, it, vi } from 'vitest';
+import { fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { DeployFormView, localProblems, DEFAULT_DEPLOY, deployPayload } from './DeployForm';
+import { inferenceProblems, inferenceDefaults } from './InferenceForm';
+import { ClassificationView } from './Visualization';
+import { ApiError } from '../lib/api';
+import { addPredictions, defaultConfig, emptyState } from '../lib/viz';
+import type { Configuration, MLModel, TrainingResult } from '../lib/types';
+
+const conf = { id: 3, name: 'c', description: '', models: [1], model_names: ['m'], deletable: true, created_at: '' } as Configuration;
+const model = { id: 1, name: 'm', framework: 'tensorflow', distributed: false, upper_model: null } as MLModel;
+
+describe('deploy form', () => {
+  it('sends what the user typed', async () => {
+    const onSubmit = vi.fn().mockResolvedValue(undefined);
+    render(<DeployFormView configuration={conf} models={[model]} datasources={[]} onSubmit={onSubmit} />);
+    fireEvent.change(screen.getByLabelText('Batch size'), { target: { value: '64' } });
+    fireEvent.change(screen.getByLabelText('Fit arguments'), { target: { value: 'epochs=3' } });
+    fireEvent.click(screen.getByRole('button', { name: /Deploy/ }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalled());
+    const body = onSubmit.mock.calls[0][0];
+    expect(body).toMatchObject({ configuration: 3, batch_size: 64, training_kwargs: 'epochs=3', incremental: false, datasource: null });
+    expect(body).not.toHaveProperty('window_size');
+  });
+
+  it('shows incremental settings only when incremental is on', () => {
+    render(<DeployFormView configuration={conf} models={[model]} datasources={[]} onSubmit={vi.fn()} />);
+    expect(screen.queryByLabelText('Window size')).toBeNull();
+    fireEvent.click(screen.getByLabelText(/Incremental training/));
+    expect(screen.getByLabelText('Window size')).toBeTruthy();
+  });
+
+  it('hides the confusion matrix for a regression loss', () => {
+    render(<DeployFormView configuration={conf} models={[model]} datasources={[]} onSubmit={vi.fn()} />);
+    expect(screen.getByLabelText(/confusion matrix/)).toBeTruthy();
+    fireEvent.change(screen.getByLabelText('Loss'), { target: { value: 'mse' } });
+    expect(screen.queryByLabelText(/confusion matrix/)).toBeNull();
+  });
+
+  it('blocks bad input locally and shows the message next to the field', async () => {
+    const onSubmit = vi.fn();
+    render(<DeployFormView configuration={conf} models={[model]} datasources={[]} onSubmit={onSubmit} />);
+    fireEvent.change(screen.getByLabelText('Batch size'), { target: { value: '0' } });
+    fireEvent.click(screen.getByRole('button', { name: /Deploy/ }));
+    expect(await screen.findByText(/Batch size must be a whole number/)).toBeTruthy();
+    expect(onSubmit).not.toHaveBeenCalled();
+  });
+
+  it('shows API field errors next to their fields', async () => {
+    const onSubmit = vi.fn().mockRejectedValue(new ApiError(400, { detail: 'Invalid training_kwargs', errors: { training_kwargs: ['unknown argument: epoch'] } }));
+    render(<DeployFormView configuration={conf} models={[model]} datasources={[]} onSubmit={onSubmit} />);
+    fireEvent.click(screen.getByRole('button', { name: /Deploy/ }));
+    expect(await screen.findByText('unknown argument: epoch')).toBeTruthy();
+    expect(screen.getByText(/Some fields need attention/)).toBeTruthy();
+  });
+
+  it('validates numbers and kwargs', () => {
+    expect(localProblems(DEFAULT_DEPLOY)).toEqual({});
+    expect(Object.keys(localProblems({ ...DEFAULT_DEPLOY, learning_rate: 'x', training_kwargs: 'epochs' }))).toEqual(['learning_rate', 'training_kwargs']);
+    expect(deployPayload(1, { ...DEFAULT_DEPLOY, incremental: true, window_size: '10' }).window_size).toBe(10);
+  });
+});
+
+describe('inference form', () => {
+  const result = { id: 9, model_name: 'Digits Net', framework: 'tensorflow' } as TrainingResult;
+  it('prefills from the datasource', () => {
+    const d = inferenceDefaults(result, { input_format: 'RAW', input_config: { data_type: 'float32' } } as never, false);
+    expect(d.input_format).toBe('RAW');
+    expect(JSON.parse(d.input_config)).toEqual({ data_type: 'float32' });
+    expect(d.input_topic).toBe('kafkaml-digits-net-9-in');
+    expect(inferenceProblems(d, false)).toEqual({});
+  });
+  it('asks a chain sub-model for upper topic and limit', () => {
+    const d = { ...inferenceDefaults(result, null, false), limit: '2' };
+    expect(Object.keys(inferenceProblems(d, true)).sort()).toEqual(['limit', 'upper_topic']);
+  });
+});
+
+describe('classification view', () => {
+  it('shows the current class and counts', () => {
+    const config = { ...defaultConfig(3), labels: [{ id: 0, label: 'cat', color: '#f00' }, { id: 1, label: 'dog', color: '#0f0' }] };
+    const state = addPredictions(emptyState(), [{ values: [0.1, 0.9] }, { values: [0.8, 0.2] }], config);
+    render(<ClassificationView state={state} config={config} />);
+    expect(screen.getByTestId('current-class').textContent).toContain('cat');
+    expect(screen.getByTestId('class-counts').textContent).toContain('dog');
+  });
+});
