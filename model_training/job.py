@@ -1,0 +1,202 @@
+"""What one training run needs, independent of where it came from (backend JSON or a test)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+FRAMEWORK_ALIASES = {
+    "tensorflow": "tensorflow",
+    "tf": "tensorflow",
+    "keras": "tensorflow",
+    "pytorch": "pytorch",
+    "torch": "pytorch",
+    "pth": "pytorch",
+}
+
+
+def normalise_framework(name: str) -> str:
+    key = (name or "").strip().lower()
+    if key not in FRAMEWORK_ALIASES:
+        raise ValueError(f"unknown framework {name!r} (known: tensorflow, pytorch)")
+    return FRAMEWORK_ALIASES[key]
+
+
+def parse_kwargs(value: Any) -> dict:
+    """Deployment kwargs arrive as a dict or as ``"epochs=5, shuffle=True"`` text.
+
+    Text goes through the platform's one literal-only parser (``mlcode_executor.kwargs``).
+    """
+    if value is None or value == "":
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    from mlcode_executor.kwargs import parse_kwargs as parse_literal_kwargs
+
+    return dict(parse_literal_kwargs(str(value)))
+
+
+def _json_obj(value: Any) -> dict:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        return dict(json.loads(value))
+    return dict(value)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """User model code; ``result_id`` is the result this (sub-)model reports to."""
+
+    code: str
+    framework: str = "tensorflow"
+    imports: str = ""
+    name: str = "model"
+    id: int | None = None
+    result_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DatasourceSpec:
+    """The fields of a control message (docs/protocol.md) the worker uses."""
+
+    topic: str
+    input_format: str = "RAW"
+    input_config: dict = field(default_factory=dict)
+    validation_rate: float = 0.0
+    test_rate: float = 0.0
+    total_msg: int | None = None
+    incremental: bool = False
+    description: str = ""
+
+    @classmethod
+    def from_message(cls, data: Mapping[str, Any]) -> DatasourceSpec:
+        if not isinstance(data, Mapping) or not data.get("topic"):
+            raise ValueError("control message has no 'topic'")
+        total = data.get("total_msg")
+        return cls(
+            topic=str(data["topic"]),
+            input_format=str(data.get("input_format") or "RAW").upper(),
+            input_config=_json_obj(data.get("input_config")),
+            validation_rate=float(data.get("validation_rate") or 0.0),
+            test_rate=float(data.get("test_rate") or 0.0),
+            total_msg=int(total) if total not in (None, "") else None,
+            incremental=bool(data.get("incremental") or False),
+            description=str(data.get("description") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Deployment settings. Keras models that are not compiled get ``optimizer`` etc."""
+
+    batch: int = 32
+    kwargs_fit: dict = field(default_factory=dict)
+    kwargs_val: dict = field(default_factory=dict)
+    confusion_matrix: bool = False
+    optimizer: str = "adam"
+    learning_rate: float = 0.001
+    loss: str = "sparse_categorical_crossentropy"
+    metrics: tuple[str, ...] = ("accuracy",)
+    seed: int | None = None
+    # incremental (unbounded) training
+    incremental: bool = False
+    window_size: int = 1000
+    stream_timeout: float = 10.0  # seconds without records that close a window
+    monitoring_metric: str = "val_loss"
+    change: str = "auto"  # "up" | "down" | "auto" (down for *loss*, else up)
+    improvement: float = 0.0
+
+    @classmethod
+    def from_deployment(cls, dep: Mapping[str, Any], framework: str) -> TrainingSettings:
+        prefix = "tf" if framework == "tensorflow" else "pth"
+
+        def pick(*names: str, default: Any = None) -> Any:
+            for name in names:
+                if dep.get(name) not in (None, ""):
+                    return dep[name]
+            return default
+
+        metrics = pick("metrics", default="accuracy")
+        if isinstance(metrics, str):
+            metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+        timeout = pick("stream_timeout", default=None)
+        stream_timeout = float(timeout) / 1000.0 if timeout is not None else 10.0
+        seed = pick("seed")
+        return cls(
+            batch=int(pick("batch", "batch_size", default=32)),
+            kwargs_fit=parse_kwargs(pick("kwargs_fit", f"{prefix}_kwargs_fit")),
+            kwargs_val=parse_kwargs(pick("kwargs_val", f"{prefix}_kwargs_val")),
+            confusion_matrix=bool(pick("conf_mat_settings", "confusion_matrix", default=False)),
+            optimizer=str(pick("optimizer", default="adam")),
+            learning_rate=float(pick("learning_rate", default=0.001)),
+            loss=str(pick("loss", default="sparse_categorical_crossentropy")),
+            metrics=tuple(metrics),
+            seed=int(seed) if seed is not None else None,
+            incremental=bool(pick("incremental", default=False)),
+            window_size=int(pick("window_size", default=1000)),
+            stream_timeout=stream_timeout,
+            monitoring_metric=str(pick("monitoring_metric", default="val_loss")),
+            change=str(pick("change", default="auto")),
+            improvement=float(pick("improvement", default=0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """One training run: a model (or an edge→…→cloud chain, edge first) and its settings."""
+
+    models: tuple[ModelSpec, ...]
+    settings: TrainingSettings = field(default_factory=TrainingSettings)
+    deployment_id: int | None = None
+    result_id: int | None = None
+    datasource: DatasourceSpec | None = None  # None: wait for the deployment's control message
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ValueError("a training job needs at least one model")
+        frameworks = {normalise_framework(m.framework) for m in self.models}
+        if len(frameworks) != 1:
+            raise ValueError(f"a chain mixes frameworks: {sorted(frameworks)}")
+
+    @property
+    def framework(self) -> str:
+        return normalise_framework(self.models[0].framework)
+
+    @property
+    def distributed(self) -> bool:
+        return len(self.models) > 1
+
+    def with_datasource(self, datasource: DatasourceSpec) -> TrainingJob:
+        return replace(self, datasource=datasource)
+
+    @classmethod
+    def from_backend(cls, data: Mapping[str, Any]) -> TrainingJob:
+        """Build from ``GET /api/v1/worker/results/{id}/`` (docs/contracts.md)."""
+        result_id = int(data["id"])
+        chain = data.get("chain") or [data["model"]]
+        models = []
+        for entry in chain:
+            model = entry.get("model", entry) if isinstance(entry, Mapping) else entry
+            models.append(
+                ModelSpec(
+                    code=model["code"],
+                    framework=model.get("framework") or "tensorflow",
+                    imports=model.get("imports") or "",
+                    name=model.get("name") or f"model-{model.get('id')}",
+                    id=model.get("id"),
+                    result_id=entry.get("result_id") or model.get("result_id") or result_id,
+                )
+            )
+        deployment = data.get("deployment") or {}
+        framework = normalise_framework(models[0].framework)
+        datasource = data.get("datasource")
+        return cls(
+            models=tuple(models),
+            settings=TrainingSettings.from_deployment(deployment, framework),
+            deployment_id=deployment.get("id"),
+            result_id=result_id,
+            datasource=DatasourceSpec.from_message(datasource) if datasource else None,
+        )
