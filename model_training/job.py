@@ -24,18 +24,17 @@ def normalise_framework(name: str) -> str:
     return FRAMEWORK_ALIASES[key]
 
 
-def parse_kwargs(value: Any) -> dict:
+def parse_kwargs(value: Any, framework: str = "tensorflow", kind: str = "fit") -> dict:
     """Deployment kwargs arrive as a dict or as ``"epochs=5, shuffle=True"`` text.
 
-    Text goes through the platform's one literal-only parser (``mlcode_executor.kwargs``).
+    Both go through the platform's one literal-only parser and checker
+    (``mlcode_executor.kwargs``), which rejects what the worker supplies itself.
     """
-    if value is None or value == "":
+    if value is None or value == "" or value == {}:
         return {}
-    if isinstance(value, Mapping):
-        return dict(value)
     from mlcode_executor.kwargs import parse_kwargs as parse_literal_kwargs
 
-    return dict(parse_literal_kwargs(str(value)))
+    return dict(parse_literal_kwargs(value, framework, kind))
 
 
 def _json_obj(value: Any) -> dict:
@@ -104,7 +103,7 @@ class TrainingSettings:
     # incremental (unbounded) training
     incremental: bool = False
     window_size: int = 1000
-    stream_timeout: float = 10.0  # seconds without records that close a window
+    stream_timeout: float = 10.0  # seconds after a window's first record that close it
     monitoring_metric: str = "val_loss"
     change: str = "auto"  # "up" | "down" | "auto" (down for *loss*, else up)
     improvement: float = 0.0
@@ -122,14 +121,18 @@ class TrainingSettings:
         metrics = pick("metrics", default="accuracy")
         if isinstance(metrics, str):
             metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-        timeout = pick("stream_timeout", default=None)
-        stream_timeout = float(timeout) / 1000.0 if timeout is not None else 10.0
         seed = pick("seed")
         return cls(
             batch=int(pick("batch", "batch_size", default=32)),
-            kwargs_fit=parse_kwargs(pick("kwargs_fit", f"{prefix}_kwargs_fit")),
-            kwargs_val=parse_kwargs(pick("kwargs_val", f"{prefix}_kwargs_val")),
-            confusion_matrix=bool(pick("conf_mat_settings", "confusion_matrix", default=False)),
+            kwargs_fit=parse_kwargs(
+                pick("training_kwargs", "kwargs_fit", f"{prefix}_kwargs_fit"), framework, "fit"
+            ),
+            kwargs_val=parse_kwargs(
+                pick("evaluation_kwargs", "kwargs_val", f"{prefix}_kwargs_val"),
+                framework,
+                "evaluate",
+            ),
+            confusion_matrix=bool(pick("confusion_matrix", "conf_mat_settings", default=False)),
             optimizer=str(pick("optimizer", default="adam")),
             learning_rate=float(pick("learning_rate", default=0.001)),
             loss=str(pick("loss", default="sparse_categorical_crossentropy")),
@@ -137,8 +140,10 @@ class TrainingSettings:
             seed=int(seed) if seed is not None else None,
             incremental=bool(pick("incremental", default=False)),
             window_size=int(pick("window_size", default=1000)),
-            stream_timeout=stream_timeout,
-            monitoring_metric=str(pick("monitoring_metric", default="val_loss")),
+            stream_timeout=float(pick("stream_timeout", default=10.0)),
+            monitoring_metric=str(
+                pick("monitored_metric", "monitoring_metric", default="val_loss")
+            ),
             change=str(pick("change", default="auto")),
             improvement=float(pick("improvement", default=0.0)),
         )

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 EpochCallback = Callable[[int, list[dict[str, float]]], None]
 
 #: fit() keywords the worker owns (the split is announced by the data source).
-RESERVED_FIT_KWARGS = ("x", "y", "validation_data", "validation_split", "validation_freq")
+RESERVED_FIT_KWARGS = ("x", "y", "validation_data", "return_dict", "sample_weight")
 
 
 @dataclass
@@ -78,8 +78,13 @@ class Trainer(abc.ABC):
     def framework_version(self) -> str: ...
 
 
-def clean_fit_kwargs(kwargs: dict) -> dict:
+def clean_fit_kwargs(kwargs: dict, has_validation: bool = False) -> dict:
+    """Drop what the worker supplies; ``validation_split`` only applies when the data source
+    announced no validation share (the announced split wins)."""
     kwargs = dict(kwargs)
+    if has_validation and "validation_split" in kwargs:
+        log.warning("ignoring validation_split: the data source announced a validation split")
+        kwargs.pop("validation_split")
     for key in RESERVED_FIT_KWARGS:
         if key in kwargs:
             log.warning("ignoring fit() argument %r: the worker sets it", key)

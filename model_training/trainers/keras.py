@@ -138,7 +138,8 @@ class KerasTrainer(Trainer):
     # -- Trainer --------------------------------------------------------------------------
     def fit(self, train: Split, val: Split | None, kwargs: dict, on_epoch: EpochCallback):
         keras = self.keras
-        kwargs = clean_fit_kwargs(kwargs)
+        has_val = val is not None and len(val) > 0
+        kwargs = clean_fit_kwargs(kwargs, has_val)
         kwargs.setdefault("batch_size", self.settings.batch)
         kwargs.setdefault("epochs", 1)
         kwargs.setdefault("verbose", 2)
@@ -152,7 +153,7 @@ class KerasTrainer(Trainer):
                 on_epoch(epoch + 1, last)
 
         callbacks = list(kwargs.pop("callbacks", []) or []) + [_Report()]
-        validation = (val.x, self._targets(val.y)) if val is not None and len(val) else None
+        validation = (val.x, self._targets(val.y)) if has_val else None
         self.model.fit(
             train.x,
             self._targets(train.y),

@@ -44,8 +44,9 @@ def _split_output(result):
 class _Batches:
     """Minimal re-iterable batch source (much faster than a DataLoader over a TensorDataset)."""
 
-    def __init__(self, x, y, batch_size: int, shuffle: bool, seed: int | None) -> None:
+    def __init__(self, x, y, batch_size, shuffle, seed, drop_last: bool = False) -> None:
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.drop_last = drop_last
         import torch
 
         self.generator = torch.Generator()
@@ -53,6 +54,8 @@ class _Batches:
             self.generator.manual_seed(seed)
 
     def __len__(self) -> int:
+        if self.drop_last:
+            return len(self.x) // self.batch_size
         return (len(self.x) + self.batch_size - 1) // self.batch_size
 
     def __iter__(self):
@@ -60,7 +63,7 @@ class _Batches:
 
         n = len(self.x)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        for start in range(0, n, self.batch_size):
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
             stop = start + self.batch_size
             if order is None:
                 yield self.x[start:stop], self.y[start:stop]
@@ -143,15 +146,27 @@ class TorchTrainer(Trainer):
         from ignite.engine import Engine, Events
 
         torch = self.torch
-        kwargs = clean_fit_kwargs(kwargs)
+        has_val = val is not None and len(val) > 0
+        kwargs = clean_fit_kwargs(kwargs, has_val)
         epochs = int(kwargs.pop("epochs", kwargs.pop("max_epochs", 1)))
         batch_size = int(kwargs.pop("batch_size", self.settings.batch))
         shuffle = bool(kwargs.pop("shuffle", True))
+        drop_last = bool(kwargs.pop("drop_last", False))
+        epoch_length = kwargs.pop("epoch_length", None)
+        validation_split = float(kwargs.pop("validation_split", 0) or 0)
+        kwargs.pop("verbose", None)
         if kwargs:
             log.warning("ignoring PyTorch fit arguments %s", sorted(kwargs))
+        if not has_val and 0 < validation_split < 1:  # like Keras: the last share of the data
+            cut = len(train) - int(round(len(train) * validation_split))
+            train, val, has_val = (
+                Split(train.x[:cut], train.y[:cut]),
+                Split(train.x[cut:], train.y[cut:]),
+                True,
+            )
         x, y = self._tensors(train)
-        batches = _Batches(x, y, batch_size, shuffle, self.settings.seed)
-        val_tensors = self._tensors(val) if val is not None and len(val) else None
+        batches = _Batches(x, y, batch_size, shuffle, self.settings.seed, drop_last)
+        val_tensors = self._tensors(val) if has_val else None
         train_metrics = [self._metrics(i) for i in range(len(self.models))]
 
         def step(engine, batch):
@@ -194,7 +209,7 @@ class TorchTrainer(Trainer):
             log.info("epoch %d/%d: %s", eng.state.epoch, epochs, per)
             on_epoch(eng.state.epoch, per)
 
-        engine.run(batches, max_epochs=epochs)
+        engine.run(batches, max_epochs=epochs, epoch_length=epoch_length)
         return last
 
     def _evaluate(self, x, y, batch_size: int | None = None) -> list[dict[str, float]]:

@@ -1,0 +1,129 @@
+"""The standalone CLI, and the stop path (SIGTERM → ``stopped``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from model_training.job import TrainingJob
+from model_training.tests.conftest import KERAS_CODE, KERAS_IMPORTS, stream_digits
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args, **kwargs):
+    env = {**os.environ, "KAFKAML_TRAINING_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "model_training", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_standalone_run_trains_and_writes_artifacts(
+    broker, unique_topic, control_topic, deployment_id, digits, tmp_path
+):
+    images, labels = digits
+    stream_digits(
+        broker.bootstrap_servers,
+        unique_topic,
+        deployment_id,
+        images[:600],
+        labels[:600],
+        control_topic=control_topic,
+    )
+    (tmp_path / "model.py").write_text(KERAS_CODE)
+    (tmp_path / "imports.py").write_text(KERAS_IMPORTS)
+    proc = cli(
+        "--model-file", str(tmp_path / "model.py"),
+        "--imports-file", str(tmp_path / "imports.py"),
+        "--deployment-id", str(deployment_id),
+        "--kwargs", "epochs=2",
+        "--bootstrap-servers", broker.bootstrap_servers,
+        "--control-topic", control_topic,
+        "--output-dir", str(tmp_path / "out"),
+    )  # fmt: skip
+    out, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 0, out
+    final = json.loads(out.strip().splitlines()[-1])
+    assert final["status"] == "finished"
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [e["epoch"] if isinstance(e, dict) else e[0] for e in report[0]["epochs"]] == [1, 2]
+    assert (tmp_path / "out" / "model-0" / "v1" / "model.onnx").exists()
+    assert (tmp_path / "out" / "model-0" / "v1" / "metadata.json").exists()
+
+
+def test_sigterm_while_waiting_ends_stopped(broker, control_topic, tmp_path):
+    (tmp_path / "model.py").write_text(KERAS_CODE)
+    (tmp_path / "imports.py").write_text(KERAS_IMPORTS)
+    proc = cli(
+        "--model-file", str(tmp_path / "model.py"),
+        "--imports-file", str(tmp_path / "imports.py"),
+        "--deployment-id", "987654321",
+        "--bootstrap-servers", broker.bootstrap_servers,
+        "--control-topic", control_topic,
+        "--output-dir", str(tmp_path / "out"),
+    )  # fmt: skip
+    lines = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # wait until it is waiting for the control message
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "waiting for the control message" in line or not line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(lines) + out
+    assert json.loads(out.strip().splitlines()[-1])["status"] == "stopped"
+
+
+def test_job_from_backend_payload():
+    model = {"id": 3, "name": "edge", "framework": "pytorch", "imports": "", "code": "model = 1"}
+    payload = {
+        "id": 10,
+        "status": "created",
+        "deployment": {
+            "id": 4,
+            "batch_size": 64,
+            "training_kwargs": {"epochs": 3},
+            "evaluation_kwargs": "batch_size=128",
+            "confusion_matrix": True,
+            "metrics": "accuracy",
+            "incremental": False,
+            "stream_timeout": 30,
+            "monitored_metric": "val_accuracy",
+            "improvement": 0.01,
+            "window_size": 500,
+        },
+        "model": model,
+        "chain": [
+            {**model, "result_id": 10},
+            {**model, "id": 5, "name": "cloud", "result_id": 11},
+        ],
+        "datasource": {
+            "topic": "t:0:0:10",
+            "input_format": "RAW",
+            "input_config": {"data_type": "uint8"},
+            "validation_rate": 0.1,
+            "test_rate": 0.2,
+            "total_msg": 10,
+        },
+    }
+    job = TrainingJob.from_backend(payload)
+    assert job.framework == "pytorch" and job.distributed
+    assert [m.result_id for m in job.models] == [10, 11]
+    assert job.deployment_id == 4 and job.result_id == 10
+    s = job.settings
+    assert (s.batch, s.kwargs_fit, s.kwargs_val) == (64, {"epochs": 3}, {"batch_size": 128})
+    assert s.confusion_matrix and s.stream_timeout == 30 and s.window_size == 500
+    assert s.monitoring_metric == "val_accuracy" and s.improvement == 0.01
+    assert job.datasource.topic == "t:0:0:10" and job.datasource.test_rate == 0.2

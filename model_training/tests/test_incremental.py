@@ -1,0 +1,77 @@
+"""Incremental deployments train on windows of an unbounded topic and publish versions."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from datasources.raw_sink import RawSink
+from model_training.job import ModelSpec, TrainingJob, TrainingSettings
+from model_training.reporting import MemoryReporter
+from model_training.tests.conftest import KERAS_CODE, KERAS_IMPORTS
+from model_training.worker import TrainingWorker
+
+
+def test_incremental_publishes_versions_until_stopped(
+    broker, unique_topic, control_topic, deployment_id, digits
+):
+    from kafkaml.broker import ensure_topics
+
+    images, labels = digits
+    bootstrap = broker.bootstrap_servers
+    ensure_topics(bootstrap, [unique_topic, control_topic])
+    job = TrainingJob(
+        models=(ModelSpec(KERAS_CODE, "tensorflow", KERAS_IMPORTS),),
+        settings=TrainingSettings(
+            kwargs_fit={"epochs": 2},
+            incremental=True,
+            window_size=300,
+            stream_timeout=3,
+            monitoring_metric="val_loss",
+            seed=5,
+        ),
+        deployment_id=deployment_id,
+        result_id=deployment_id,
+    )
+    reporter = MemoryReporter()
+    stop = threading.Event()
+    worker = TrainingWorker(
+        job, [reporter], bootstrap=bootstrap, control_topic=control_topic, stop_event=stop
+    )
+    outcome = {}
+    thread = threading.Thread(
+        target=lambda: outcome.setdefault("status", worker.run()), daemon=True
+    )
+    thread.start()
+
+    sink = RawSink(
+        bootstrap_servers=bootstrap,
+        topic=unique_topic,
+        deployment_id=deployment_id,
+        data_type="uint8",
+        label_type="uint8",
+        data_reshape="8 8",
+        validation_rate=0.2,
+        control_topic=control_topic,
+        incremental=True,
+    )
+    sink.send_online_control_msg()
+    sink.send_batch(images[:900], labels[:900])
+    sink.flush()
+    deadline = time.monotonic() + 120
+    while len(reporter.artifacts) < 2 and time.monotonic() < deadline and thread.is_alive():
+        if len(reporter.epochs) >= 6 and len(reporter.artifacts) < 2:  # keep the stream going
+            sink.send_batch(images[900:], labels[900:])
+            sink.flush()
+        time.sleep(0.5)
+    stop.set()
+    thread.join(60)
+    sink.online_close()
+
+    assert outcome.get("status") == "stopped", reporter.statuses
+    assert [s for s, _ in reporter.statuses] == ["deployed", "stopped"]
+    versions = [summary["version"] for _, summary in reporter.artifacts]
+    assert versions[:2] == [1, 2]
+    losses = [summary["monitored"]["val_loss"] for _, summary in reporter.artifacts]
+    assert losses[1] < losses[0]
+    assert [e for e, _ in reporter.epochs] == list(range(1, len(reporter.epochs) + 1))
