@@ -95,3 +95,16 @@ def test_missing_records_time_out_naming_the_range(broker, unique_topic):
             raw_codec(),
             timeout=2,
         )
+
+
+def test_reads_ranges_across_partitions(broker, unique_topic):
+    from kafkaml.broker import ensure_topics
+
+    ensure_topics(broker.bootstrap_servers, [unique_topic], partitions=2)
+    a = produce(broker.bootstrap_servers, unique_topic, [bytes([1] * 4)] * 40, [b"\x01"] * 40, 0)
+    b = produce(broker.bootstrap_servers, unique_topic, [bytes([2] * 4)] * 30, [b"\x02"] * 30, 1)
+    ranges = parse_ranges(f"{unique_topic}:0:{a[0]}:{a[-1] + 1},{unique_topic}:1:{b[10]}:{b[-1]}")
+    data = read_ranges(broker.bootstrap_servers, ranges, raw_codec(), seed=3, timeout=20)
+    assert len(data) == 40 + 19
+    assert (data.x[:, 0] == 1).sum() == 40 and (data.x[:, 0] == 2).sum() == 19
+    assert np.array_equal(data.x[:, 0], data.y)
