@@ -13,7 +13,13 @@ import os
 import sys
 import threading
 
-from .worker import DEFAULT_BATCH_SIZE, DEFAULT_MAX_WAIT_MS, InferenceWorker, WorkerConfig
+from .worker import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_WAIT_MS,
+    InferenceWorker,
+    WorkerConfig,
+    WorkerError,
+)
 
 log = logging.getLogger("model_inference")
 
@@ -201,7 +207,11 @@ def main(argv: list[str] | None = None) -> int:
 
     worker = make_worker(argv)
     install_signal_handlers(worker)
-    totals = worker.run()
+    try:
+        totals = worker.run()
+    except WorkerError as exc:
+        log.error("stopped: %s", exc)
+        return 1
     log.info("done: %s", json.dumps(totals))
     return 0
 

@@ -55,20 +55,14 @@ def _suffix(extra: Mapping[str, Any] | None) -> bytes:
     return (", " + body + "}").encode().replace(b"%", b"%%")
 
 
-def _number_format(dtype: np.dtype) -> bytes | None:
-    if dtype.kind == "f":
-        # shortest forms that still round-trip: 9 significant digits for float32/16, 17 for 64
-        return b"%.17g" if dtype.itemsize > 4 else b"%.9g"
-    if dtype.kind in "iu":
-        return b"%d"
-    return None
-
-
 def encode_outputs(values: np.ndarray, extra: Mapping[str, Any] | None = None) -> list[bytes]:
     """One JSON object per row: ``{"values": [...], **extra}`` (bytes, UTF-8).
 
-    The whole batch is formatted with one ``bytes % tuple`` call (about 0.7 us a record for ten
-    float32 outputs, ~5x faster than ``json.dumps`` per record). Non-finite numbers, which JSON
+    float32/float16 are written in scientific notation with the 9 significant digits that
+    round-trip, e.g. ``{"values": [2.69887950e-02, 6.14286482e-01]}``,
+    built for the whole batch with NumPy (about 1 us a record for ten outputs, most of it
+    without the GIL, against 1.5 us for ``%g`` formatting and 3+ us for ``json.dumps``).
+    float64 uses Python's shortest repr, integers ``%d``. Non-finite numbers, which JSON
     cannot carry, become ``null``.
     """
     values = np.asarray(values)
@@ -78,17 +72,74 @@ def encode_outputs(values: np.ndarray, extra: Mapping[str, Any] | None = None) -
     rows = values.reshape(n, -1)
     if rows.dtype == np.bool_:
         rows = rows.astype(np.int8)
-    width = rows.shape[1]
-    fmt = _number_format(rows.dtype)
     suffix = _suffix(extra)
-    if fmt is None or (rows.dtype.kind == "f" and not np.isfinite(rows).all()):
-        return _encode_slow(rows, extra)
-    if width == 0:
+    if rows.shape[1] == 0:
         return [b'{"values": []' + suffix.replace(b"%%", b"%")] * n
-    record = b'{"values": [' + b", ".join([fmt] * width) + b"]" + suffix
-    # \n never occurs in the formatted numbers nor in json.dumps output of the extras
-    text = (record + b"\n") * n % tuple(rows.ravel().tolist())
-    return text.split(b"\n")[:n]
+    if rows.dtype.kind == "f":
+        if not np.isfinite(rows).all():
+            return _encode_slow(rows, extra)
+        if rows.dtype.itemsize <= 4:
+            return _encode_floats(rows, 9, suffix)
+    if rows.dtype.kind in "iuf":  # float64: Python's repr is the shortest exact form
+        fmt = b"%r" if rows.dtype.kind == "f" else b"%d"
+        record = b'{"values": [' + b", ".join([fmt] * rows.shape[1]) + b"]" + suffix
+        # \n never occurs in the formatted numbers nor in json.dumps output of the extras
+        text = (record + b"\n") * n % tuple(rows.ravel().tolist())
+        return text.split(b"\n")[:n]
+    return _encode_slow(rows, extra)
+
+
+_PREFIX = np.frombuffer(b'{"values": [', np.uint8)
+_SEP = np.frombuffer(b", ", np.uint8)
+
+
+def _encode_floats(rows: np.ndarray, digits: int, suffix: bytes) -> list[bytes]:
+    """Fixed-width ``[-]d.ddde[+-]XX`` per value, assembled as one byte matrix."""
+    n, k = rows.shape
+    v = rows.astype(np.float64).ravel()
+    a = np.abs(v)
+    nonzero = a > 0
+    exp = np.zeros(a.shape, np.int64)
+    exp[nonzero] = np.floor(np.log10(a[nonzero])).astype(np.int64)
+    mant = np.rint(a * np.power(10.0, (digits - 1) - exp)).astype(np.int64)
+    # log10 may be off by one next to powers of ten: fix the mantissa's digit count
+    high = mant >= 10**digits
+    low = nonzero & (mant < 10 ** (digits - 1))
+    if high.any() or low.any():
+        exp[high] += 1
+        exp[low] -= 1
+        fix = high | low
+        mant[fix] = np.rint(a[fix] * np.power(10.0, (digits - 1) - exp[fix])).astype(np.int64)
+    exp_digits = 2 if np.abs(exp).max() < 100 else 3
+    signed = bool(np.signbit(v).any())
+    width = int(signed) + digits + 1 + 2 + exp_digits  # [-]d.ddd e+XX
+    cells = np.empty((n * k, width + 2), np.uint8)  # value + ", "
+    col = 0
+    if signed:
+        cells[:, 0] = np.where(np.signbit(v), ord("-"), ord(" "))
+        col = 1
+    rest = mant
+    for j in range(digits - 1, -1, -1):  # digits right to left
+        rest, digit = np.divmod(rest, 10)
+        cells[:, col + (j if j == 0 else j + 1)] = digit + 48
+    cells[:, col + 1] = ord(".")
+    col += digits + 1
+    cells[:, col] = ord("e")
+    cells[:, col + 1] = np.where(exp < 0, ord("-"), ord("+"))
+    rest = np.abs(exp)
+    for j in range(exp_digits - 1, -1, -1):
+        rest, digit = np.divmod(rest, 10)
+        cells[:, col + 2 + j] = digit + 48
+    cells[:, width:] = _SEP
+    tail = np.frombuffer(b"]" + suffix.replace(b"%%", b"%"), np.uint8)
+    body = k * (width + 2) - 2
+    size = len(_PREFIX) + body + len(tail)
+    records = np.empty((n, size), np.uint8)
+    records[:, : len(_PREFIX)] = _PREFIX
+    records[:, len(_PREFIX) : len(_PREFIX) + body] = cells.reshape(n, -1)[:, :body]
+    records[:, len(_PREFIX) + body :] = tail
+    buf = records.tobytes()
+    return [buf[i : i + size] for i in range(0, n * size, size)]
 
 
 def _encode_slow(rows: np.ndarray, extra: Mapping[str, Any] | None) -> list[bytes]:

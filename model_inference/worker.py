@@ -6,7 +6,9 @@ Guarantees (at-least-once):
 * auto-commit is off; an input offset is committed only after every record produced for the
   inputs up to it (output, upper-topic or dead-letter record) was acknowledged by the broker.
   Batches are tracked in order and only a completed prefix is committed, per partition;
-* a failed delivery is produced again (its batch stays uncommitted meanwhile);
+* librdkafka retries a delivery for ``message.timeout.ms``; a delivery that still fails stops
+  the replica with an error, its batch uncommitted (the supervisor restarts it, the group
+  reads those records again);
 * on a rebalance the revoked partitions are flushed and committed synchronously; a replica that
   dies loses nothing, its uncommitted records are consumed again by the group;
 * SIGTERM / SIGINT: finish the batch, flush, commit, leave the group, exit 0.
@@ -25,6 +27,7 @@ import socket
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +83,10 @@ class WorkerConfig:
             )
 
 
+class WorkerError(RuntimeError):
+    """The replica cannot go on (its uncommitted records will be read again)."""
+
+
 class _Batch:
     """One consumed micro-batch waiting for its produced records to be acknowledged."""
 
@@ -108,8 +115,10 @@ class InferenceWorker:
         self.model: ModelSpec | None = None
         self._target: Any = None
         self._pending_model: tuple[Any, ModelSpec] | None = None
-        self._failed: deque = deque()  # (message, batch, error) from delivery reports
+        self._fatal: str | None = None  # a delivery that failed for good
         self._batches: deque[_Batch] = deque()
+        self._inflight = None  # (messages, offsets, timestamps, future) being predicted
+        self._pipeline = ThreadPoolExecutor(1, thread_name_prefix="predict")
         self._committable: dict[int, int] = {}
         self._assignment: list = []
         self._paused = False
@@ -191,6 +200,8 @@ class InferenceWorker:
         if pending is None:
             return
         self._pending_model = None
+        if self._inflight is not None:  # the old model finishes its batch first
+            self._produce_batch(self._inflight)
         target, spec = pending
         old = self.model
         self.model, self._target = spec, target
@@ -269,12 +280,15 @@ class InferenceWorker:
         self._assignment = list(partitions)
         log.info("assigned %s", [p.partition for p in partitions])
         if self.config.gate_file and not Path(self.config.gate_file).exists() and partitions:
+            consumer.assign(partitions)  # assign first: a pause before it would be reset
             consumer.pause(partitions)
             self._paused = True
         self._write_ready()
 
     def _on_revoke(self, consumer, partitions) -> None:
         log.info("revoked %s: flushing and committing", [p.partition for p in partitions])
+        if self._inflight is not None:
+            self._produce_batch(self._inflight)
         self._drain(timeout=30)
         self._commit(force=True, sync=True)
         self._assignment = []
@@ -343,20 +357,25 @@ class InferenceWorker:
         try:
             while not self._stop.is_set():
                 self._maybe_swap()
-                if self._failed:
-                    self._reproduce_failed()
                 if self._paused and Path(c.gate_file).exists():
                     self.consumer.resume(self._assignment)
                     self._paused = False
-                messages = consume(c.batch_size, c.max_wait_ms / 1000.0)
+                # While a batch is being predicted, only pick up what is already fetched, so
+                # its outputs are produced without waiting for the next batch to fill.
+                wait = 0 if self._inflight is not None else c.max_wait_ms / 1000.0
+                messages = consume(c.batch_size, wait)
+                submitted = self._submit(messages) if messages else None
+                if self._inflight is not None:
+                    self._produce_batch(self._inflight)
+                self._inflight = submitted
                 if messages:
-                    self._handle(messages)
                     self._last_input = time.monotonic()
                 elif (
                     c.exit_when_idle_s is not None
                     and self.metrics.records_in
                     and time.monotonic() - self._last_input > c.exit_when_idle_s
                     and not self._batches
+                    and self._inflight is None
                 ):
                     log.info("idle for %.1fs: stopping", c.exit_when_idle_s)
                     break
@@ -365,6 +384,8 @@ class InferenceWorker:
                 self._maybe_report()
         finally:
             self._shutdown(threads)
+        if self._fatal:
+            raise WorkerError(self._fatal)
         return self.metrics.totals()
 
     def _poll_producer(self) -> None:
@@ -372,28 +393,37 @@ class InferenceWorker:
         while not self._threads_stop.is_set():
             poll(0.05)
 
-    def _handle(self, messages: list) -> None:
+    def _submit(self, messages: list):
+        """Read what the batch needs from the messages (here, holding the GIL) and hand the
+        decode -> predict -> encode to the pipeline thread, which runs it while this thread
+        produces the previous batch and consumes the next (ONNX Runtime and the NumPy
+        encoder release the GIL)."""
         good = [m for m in messages if m.error() is None]
         if len(good) != len(messages):
             for m in messages:
                 if m.error() is not None:
                     log.warning("consumer: %s", m.error())
             if not good:
-                return
+                return None
         values = [m.value() for m in good]
-        offsets = dict(
-            zip([m.partition() for m in good], [m.offset() + 1 for m in good], strict=True)
-        )
-        timestamps = np.fromiter(
-            (m.timestamp()[1] for m in good), dtype=np.float64, count=len(good)
-        )
+        last = {m.partition(): m for m in good}  # consume() keeps partition order
+        offsets = {p: m.offset() + 1 for p, m in last.items()}
+        timestamps = np.array([m.timestamp()[1] for m in good], dtype=np.float64)
         if timestamps.min() <= 0:  # no timestamp on the record: count from now
             timestamps[timestamps <= 0] = time.time() * 1000.0
         self.metrics.consumed(len(good))
         c = self.config
-        result = process_batch(
-            values, self.codec, self.model, route_upper=bool(c.upper_topic and c.limit is not None)
+        route_upper = bool(c.upper_topic and c.limit is not None)
+        future = self._pipeline.submit(
+            process_batch, values, self.codec, self.model, route_upper=route_upper
         )
+        return good, offsets, timestamps, future
+
+    def _produce_batch(self, inflight) -> None:
+        good, offsets, timestamps, future = inflight
+        self._inflight = None
+        result = future.result()
+        c = self.config
         batch = _Batch(
             offsets,
             result.count,
@@ -404,14 +434,20 @@ class InferenceWorker:
         )
         self._batches.append(batch)
         cb = self._delivery_callback(batch)
+        # positional arguments: librdkafka's keyword parsing costs ~0.8 us a record
+        # produce(topic, value, key, partition (-1: the partitioner), on_delivery)
         produce = self.producer.produce
         topic = c.output_topic
         for i, value in zip(result.out_index, result.out_values, strict=True):
             m = good[i]
+            headers = m.headers()
             try:
-                produce(topic, value, m.key(), headers=m.headers(), on_delivery=cb)
+                if headers is None:
+                    produce(topic, value, m.key(), -1, cb)
+                else:
+                    produce(topic, value, m.key(), -1, cb, headers=headers)
             except BufferError:
-                self._produce_blocking(topic, value, m.key(), m.headers(), cb)
+                self._produce_blocking(topic, value, m.key(), headers, cb)
         if result.upper_index:
             for i, value in zip(result.upper_index, result.upper_values, strict=True):
                 m = good[i]
@@ -429,29 +465,28 @@ class InferenceWorker:
     def _produce_blocking(self, topic, value, key, headers, cb) -> None:
         while True:
             try:
-                self.producer.produce(topic, value, key, headers=headers, on_delivery=cb)
+                if headers is None:
+                    self.producer.produce(topic, value, key, -1, cb)
+                else:
+                    self.producer.produce(topic, value, key, -1, cb, headers=headers)
                 return
             except BufferError:  # local queue full: wait for deliveries
                 self.producer.poll(0.01)
 
     def _delivery_callback(self, batch: _Batch):
-        failed = self._failed
-
         def on_delivery(err, msg):
             if err is not None:
-                failed.append((msg, on_delivery, err))
+                # librdkafka already retried for message.timeout.ms: give up on this replica.
+                # The batch is never committed, so the group reads its records again.
+                if self._fatal is None:
+                    self._fatal = f"delivery to {msg.topic()} failed: {err}"
+                self._stop.set()
                 return
             if batch.remaining == 1:
                 batch.done_at = time.time()
             batch.remaining -= 1
 
         return on_delivery
-
-    def _reproduce_failed(self) -> None:
-        while self._failed:
-            msg, cb, err = self._failed.popleft()
-            log.warning("delivery to %s failed (%s): producing it again", msg.topic(), err)
-            self._produce_blocking(msg.topic(), msg.value(), msg.key(), msg.headers(), cb)
 
     def _complete(self) -> None:
         batches = self._batches
@@ -484,17 +519,14 @@ class InferenceWorker:
             log.warning("commit failed: %s", exc)
 
     def _drain(self, timeout: float) -> None:
-        """Wait until every produced record is acknowledged (re-producing failures)."""
+        """Wait until every produced record is acknowledged (or one failed for good)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self._fatal is None:
             self.producer.flush(min(1.0, max(0.0, deadline - time.monotonic())))
-            if self._failed:
-                self._reproduce_failed()
-                continue
             self._complete()
             if not self._batches:
                 return
-        log.warning("%d batches still unacknowledged after %.0fs", len(self._batches), timeout)
+        log.warning("%d batches unacknowledged: left uncommitted", len(self._batches))
 
     def _lag(self) -> int | None:
         if not self._assignment:
@@ -533,6 +565,8 @@ class InferenceWorker:
     def _shutdown(self, threads) -> None:
         log.info("stopping: flushing outputs and committing")
         try:
+            if self._inflight is not None:
+                self._produce_batch(self._inflight)
             if self.producer is not None:
                 self._drain(timeout=30)
             if self.consumer is not None:
@@ -540,6 +574,7 @@ class InferenceWorker:
                 self._commit(force=True, sync=True)
         finally:
             self._threads_stop.set()
+            self._pipeline.shutdown(wait=True)
             for t in threads:
                 t.join(timeout=5)
             if self.consumer is not None:

@@ -54,7 +54,7 @@ def test_predictions_for_1000_records_match_the_model(broker, unique_topic, mlp,
 
 def test_garbage_goes_to_the_dead_letter_topic(broker, unique_topic, mlp, onnx_artifact):
     src, out = unique_topic, f"{unique_topic}.out"
-    topics(broker, src, out)
+    topics(broker, src, out, f"{src}.dlq")  # the reader subscribes before the worker creates it
     x = images(200, seed=12)
     values = [s.tobytes() for s in x]
     bad = {5: b"", 17: b"not an image", 100: bytes(783), 150: bytes(785)}
