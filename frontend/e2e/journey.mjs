@@ -1,0 +1,459 @@
+#!/usr/bin/env node
+// End-to-end journey through the UI in headless Chromium (Debian's /usr/bin/chromium driven by
+// playwright-core; no browser is ever downloaded).
+//
+//   log in → create a Keras model from the template → configuration → deploy for training →
+//   send digits with the datasources library → watch the result finish with charts →
+//   deploy inference → send records → see live predictions on the visualization page.
+//
+// By default it starts its own platform (`kafkaml up` in a temporary data dir, free ports).
+// To use a running one instead: KAFKAML_URL, KAFKAML_USER, KAFKAML_PASSWORD, KAFKA_BOOTSTRAP_SERVERS.
+// Screenshots of every page: <repo>/test-artifacts/ui/ (E2E_ARTIFACTS to change).
+// Fails (exit 1) on any failed step and on any browser console error, naming the step.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..');
+const artifacts = resolve(process.env.E2E_ARTIFACTS ?? join(repo, 'test-artifacts', 'ui'));
+const python = process.env.PYTHON ?? join(repo, '.venv', 'bin', 'python');
+const kafkamlBin = process.env.KAFKAML_BIN ?? join(repo, '.venv', 'bin', 'kafkaml');
+const TRAIN_TIMEOUT = Number(process.env.E2E_TRAIN_TIMEOUT ?? 300) * 1000;
+const chromePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+const consoleErrors = [];
+let stack = null; // { proc, dataDir, log }
+let context = null;
+let page = null;
+let shot = 0;
+const t0 = Date.now();
+
+function say(msg) {
+  console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${msg}`);
+}
+
+async function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+async function startStack() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kafkaml-e2e-'));
+  const [port, executorPort, brokerPort] = [await freePort(), await freePort(), await freePort()];
+  const args = ['up', '--data-dir', dataDir, '--port', String(port), '--executor-port', String(executorPort), '--broker-port', String(brokerPort)];
+  say(`starting: kafkaml ${args.join(' ')}`);
+  const env = { ...process.env };
+  delete env.KAFKA_BOOTSTRAP_SERVERS;
+  const proc = spawn(kafkamlBin, args, { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let log = '';
+  const ready = new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`kafkaml up was not ready in 240 s:\n${log.slice(-3000)}`)), 240_000);
+    const onData = (chunk) => {
+      log += chunk.toString();
+      if (/Kafka-ML is up/.test(log)) {
+        clearTimeout(timer);
+        res();
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`kafkaml up exited with ${code}:\n${log.slice(-3000)}`));
+    });
+  });
+  stack = { proc, dataDir, get log() { return log; } };
+  await ready;
+  const password = /password:\s*(\S+)/.exec(log)?.[1];
+  if (!password) throw new Error(`no admin password in the output of kafkaml up:\n${log}`);
+  return { url: `http://127.0.0.1:${port}`, user: 'admin', password, bootstrap: `127.0.0.1:${brokerPort}` };
+}
+
+async function stopStack() {
+  if (!stack) return;
+  const { proc, dataDir } = stack;
+  if (proc.exitCode === null) {
+    try {
+      process.kill(-proc.pid, 'SIGINT');
+    } catch {
+      /* gone */
+    }
+    await new Promise((res) => {
+      const timer = setTimeout(() => {
+        try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* gone */ }
+        res();
+      }, 30_000);
+      proc.on('exit', () => { clearTimeout(timer); res(); });
+    });
+  }
+  // Workload supervisors this run's platform started (their command line names our data dir)
+  // may outlive `kafkaml up`: end them and their replicas, by pid.
+  const leftovers = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes(dataDir)) leftovers.push(Number(pid));
+    } catch { /* gone */ }
+  }
+  const children = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+      if (leftovers.includes(ppid)) children.push(Number(pid));
+    } catch { /* gone */ }
+  }
+  for (const pid of [...leftovers, ...children]) {
+    try { process.kill(pid, 'SIGKILL'); say(`  ended leftover process ${pid}`); } catch { /* gone */ }
+  }
+  if (!process.env.E2E_KEEP) rmSync(dataDir, { recursive: true, force: true });
+}
+
+function componentLogs() {
+  if (!stack) return '';
+  const dir = join(stack.dataDir, 'logs');
+  let out = '';
+  for (const name of ['web', 'celery', 'control_logger', 'executor']) {
+    const f = join(dir, `${name}.log`);
+    if (existsSync(f)) out += `\n----- ${name}.log (tail) -----\n${readFileSync(f, 'utf8').split('\n').slice(-25).join('\n')}`;
+  }
+  return out;
+}
+
+async function screenshot(name) {
+  shot++;
+  const file = join(artifacts, `${String(shot).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  say(`  screenshot ${file}`);
+}
+
+async function step(name, fn) {
+  say(`STEP ${name}`);
+  const before = consoleErrors.length;
+  try {
+    await fn();
+  } catch (err) {
+    say(`STEP FAILED: ${name}\n${err?.stack ?? err}`);
+    try {
+      await page.screenshot({ path: join(artifacts, `FAILED-${name.replace(/\W+/g, '-')}.png`), fullPage: true });
+    } catch { /* page gone */ }
+    throw Object.assign(new Error(`step “${name}” failed: ${err?.message ?? err}`), { step: name });
+  }
+  if (consoleErrors.length > before) {
+    throw Object.assign(new Error(`step “${name}”: browser console errors:\n  ${consoleErrors.slice(before).join('\n  ')}`), { step: name });
+  }
+}
+
+function runPython(code, env = {}, timeoutMs = 180_000) {
+  return new Promise((res, rej) => {
+    const proc = spawn(python, ['-c', code], { cwd: repo, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); rej(new Error(`python timed out:\n${out}`)); }, timeoutMs);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) res(out);
+      else rej(new Error(`python exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+const SEND_DIGITS = `
+import os
+from sklearn.datasets import load_digits
+from datasources import RawSink
+d = load_digits()
+sink = RawSink(bootstrap_servers=os.environ["BOOTSTRAP"], topic=os.environ["TOPIC"],
+               deployment_id=int(os.environ["DEPLOYMENT"]), description="digits (e2e)",
+               data_type="float32", label_type="uint8", data_reshape="64",
+               validation_rate=0.1, test_rate=0.1)
+sink.send_batch(d.data.astype("float32") / 16.0, d.target.astype("uint8"))
+print(sink.close())
+`;
+
+const SEND_RECORDS = `
+import os, time
+import numpy as np
+from confluent_kafka import Producer
+from sklearn.datasets import load_digits
+x = (load_digits().data.astype("float32") / 16.0)
+p = Producer({"bootstrap.servers": os.environ["BOOTSTRAP"]})
+end = time.time() + float(os.environ.get("SECONDS", "25"))
+i = 0
+while time.time() < end:
+    for _ in range(20):
+        p.produce(os.environ["TOPIC"], x[i % len(x)].tobytes())
+        i += 1
+    p.flush(5)
+    time.sleep(0.25)
+print("sent", i)
+`;
+
+const COUNT_OUTPUT = `
+import os
+from confluent_kafka import Consumer, TopicPartition
+c = Consumer({"bootstrap.servers": os.environ["BOOTSTRAP"], "group.id": "e2e-count", "enable.auto.commit": False})
+md = c.list_topics(os.environ["TOPIC"], timeout=10).topics.get(os.environ["TOPIC"])
+parts = list(md.partitions) if md else []
+c.assign([TopicPartition(os.environ["TOPIC"], p, 0) for p in parts])
+n, first = 0, None
+for _ in range(10):
+    for m in c.consume(1000, 1.0):
+        if not m.error():
+            n += 1
+            first = first or m.value()[:120]
+print(n, "records in partitions", parts, "first:", first)
+`;
+
+async function stopInference(id) {
+  if (!page || !id) return;
+  await page.evaluate(async (iid) => {
+    const token = document.cookie.split('; ').find((c) => c.startsWith('csrftoken='))?.slice(10) ?? '';
+    await fetch(`/api/v1/inferences/${iid}/stop/`, { method: 'POST', headers: { 'X-CSRFToken': decodeURIComponent(token) } });
+  }, id).catch(() => undefined);
+}
+
+async function main() {
+  mkdirSync(artifacts, { recursive: true });
+  if (!existsSync(chromePath)) throw new Error(`${chromePath} is missing: run .ci/install-browser.sh`);
+
+  let target;
+  if (process.env.KAFKAML_URL) {
+    target = { url: process.env.KAFKAML_URL.replace(/\/$/, ''), user: process.env.KAFKAML_USER ?? 'admin', password: process.env.KAFKAML_PASSWORD, bootstrap: process.env.KAFKA_BOOTSTRAP_SERVERS };
+    if (!target.password || !target.bootstrap) throw new Error('with KAFKAML_URL set, give KAFKAML_PASSWORD and KAFKA_BOOTSTRAP_SERVERS too');
+  } else {
+    await step('start the platform', async () => { target = await startStack(); });
+  }
+  say(`platform at ${target.url}, broker ${target.bootstrap}`);
+
+  const profile = mkdtempSync(join(tmpdir(), 'kafkaml-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromePath,
+    headless: true,
+    viewport: { width: 1366, height: 860 },
+    acceptDownloads: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(30_000);
+  page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(`${msg.text()} (${page.url()})`); });
+  page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${err.message} (${page.url()})`));
+
+  const U = (p) => target.url + p;
+  const suffix = Date.now().toString(36);
+  const modelName = `digits-net-${suffix}`;
+  let deploymentId;
+  let resultId;
+  let inference;
+
+  try {
+    await step('log in', async () => {
+      await page.goto(U('/'));
+      await page.getByLabel('Username').waitFor();
+      await screenshot('login');
+      await page.getByLabel('Username').fill(target.user);
+      await page.getByLabel('Password').fill(target.password);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByTestId('username').getByText(target.user).waitFor();
+      await page.getByRole('heading', { name: 'Models' }).waitFor();
+      await screenshot('models-empty');
+    });
+
+    await step('create a Keras model from the template', async () => {
+      await page.getByRole('link', { name: 'New model' }).first().click();
+      await page.getByRole('heading', { name: 'New model' }).waitFor();
+      const useTemplate = page.getByRole('button', { name: /^Use .*Keras.*MNIST/i });
+      await useTemplate.waitFor();
+      await useTemplate.click();
+      const code = page.locator('.editor').nth(1).locator('.cm-content');
+      await code.getByText('Sequential').first().waitFor();
+      await page.getByLabel('Name').fill(modelName);
+      // The template is for 28x28 images; the digits are 8x8 = 64 values: adapt its input.
+      const templates = await page.evaluate(() => fetch('/api/v1/models/templates/').then((r) => r.json()));
+      const tpl = templates.find((t) => t.framework === 'tensorflow' && /mnist/i.test(t.name));
+      if (!tpl) throw new Error('no Keras MNIST template in GET /api/v1/models/templates/');
+      const adapted = tpl.code.replace(/shape=\(28,\s*28\)/, 'shape=(64,)');
+      if (adapted === tpl.code) throw new Error('could not adapt the template input shape');
+      await code.click();
+      await page.keyboard.press('ControlOrMeta+a');
+      await page.keyboard.press('Delete');
+      await code.fill(adapted);
+      await code.getByText('shape=(64,)').waitFor();
+      await page.getByRole('button', { name: /Validate and create/ }).click();
+      await page.getByTestId('validation-ok').waitFor({ timeout: 90_000 });
+      await page.getByTestId('model-summary').waitFor();
+      await screenshot('model-validated');
+      await page.getByRole('link', { name: 'Models', exact: true }).click();
+      await page.getByRole('link', { name: modelName }).waitFor();
+      await screenshot('models-list');
+    });
+
+    await step('create a configuration', async () => {
+      await page.getByRole('link', { name: 'Configurations' }).click();
+      await page.getByLabel('Name').fill(`digits-conf-${suffix}`);
+      await page.getByRole('group', { name: 'Models' }).getByLabel(new RegExp(modelName)).check();
+      await page.getByRole('button', { name: 'Create configuration' }).click();
+      await page.getByRole('heading', { name: new RegExp(`Configuration: digits-conf-${suffix}`) }).waitFor();
+      await screenshot('configuration');
+    });
+
+    await step('deploy for training', async () => {
+      await page.getByRole('link', { name: 'Deploy for training' }).click();
+      await page.getByLabel('Fit arguments').fill('epochs=8');
+      await page.getByLabel('Batch size').fill('32');
+      await screenshot('deploy-form');
+      await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+      await page.waitForURL(/\/deployments\/\d+$/);
+      deploymentId = Number(/deployments\/(\d+)/.exec(page.url())[1]);
+      const snippet = page.getByTestId('send-data');
+      await snippet.getByText(`deployment_id=${deploymentId}`).waitFor();
+      await snippet.getByText(`kafkaml-train-${deploymentId}`).first().waitFor();
+      await screenshot('deployment-send-data');
+    });
+
+    await step('send digits with the datasources library', async () => {
+      const out = await runPython(SEND_DIGITS, { BOOTSTRAP: target.bootstrap, TOPIC: `kafkaml-train-${deploymentId}`, DEPLOYMENT: String(deploymentId) });
+      say(`  sink: ${out.trim().split('\n').pop()}`);
+    });
+
+    await step('see the training result finish with charts', async () => {
+      await page.getByRole('link', { name: 'Open result' }).first().click();
+      await page.waitForURL(/\/results\/\d+$/);
+      resultId = Number(/results\/(\d+)/.exec(page.url())[1]);
+      const status = page.getByTestId('result-status');
+      await page.getByTestId('chart-loss').waitFor({ timeout: TRAIN_TIMEOUT });
+      await screenshot('result-training');
+      const deadline = Date.now() + TRAIN_TIMEOUT;
+      for (;;) {
+        const s = (await status.textContent())?.trim();
+        if (s === 'finished') break;
+        if (s === 'failed' || s === 'stopped') {
+          const why = await page.getByTestId('failure').textContent().catch(() => '');
+          throw new Error(`training ${s}: ${why}`);
+        }
+        if (Date.now() > deadline) throw new Error(`training still “${s}” after ${TRAIN_TIMEOUT / 1000} s`);
+        await page.waitForTimeout(1000);
+      }
+      await page.getByTestId('final-metrics').waitFor();
+      await page.locator('table.heatmap').waitFor();
+      await page.getByRole('link', { name: /ONNX/ }).waitFor();
+      await screenshot('result-finished');
+    });
+
+    await step('browse deployments and datasources', async () => {
+      await page.getByRole('link', { name: 'Deployments & results' }).click();
+      await page.getByRole('link', { name: `#${deploymentId}` }).waitFor();
+      await screenshot('deployments');
+      await page.getByRole('link', { name: 'Datasources' }).click();
+      await page.getByText('digits (e2e)').first().waitFor();
+      await screenshot('datasources');
+    });
+
+    await step('deploy inference', async () => {
+      await page.goto(U(`/results/${resultId}`));
+      await page.getByRole('link', { name: 'Deploy for inference' }).click();
+      await page.getByLabel('Input topic').waitFor();
+      const cfg = await page.getByLabel('Input configuration (JSON)').inputValue();
+      if (!/float32/.test(cfg)) throw new Error(`input configuration not prefilled from the datasource: ${cfg}`);
+      await screenshot('inference-form');
+      await page.getByRole('button', { name: 'Deploy inference' }).click();
+      await page.waitForURL(/\/inferences/);
+      const card = page.locator('[data-testid^="inference-"]').first();
+      await card.waitFor();
+      inference = await page.evaluate(() => fetch('/api/v1/inferences/?page_size=1').then((r) => r.json()).then((p) => p.results[0]));
+      const deadline = Date.now() + 120_000;
+      while ((await card.locator('.badge').first().textContent())?.trim() !== 'running') {
+        const s = (await card.locator('.badge').first().textContent())?.trim();
+        if (s === 'failed') throw new Error(`inference failed: ${await card.textContent()}`);
+        if (Date.now() > deadline) throw new Error(`inference still “${s}” after 120 s`);
+        await page.waitForTimeout(1000);
+      }
+      await screenshot('inferences');
+    });
+
+    await step('see live predictions', async () => {
+      // Records flow first, then the page subscribes. (The backend's tail of an output topic that
+      // is still empty when the page subscribes sees nothing on the embedded broker: reported.)
+      const sender = runPython(SEND_RECORDS, { BOOTSTRAP: target.bootstrap, TOPIC: inference.input_topic, SECONDS: '45' }, 90_000);
+      await page.waitForTimeout(4000);
+      await page.getByRole('link', { name: 'Visualize' }).first().click();
+      await page.waitForURL(/\/visualization\?inference=/);
+      await page.locator('.badge', { hasText: 'live' }).first().waitFor();
+      try {
+        await page.getByTestId('current-class').waitFor({ timeout: 60_000 });
+        await page.waitForFunction(() => Number(document.querySelector('[data-testid="predictions-seen"]')?.textContent) >= 20, null, { timeout: 60_000 });
+      } catch (err) {
+        // Say where the records stopped: the sender, the inference worker, or the page.
+        say(`  sender: ${(await sender.catch((e) => e.message)).toString().trim().split('\n').slice(-3).join(' | ')}`);
+        const info = await page.evaluate((id) => fetch(`/api/v1/inferences/${id}/`).then((r) => r.json()), inference.id);
+        say(`  inference #${info.id} status ${info.status}, live ${JSON.stringify(info.live)}`);
+        const logs = await page.evaluate((id) => fetch(`/api/v1/inferences/${id}/logs/`).then((r) => r.json()), inference.id).catch(() => ({}));
+        say(`  inference log tail:\n${String(logs.logs ?? '').split('\n').filter((l) => !/Connect to|brokers are down/.test(l)).slice(-15).join('\n')}`);
+        const count = await runPython(COUNT_OUTPUT, { BOOTSTRAP: target.bootstrap, TOPIC: inference.output_topic }, 60_000).catch((e) => e.message);
+        say(`  records on the output topic ${inference.output_topic}: ${count.trim()}`);
+        throw err;
+      }
+      await screenshot('visualization-live');
+      await page.goto(U('/inferences'));
+      await page.getByTestId('live-metrics').first().waitFor();
+      await page.waitForTimeout(3000);
+      await screenshot('inferences-live');
+      await sender;
+    });
+
+    await step('stop the inference', async () => {
+      const card = page.locator(`[data-testid="inference-${inference.id}"]`);
+      page.once('dialog', (d) => d.accept());
+      await card.getByRole('button', { name: 'Stop' }).click();
+      await card.locator('.badge', { hasText: /stopped/ }).waitFor({ timeout: 60_000 });
+      inference.stopped = true;
+      await screenshot('inference-stopped');
+    });
+
+    await step('phone layout and log out', async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(U(`/results/${resultId}`));
+      await page.getByTestId('result-status').waitFor();
+      await screenshot('phone-result');
+      await page.setViewportSize({ width: 1366, height: 860 });
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByLabel('Username').waitFor();
+      await screenshot('logged-out');
+    });
+
+    if (consoleErrors.length) throw new Error(`browser console errors:\n  ${consoleErrors.join('\n  ')}`);
+    say(`PASSED: the whole journey (${shot} screenshots in ${artifacts})`);
+    return 0;
+  } finally {
+    if (inference && !inference.stopped) await stopInference(inference.id);
+    writeFileSync(join(artifacts, 'console-errors.txt'), consoleErrors.join('\n'));
+    await context?.close().catch(() => undefined);
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  say(`FAILED: ${err?.message ?? err}`);
+  const logs = componentLogs();
+  if (logs) console.log(logs);
+  code = 1;
+} finally {
+  await stopStack();
+}
+process.exit(code);
