@@ -26,7 +26,7 @@ from .codecs import dtype_name, shape_to_string
 logger = logging.getLogger("datasources")
 
 DEFAULT_CONTROL_TOPIC = "KAFKA_ML_CONTROL_TOPIC"
-CONTROL_TOPIC_ENV = "KAFKA_ML_CONTROL_TOPIC"
+CONTROL_TOPIC_ENV = "KAFKAML_CONTROL_TOPIC"
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 
 # Producer settings tuned for throughput of many small records. Users can override any of them
@@ -119,7 +119,7 @@ class KafkaMLSink:
         input_format: ``RAW``, ``AVRO`` or ``JSON``.
         description: free text shown in the platform.
         validation_rate, test_rate: shares of the records for validation and test (0..1).
-        control_topic: where the control message goes (default ``$KAFKA_ML_CONTROL_TOPIC`` or
+        control_topic: where the control message goes (default ``$KAFKAML_CONTROL_TOPIC`` or
             ``KAFKA_ML_CONTROL_TOPIC``).
         group_id: accepted for compatibility, unused (this sink needs no consumer).
         producer_config: extra librdkafka settings, applied over the throughput defaults.

@@ -222,6 +222,11 @@ def up(args: argparse.Namespace) -> int:
         health = _wait_healthy(f"{base_url}/api/v1/health", components, args.ready_timeout)
         for name, state in health.get("components", {}).items():
             _say(f"  {name:15s} {state.get('status')}")
+        from kafkaml.inference.services import inference_resume_all
+
+        resumed = inference_resume_all()
+        if resumed:
+            _say(f"resumed {resumed} inference deployment(s) that were running")
         _say(f"Kafka-ML is up: {base_url}/  (API docs: {base_url}/api/docs/)  Ctrl-C stops it.")
 
         stop = {"requested": False}
@@ -241,6 +246,12 @@ def up(args: argparse.Namespace) -> int:
         _say("stopping…")
         return 0
     finally:
+        if components:
+            from kafkaml.workloads.services import local_workloads_stop_all
+
+            stopped = local_workloads_stop_all()
+            if stopped:
+                _say(f"stopped {stopped} training/inference workload(s)")
         for component in reversed(components):
             component.stop()
         if broker:

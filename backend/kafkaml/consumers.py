@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 import uuid
 
 from channels.db import database_sync_to_async
@@ -131,10 +132,23 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
         try:
             metadata = consumer.list_topics(topic, timeout=10)
             partitions = metadata.topics[topic].partitions if topic in metadata.topics else {0: 0}
-            consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in partitions])
+            # Start near the end. On the embedded broker the high watermark can lag (it is the
+            # base offset of the last batch), so start there and drop records older than the
+            # subscription; an empty topic starts at 0 and misses nothing.
+            since_ms = int(time.time() * 1000) - 2000
+            assignment = []
+            for partition in partitions:
+                try:
+                    _, high = consumer.get_watermark_offsets(
+                        TopicPartition(topic, partition), timeout=5
+                    )
+                except Exception:  # noqa: BLE001
+                    high = OFFSET_END
+                assignment.append(TopicPartition(topic, partition, max(high, 0)))
+            consumer.assign(assignment)
             while not self.stop_event.is_set():
                 for message in consumer.consume(500, 0.2):
-                    if message.error():
+                    if message.error() or message.timestamp()[1] < since_ms:
                         continue
                     try:
                         value = json.loads(message.value())

@@ -11,10 +11,27 @@ from kafkaml.errors import ApplicationError
 from .services import user_token_get_or_create
 
 
+class KafkaInfo(serializers.Serializer):
+    bootstrap_servers = serializers.CharField()
+    control_topic = serializers.CharField()
+
+
 class MeOutput(serializers.Serializer):
+    authenticated = serializers.BooleanField(default=True)
     id = serializers.IntegerField()
     username = serializers.CharField()
     is_staff = serializers.BooleanField()
+    kafka = serializers.SerializerMethodField()
+
+    def get_kafka(self, obj) -> dict:
+        """Where users send their data streams (for the snippets the UI shows)."""
+        from django.conf import settings
+
+        return {
+            "bootstrap_servers": settings.KAFKAML_PUBLIC_BOOTSTRAP_SERVERS
+            or settings.KAFKA_BOOTSTRAP_SERVERS,
+            "control_topic": settings.KAFKAML_CONTROL_TOPIC,
+        }
 
 
 class CredentialsInput(serializers.Serializer):
@@ -58,10 +75,15 @@ class LogoutApi(APIView):
 
 
 class MeApi(APIView):
-    permission_classes = [IsAuthenticated]
+    """Who is logged in. Anonymous callers get ``{"authenticated": false}`` and nothing else,
+    so the UI can ask without provoking an error."""
+
+    permission_classes = [AllowAny]
 
     @extend_schema(responses=MeOutput)
     def get(self, request):
+        if not request.user.is_authenticated:
+            return Response({"authenticated": False})
         return Response(MeOutput(request.user).data)
 
 

@@ -31,16 +31,10 @@ class ModelViewSet(
         return Response(ModelOutput(model).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ModelInput, responses=ModelOutput)
-    def update(self, request, pk=None):
-        return self._update(request, partial=False)
-
-    @extend_schema(request=ModelInput, responses=ModelOutput)
     def partial_update(self, request, pk=None):
-        return self._update(request, partial=True)
-
-    def _update(self, request, partial):
+        """Edit a model (PATCH: send only what changes); changed code is validated again."""
         model = self.get_object()
-        data = ModelInput(data=request.data, partial=partial, context={"request": request})
+        data = ModelInput(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         model = services.model_update(model=model, **data.validated_data)
         return Response(ModelOutput(model).data)

@@ -45,8 +45,8 @@ def _validate(model: MLModel) -> None:
     model.validation_status = ValidationStatus.VALID
     model.validation_error = None
     model.summary = result
-    model.input_shape = result.get("input_shapes") or result.get("input_shape")
-    model.output_shape = result.get("output_shapes") or result.get("output_shape")
+    model.input_shape = [spec.get("shape") for spec in result.get("inputs", [])]
+    model.output_shape = [spec.get("shape") for spec in result.get("outputs", [])]
 
     if model.distributed and model.upper_model_id:
         chain = [model, *model_chain_above(model)]
@@ -56,7 +56,7 @@ def _validate(model: MLModel) -> None:
         )
         if not outcome.get("ok"):
             error = outcome.get("error") or {}
-            raise _validation_failed(error, "upper_model", link=outcome.get("link"))
+            raise _validation_failed(error, "upper_model", link=error.get("link"))
 
 
 def model_chain_above(model: MLModel) -> list[MLModel]:

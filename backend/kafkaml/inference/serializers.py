@@ -79,6 +79,8 @@ class WorkerMetricsInput(serializers.Serializer):
     records_out_per_s = serializers.FloatField(required=False, default=0)
     errors = serializers.FloatField(required=False, default=0)
     batch_size_avg = serializers.FloatField(required=False, default=0)
-    latency_ms = serializers.DictField(child=serializers.FloatField(), required=False, default=dict)
+    latency_ms = serializers.DictField(
+        child=serializers.FloatField(allow_null=True), required=False, default=dict
+    )
     lag = serializers.FloatField(required=False, allow_null=True, default=None)
     model_version = serializers.IntegerField(required=False, allow_null=True, default=None)

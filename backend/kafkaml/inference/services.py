@@ -194,3 +194,18 @@ def inference_reconcile() -> int:
             _set_status(inference, InferenceStatus.FAILED, error=state.reason)
             changed += 1
     return changed
+
+
+def inference_resume_all() -> int:
+    """Relaunch running inferences whose workload is gone (after a platform restart)."""
+    resumed = 0
+    for inference in Inference.objects.filter(status=InferenceStatus.RUNNING):
+        state = workloads.get_launcher().status(inference.workload_name)
+        if state.state in ("running", "pending"):
+            continue
+        try:
+            workloads.workload_launch(workloads.inference_spec(inference))
+            resumed += 1
+        except Exception as exc:  # noqa: BLE001
+            _set_status(inference, InferenceStatus.FAILED, error=f"resume: {exc}")
+    return resumed

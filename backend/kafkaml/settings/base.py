@@ -176,6 +176,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # Integrations
 KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+# The address users' sinks should use, when it differs from the platform's own.
+KAFKAML_PUBLIC_BOOTSTRAP_SERVERS = os.environ.get("KAFKAML_PUBLIC_BOOTSTRAP_SERVERS", "")
 KAFKAML_CONTROL_TOPIC = os.environ.get("KAFKAML_CONTROL_TOPIC", "KAFKA_ML_CONTROL_TOPIC")
 KAFKAML_LAUNCHER = os.environ.get("KAFKAML_LAUNCHER", "local")
 KAFKAML_BACKEND_URL = os.environ.get("KAFKAML_BACKEND_URL", "http://127.0.0.1:8000")

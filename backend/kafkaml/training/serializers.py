@@ -89,12 +89,14 @@ class ResultOutput(serializers.ModelSerializer):
     model_name = serializers.CharField(source="model.name", read_only=True)
     framework = serializers.CharField(source="model.framework", read_only=True)
     artifacts = ArtifactOutput(many=True, read_only=True)
+    planned_epochs = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainingResult
         fields = [
             "id",
             "deployment",
+            "planned_epochs",
             "model",
             "model_name",
             "framework",
@@ -114,6 +116,11 @@ class ResultOutput(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def get_planned_epochs(self, obj) -> int | None:
+        kwargs = obj.deployment.training_kwargs or {}
+        epochs = kwargs.get("epochs", kwargs.get("max_epochs"))
+        return epochs if isinstance(epochs, int) else None
 
 
 class DatasourceOutput(serializers.ModelSerializer):

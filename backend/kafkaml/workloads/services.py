@@ -104,3 +104,18 @@ def reconcile_workloads() -> int:
     from kafkaml.training.services import result_reconcile
 
     return result_reconcile() + inference_reconcile()
+
+
+def local_workloads_stop_all() -> int:
+    """Stop every workload the local launcher runs (when the platform itself stops)."""
+    from .launchers.local import LocalLauncher, workloads_dir
+
+    launcher = get_launcher()
+    if not isinstance(launcher, LocalLauncher) or not workloads_dir().exists():
+        return 0
+    stopped = 0
+    for workdir in workloads_dir().iterdir():
+        if launcher.status(workdir.name).state in ("running", "pending"):
+            launcher.stop(workdir.name)
+            stopped += 1
+    return stopped

@@ -10,7 +10,6 @@ USER_ENDPOINTS = [
     "/api/v1/results/",
     "/api/v1/datasources/",
     "/api/v1/inferences/",
-    "/api/v1/auth/me/",
     "/api/schema/",
     "/api/v1/worker/results/1/",
 ]
@@ -33,12 +32,14 @@ def test_session_login_me_logout(user):
         "/api/v1/auth/login/", {"username": "alice", "password": "alice-password-1"}, format="json"
     )
     assert response.status_code == 200 and response.json()["username"] == "alice"
-    assert api.get("/api/v1/auth/me/").json()["username"] == "alice"
+    me = api.get("/api/v1/auth/me/").json()
+    assert me["username"] == "alice" and me["authenticated"] is True
+    assert me["kafka"]["control_topic"] == "KAFKA_ML_CONTROL_TOPIC"
     # Unsafe requests need the CSRF token once logged in with a session.
     assert api.post("/api/v1/auth/logout/").status_code == 403
     token = api.get("/api/v1/auth/csrf/").json()["csrftoken"]
     assert api.post("/api/v1/auth/logout/", HTTP_X_CSRFTOKEN=token).status_code == 204
-    assert api.get("/api/v1/auth/me/").status_code == 403
+    assert api.get("/api/v1/auth/me/").json() == {"authenticated": False}
 
 
 def test_token_for_scripts(user):

@@ -1,0 +1,1 @@
+from kafkaml.conftest import executor, executor_url, launcher  # noqa: F401
