@@ -265,7 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation-rate", type=float, default=0.0)
     p.add_argument("--test-rate", type=float, default=0.0)
     p.add_argument("--description", default=None)
-    p.add_argument("--control-topic", default=None, help="default: $KAFKAML_CONTROL_TOPIC or KAFKA_ML_CONTROL_TOPIC")
+    p.add_argument(
+        "--control-topic",
+        default=None,
+        help="default: $KAFKAML_CONTROL_TOPIC or KAFKA_ML_CONTROL_TOPIC",
+    )
     p.add_argument("--labels", help="labels file (.npy) for a .npy data file")
     p.add_argument("--data-key", help="name of the data array in an .npz file")
     p.add_argument("--label-key", help="name of the label array in an .npz file")

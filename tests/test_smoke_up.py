@@ -63,7 +63,10 @@ def test_up_serves_health_and_stops_cleanly(tmp_path):
         response = requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5)
         assert response.status_code == 200, response.text
         assert {c["status"] for c in response.json()["components"].values()} == {"ok"}
-        assert requests.get(f"http://127.0.0.1:{port}/api/v1/models/", timeout=5).status_code in (401, 403)
+        assert requests.get(f"http://127.0.0.1:{port}/api/v1/models/", timeout=5).status_code in (
+            401,
+            403,
+        )
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)
