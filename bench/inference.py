@@ -97,6 +97,7 @@ class Run:
             ]  # fmt: skip
             if runtime != "echo":
                 cmd += ["--artifact-dir", str(artifact)]
+            cmd += args.worker_args.split()
             if batch_size is not None:
                 cmd += ["--batch-size", str(batch_size)]
             if gated:
@@ -285,6 +286,8 @@ def main(argv=None) -> int:
     p.add_argument("--latency-seconds", type=float, default=None)
     p.add_argument("--runtime", default="onnx")
     p.add_argument("--session-timeout-ms", type=int, default=4000)
+    p.add_argument("--only", choices=["drain", "latency"], help="run one part only")
+    p.add_argument("--worker-args", default="", help="extra worker flags (one string)")
     p.add_argument("--plot", default=str(REPO / "bench" / "results" / "inference.png"))
     args = p.parse_args(argv)
 
@@ -335,18 +338,22 @@ def main(argv=None) -> int:
         # echo baseline: every replica count at the largest batch, and 1 replica at each batch
         echo_configs = [(r, max(batches)) for r in replicas]
         echo_configs += [(1, b) for b in batches if (1, b) not in echo_configs]
+        if args.only == "latency":
+            echo_configs, replicas_run = [], []
+        else:
+            replicas_run = replicas
         for r, b in echo_configs:
             topic, count = topic_for(b)
             report["drain"].append(
                 drain(args, workdir, bootstrap, topic, count, r, b, "echo", artifact)
             )
-        for r in replicas:
+        for r in replicas_run:
             for b in batches:
                 topic, count = topic_for(b)
                 report["drain"].append(
                     drain(args, workdir, bootstrap, topic, count, r, b, args.runtime, artifact)
                 )
-        for rate in rates:
+        for rate in rates if args.only != "drain" else []:
             report["latency"].append(
                 latency(args, workdir, bootstrap, artifact, pool, rate, lat_seconds)
             )

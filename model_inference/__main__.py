@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-file", help="write whole-run figures here (JSON)")
     p.add_argument("--ready-file", help="write the partition assignment here (JSON)")
     p.add_argument("--gate-file", help="stay paused after joining until this file exists")
+    p.add_argument("--consumer-config", help="extra librdkafka consumer settings, JSON object")
+    p.add_argument("--producer-config", help="extra librdkafka producer settings, JSON object")
     p.add_argument("--log-level", default=os.environ.get("KAFKAML_LOG_LEVEL", "INFO"))
     return p
 
@@ -101,6 +103,7 @@ def _backend_settings(args, client) -> dict:
         "batch_size": info.get("batch_size"),
         "max_wait_ms": info.get("max_wait_ms"),
         "group_id": f"kafkaml-inference-{args.inference_id}",
+        "runtime": info.get("runtime") or None,
     }
 
 
@@ -185,7 +188,7 @@ def make_worker(argv: list[str] | None = None) -> InferenceWorker:
         limit=pick("limit"),
         batch_size=int(pick("batch_size", DEFAULT_BATCH_SIZE)),
         max_wait_ms=float(pick("max_wait_ms", DEFAULT_MAX_WAIT_MS)),
-        runtime=args.runtime,
+        runtime=pick("runtime"),
         intra_op_threads=args.threads,
         commit_interval_ms=args.commit_interval_ms,
         metrics_interval_s=args.metrics_interval,
@@ -198,6 +201,8 @@ def make_worker(argv: list[str] | None = None) -> InferenceWorker:
         metrics_file=args.metrics_file,
         ready_file=args.ready_file,
         gate_file=args.gate_file,
+        consumer_overrides=json.loads(args.consumer_config or "{}"),
+        producer_overrides=json.loads(args.producer_config or "{}"),
     )
     return InferenceWorker(config, source=source, reporter=reporter)
 

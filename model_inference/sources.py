@@ -8,7 +8,8 @@
   Pointing the inference at another result (or back: rollback) swaps the model.
 
 A source answers ``target()`` (a hashable description of what should be served, cheap enough
-to poll every second) and ``materialize(target) -> (artifact_dir, version)``.
+to poll every second) and ``materialize(target) -> (artifact_dir, version, extra)`` where
+``extra`` holds fields added to every output record besides ``model_version``.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class DirectorySource:
             raise SourceError(f"{path} holds no metadata.json (nor a '{CURRENT_FILE}' file)")
         return os.path.realpath(path)
 
-    def materialize(self, target: str) -> tuple[str, Any]:
-        return target, self.version_override
+    def materialize(self, target: str) -> tuple[str, Any, dict]:
+        return target, self.version_override, {}
 
     def close(self) -> None:
         pass
@@ -74,7 +75,7 @@ class BackendSource:
         config = self.fetch_config()
         return int(config["result_id"]), config.get("model_version")
 
-    def materialize(self, target: tuple[int, Any]) -> tuple[str, Any]:
+    def materialize(self, target: tuple[int, Any]) -> tuple[str, Any, dict]:
         result_id, version = target
         dest = self.cache / f"result-{result_id}-v{version if version is not None else 'latest'}"
         if not (dest / "metadata.json").exists():
@@ -90,7 +91,8 @@ class BackendSource:
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
                 archive.unlink(missing_ok=True)
-        return str(dest), version
+        # versions count per result: the result id tells two results' version 1 apart
+        return str(dest), version, {"result_id": result_id}
 
     def close(self) -> None:
         if self._own_cache:

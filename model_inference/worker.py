@@ -140,7 +140,7 @@ class InferenceWorker:
         log.info("serving model version %s", self.model.version)
 
     def _load(self, target) -> ModelSpec:
-        artifact_dir, version = self.source.materialize(target)
+        artifact_dir, version, source_extra = self.source.materialize(target)
         options = {}
         if self.config.intra_op_threads:
             options["intra_op_threads"] = self.config.intra_op_threads
@@ -155,6 +155,7 @@ class InferenceWorker:
         except Exception as exc:  # noqa: BLE001
             log.warning("warm-up prediction failed (%s); serving anyway", exc)
         extra = {"model_version": version} if version is not None else {}
+        extra.update(source_extra)
         return ModelSpec(
             runtime=runtime,
             version=version,
@@ -225,7 +226,9 @@ class InferenceWorker:
             "session.timeout.ms": c.session_timeout_ms,
             "heartbeat.interval.ms": max(100, min(1000, c.session_timeout_ms // 3)),
             "reconnect.backoff.max.ms": 5000,
-            "fetch.wait.max.ms": 100,
+            # Tansu answers a fetch only after fetch.wait.max.ms when it had no data at the
+            # request (p50 ~45 ms at 100, ~10 ms at 5); Kafka returns as soon as data arrives either way.
+            "fetch.wait.max.ms": 5,
             "queued.max.messages.kbytes": 65536,
             "error_cb": self._on_client_error,
         }
@@ -238,7 +241,7 @@ class InferenceWorker:
             "bootstrap.servers": c.bootstrap_servers,
             "client.id": f"kafkaml-inference-{c.replica}",
             "acks": "all",
-            "linger.ms": 2,
+            "linger.ms": 1,
             "batch.num.messages": 10000,
             "queue.buffering.max.messages": 200000,
             "enable.idempotence": False,

@@ -7,10 +7,13 @@ costs nothing.
 from __future__ import annotations
 
 import importlib
+import logging
 from pathlib import Path
 from typing import Any
 
 from .base import Runtime, RuntimeLoadError, artifact_file, read_metadata
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "RUNTIMES",
@@ -43,13 +46,17 @@ def get_runtime_class(name: str) -> type[Runtime]:
 
 
 def choose_runtime_name(artifact_dir: str | Path, requested: str | None = None) -> str:
-    """The requested runtime, else ONNX when the artifact has an ONNX file, else the native one."""
-    if requested and requested.lower() != "auto":
+    """The requested runtime; ONNX (the default) falls back to the native runtime of the
+    artifact's framework when the artifact has no ONNX file (e.g. the export failed)."""
+    requested = (requested or "auto").lower()
+    if requested != "auto":
         get_runtime_class(requested)  # fail loudly on unknown names
-        return requested.lower()
     metadata = read_metadata(artifact_dir)
-    if artifact_file(Path(artifact_dir), metadata, "onnx", "model.onnx").exists():
-        return "onnx"
+    has_onnx = artifact_file(Path(artifact_dir), metadata, "onnx", "model.onnx").exists()
+    if requested not in ("auto", "onnx") or has_onnx:
+        return "onnx" if requested == "auto" else requested
+    if requested == "onnx":
+        log.warning("%s has no ONNX model: using the native one", artifact_dir)
     framework = (metadata.get("framework") or "").lower()
     if framework in ("tensorflow", "keras"):
         return "keras"

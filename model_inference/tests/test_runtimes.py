@@ -41,6 +41,7 @@ def test_torchscript_runtime(tmp_path):
     mlp = MLP.random(seed=2)
     art = write_mlp_artifact(tmp_path / "a", mlp, torchscript=True, onnx_file=False)
     assert choose_runtime_name(art) == "pytorch"  # no ONNX file: the native one
+    assert choose_runtime_name(art, "onnx") == "pytorch"  # even when ONNX was asked for
     runtime = load_runtime(art)
     (out,) = runtime.predict(X)
     np.testing.assert_allclose(out, mlp(X), rtol=1e-4, atol=1e-6)
