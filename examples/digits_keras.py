@@ -1,0 +1,25 @@
+"""Train a Keras classifier on scikit-learn's digits through the platform.
+
+make up                      # in another terminal; note the admin password
+KAFKAML_PASSWORD=... python examples/digits_keras.py
+"""
+
+from _platform import create_model, deploy, send_digits, session, wait_results
+
+CODE = """model = tf.keras.Sequential([
+    tf.keras.Input(shape=(8, 8)),
+    tf.keras.layers.Flatten(),
+    tf.keras.layers.Dense(64, activation="relu"),
+    tf.keras.layers.Dense(10, activation="softmax"),
+])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+"""
+
+if __name__ == "__main__":
+    http = session()
+    model = create_model(http, "digits-keras", "tensorflow", "import tensorflow as tf", CODE)
+    deployment = deploy(
+        http, "digits-keras", [model["id"]], batch_size=32, training_kwargs="epochs=10"
+    )
+    send_digits(deployment["id"], topic=f"digits-{deployment['id']}")
+    wait_results(http, deployment)
