@@ -252,6 +252,8 @@ def plot(report: dict, path: Path) -> None:
                 label = f"{'model' if runtime != 'echo' else 'echo'} x{replicas}"
                 ax1.plot(xs, ys, style, label=label)
     ax1.set_xscale("log", base=2)
+    sizes = sorted({r["batch_size"] for r in report["drain"]})
+    ax1.set_xticks(sizes, [str(b) for b in sizes])
     ax1.set_xlabel("max batch size")
     ax1.set_ylabel("records/s (drain)")
     ax1.set_title("(a) drain throughput")
@@ -264,7 +266,7 @@ def plot(report: dict, path: Path) -> None:
         for q in ("p50", "p95", "p99"):
             ax2.plot(rates, [r["latency_ms"][q] for r in rows], "-o", label=q)
         ax2.axhline(50, color="grey", lw=0.8, ls=":")
-        ax2.set_yscale("log")
+        ax2.set_ylim(bottom=0)
         ax2.set_xlabel("open-loop input rate (records/s)")
         ax2.set_ylabel("end-to-end latency (ms)")
         ax2.set_title("(b) latency, 1 replica")
@@ -279,7 +281,7 @@ def plot(report: dict, path: Path) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="fewer records and configurations")
-    p.add_argument("--records", type=int, help="records in the drain topic (default 200000)")
+    p.add_argument("--records", type=int, help="records in the drain topic (default 300000)")
     p.add_argument("--replicas", default=None, help="comma list (default 1,2,4)")
     p.add_argument("--batch-sizes", default=None, help="comma list (default 1,32,256,1024)")
     p.add_argument("--rates", default=None, help="open-loop rates (default 5000,20000,40000)")
@@ -292,7 +294,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     quick = args.quick
-    records = args.records or (100_000 if quick else 200_000)
+    records = args.records or (100_000 if quick else 300_000)
     replicas = [int(x) for x in (args.replicas or ("1" if quick else "1,2,4")).split(",")]
     batches = [int(x) for x in (args.batch_sizes or ("32,1024" if quick else "1,32,256,1024"))
                .split(",")]  # fmt: skip
@@ -325,7 +327,7 @@ def main(argv=None) -> int:
     }  # fmt: skip
     try:
         big, small = f"bench-in-{uuid.uuid4().hex[:8]}", f"bench-in1-{uuid.uuid4().hex[:8]}"
-        small_count = max(5_000, records // 10)
+        small_count = max(5_000, records // 15)
         ensure_topics(bootstrap, [big, small])
         t = time.monotonic()
         preload(bootstrap, big, pool, records)
