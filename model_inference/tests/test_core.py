@@ -128,3 +128,28 @@ def test_prediction_errors_are_isolated_to_the_failing_records():
 def test_echo_forwards_values_unchanged():
     result = process_batch([b"a", b"b"], None, ModelSpec(None))
     assert result.out_values == [b"a", b"b"] and result.out_index == [0, 1]
+
+
+def test_json_records_and_a_model_that_always_fails(tmp_path, runtimes):
+    import onnx
+
+    from model_inference.testing import failing_onnx, write_metadata
+
+    mlp, plain, _ = runtimes
+    codec = get_codec("JSON", {"data_reshape": "28 28"})
+    x = np.random.default_rng(2).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    values = [json.dumps(s.tolist()).encode() for s in x] + [b"{not json"]
+    result = process_batch(values, codec, ModelSpec(plain))
+    assert list(result.errors) == [4] and "invalid JSON" in result.errors[4]
+    got = np.array([json.loads(v)["values"] for v in result.out_values])
+    np.testing.assert_allclose(got, mlp(x), rtol=1e-5, atol=1e-6)
+
+    onnx.save(failing_onnx((4,)), tmp_path / "model.onnx")
+    write_metadata(tmp_path, framework="pytorch", version=1, input_shape=(4,),
+                   outputs=[("output", [None, 7919])])  # fmt: skip
+    broken = load_runtime(tmp_path)
+    codec = get_codec("RAW", {"data_type": "float32", "data_reshape": "4"})
+    values = [np.arange(4, dtype="<f4").tobytes()] * 3
+    result = process_batch(values, codec, ModelSpec(broken))
+    assert sorted(result.errors) == [0, 1, 2] and not result.out_index
+    assert all(r.startswith("prediction failed") for r in result.errors.values())
