@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ log = logging.getLogger("model_inference")
 
 DEFAULT_BATCH_SIZE = 512
 DEFAULT_MAX_WAIT_MS = 5
+PIPELINE_MIN_BATCH = 16  # smaller batches are predicted inline
 
 
 @dataclass
@@ -417,9 +418,15 @@ class InferenceWorker:
         self.metrics.consumed(len(good))
         c = self.config
         route_upper = bool(c.upper_topic and c.limit is not None)
-        future = self._pipeline.submit(
-            process_batch, values, self.codec, self.model, route_upper=route_upper
-        )
+        if len(good) < PIPELINE_MIN_BATCH:  # a thread hand-off costs more than it saves
+            future = Future()
+            future.set_result(
+                process_batch(values, self.codec, self.model, route_upper=route_upper)
+            )
+        else:
+            future = self._pipeline.submit(
+                process_batch, values, self.codec, self.model, route_upper=route_upper
+            )
         return good, offsets, timestamps, future
 
     def _produce_batch(self, inflight) -> None:
