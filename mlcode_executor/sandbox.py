@@ -171,7 +171,9 @@ def _worker(req: dict[str, Any], wfd: int, monitor_pid: int) -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-        cpu = max(1, int(limits.get("cpu_s") or timeout))
+        # A backstop behind the wall-clock timer (which names the running line): TF's own
+        # start-up threads also count as CPU time, so keep it well above the timeout.
+        cpu = max(1, int(limits.get("cpu_s") or timeout * 2 + 5))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
         resource.setrlimit(resource.RLIMIT_AS, (_vm_size() + memory,) * 2)
         uid, gid = req.get("uid"), req.get("gid")

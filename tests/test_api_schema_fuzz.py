@@ -43,6 +43,7 @@ def api_token(db, executor):
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
+    database=None,
 )
 def test_no_server_errors(case, live_server, api_token, launcher):
     response = case.call(

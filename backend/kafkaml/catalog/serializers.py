@@ -10,6 +10,13 @@ class OwnedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         request = self.context["request"]
         return super().get_queryset().filter(owner=request.user)
 
+    def to_internal_value(self, data):
+        # Only whole numbers reach the database (a string with a NUL byte would not even be
+        # a valid PostgreSQL parameter).
+        if isinstance(data, bool) or not str(data).isdigit():
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(int(data))
+
 
 class ModelInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
