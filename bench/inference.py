@@ -75,7 +75,7 @@ class Run:
 
     def __init__(self, args, workdir: Path, bootstrap: str, input_topic: str, replicas: int,
                  batch_size: int | None, runtime: str, artifact: Path, gated: bool = True,
-                 exit_idle: float | None = 1.5) -> None:  # fmt: skip
+                 exit_idle: float | None = 0.7) -> None:  # fmt: skip
         self.dir = Path(tempfile.mkdtemp(dir=workdir))
         self.gate = self.dir / "go"
         self.output = f"bench-out-{uuid.uuid4().hex[:8]}"
@@ -281,7 +281,7 @@ def plot(report: dict, path: Path) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="fewer records and configurations")
-    p.add_argument("--records", type=int, help="records in the drain topic (default 300000)")
+    p.add_argument("--records", type=int, help="records in the drain topic (default 200000)")
     p.add_argument("--replicas", default=None, help="comma list (default 1,2,4)")
     p.add_argument("--batch-sizes", default=None, help="comma list (default 1,32,256,1024)")
     p.add_argument("--rates", default=None, help="open-loop rates (default 5000,20000,40000)")
@@ -295,7 +295,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     quick = args.quick
-    records = args.records or (100_000 if quick else 300_000)
+    records = args.records or (100_000 if quick else 200_000)
     replicas = [int(x) for x in (args.replicas or ("1" if quick else "1,2,4")).split(",")]
     batches = [int(x) for x in (args.batch_sizes or ("32,1024" if quick else "1,32,256,1024"))
                .split(",")]  # fmt: skip
@@ -331,7 +331,7 @@ def main(argv=None) -> int:
     }  # fmt: skip
     try:
         big, small = f"bench-in-{uuid.uuid4().hex[:8]}", f"bench-in1-{uuid.uuid4().hex[:8]}"
-        small_count = max(5_000, records // 15)
+        small_count = max(5_000, records // 10)
         ensure_topics(bootstrap, [big, small])
         t = time.monotonic()
         preload(bootstrap, big, pool, records)

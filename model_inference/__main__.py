@@ -151,7 +151,10 @@ def make_worker(argv: list[str] | None = None) -> InferenceWorker:
             raise SystemExit("give --inference-id, or --artifact-dir (standalone)")
         from .sources import DirectorySource
 
-        source = DirectorySource(args.artifact_dir, version=args.model_version)
+        version = args.model_version
+        if version is not None and version.isdigit():
+            version = int(version)
+        source = DirectorySource(args.artifact_dir, version=version)
 
     def pick(name, default=None):
         value = getattr(args, name)
