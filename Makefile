@@ -6,12 +6,12 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 FRONTEND_STAMP := frontend/dist/index.html
 
-.PHONY: install up test lint format frontend bench clean
+.PHONY: install up test e2e lint format frontend bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt -c constraints.txt
 	$(PIP) install -q --no-deps -e .
 	@touch $(STAMP)
 
@@ -33,6 +33,15 @@ test: install frontend
 	cd backend && ../$(PY) manage.py check && ../$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 	@if [ -f frontend/package.json ]; then cd frontend && npm test; fi
+	@$(MAKE) --no-print-directory e2e
+
+# The browser journey (log in → model → train → infer → live predictions) in headless
+# Chromium; skipped with a notice where Debian's chromium is not installed
+# (.ci/install-browser.sh installs it).
+e2e: install frontend
+	@if [ -x /usr/bin/chromium ] && [ -d frontend/node_modules/playwright-core ]; then \
+		cd frontend && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npm run e2e; \
+	else echo "e2e: skipped (no /usr/bin/chromium; run .ci/install-browser.sh)"; fi
 
 lint: install
 	$(VENV)/bin/ruff check .

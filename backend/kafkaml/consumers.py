@@ -130,6 +130,11 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
             }
         )
         try:
+            # Subscribing to a topic that does not exist yet is not retried soon on the
+            # embedded broker: make sure it exists (the inference would create it anyway).
+            from kafkaml.broker import ensure_topics
+
+            ensure_topics(settings.KAFKA_BOOTSTRAP_SERVERS, [topic])
             metadata = consumer.list_topics(topic, timeout=10)
             partitions = metadata.topics[topic].partitions if topic in metadata.topics else {0: 0}
             # Start near the end. On the embedded broker the high watermark can lag (it is the

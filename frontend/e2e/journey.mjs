@@ -385,13 +385,11 @@ async function main() {
     });
 
     await step('see live predictions', async () => {
-      // Records flow first, then the page subscribes. (The backend's tail of an output topic that
-      // is still empty when the page subscribes sees nothing on the embedded broker: reported.)
-      const sender = runPython(SEND_RECORDS, { BOOTSTRAP: target.bootstrap, TOPIC: inference.input_topic, SECONDS: '45' }, 90_000);
-      await page.waitForTimeout(4000);
+      // The page subscribes first, then records flow: everything sent after it opened shows up.
       await page.getByRole('link', { name: 'Visualize' }).first().click();
       await page.waitForURL(/\/visualization\?inference=/);
       await page.locator('.badge', { hasText: 'live' }).first().waitFor();
+      const sender = runPython(SEND_RECORDS, { BOOTSTRAP: target.bootstrap, TOPIC: inference.input_topic, SECONDS: '45' }, 90_000);
       try {
         await page.getByTestId('current-class').waitFor({ timeout: 60_000 });
         await page.waitForFunction(() => Number(document.querySelector('[data-testid="predictions-seen"]')?.textContent) >= 20, null, { timeout: 60_000 });

@@ -19,7 +19,11 @@ log = logging.getLogger(__name__)
 
 
 def _python() -> str:
-    return settings.KAFKAML_WORKERS_PYTHON or sys.executable
+    """The interpreter of worker commands: this one for local processes, the image's
+    ``python`` for containers."""
+    if settings.KAFKAML_WORKERS_PYTHON:
+        return settings.KAFKAML_WORKERS_PYTHON
+    return "python" if settings.KAFKAML_LAUNCHER == "kubernetes" else sys.executable
 
 
 def worker_env() -> tuple[dict[str, str], dict[str, str]]:

@@ -1,0 +1,109 @@
+"""Websockets through the real ASGI application: authentication, ownership, live pushes and
+predictions tailed from a real broker."""
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from confluent_kafka import Producer
+from rest_framework.authtoken.models import Token
+
+from kafkaml.asgi import application
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.anyio]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def connect(path):
+    communicator = WebsocketCommunicator(application, path)
+    connected, code = await communicator.connect(timeout=10)
+    return communicator, connected, code
+
+
+@pytest.fixture
+def tokens(user, other_user):
+    return (
+        Token.objects.create(user=user).key,
+        Token.objects.create(user=other_user).key,
+    )
+
+
+@pytest.fixture
+def result(make_deployment):
+    from kafkaml.training.models import TrainingResult
+
+    return TrainingResult.objects.get(pk=make_deployment()["results"][0]["id"])
+
+
+async def test_anonymous_and_foreign_connections_are_refused(tokens, result):
+    mine, theirs = tokens
+    _, connected, code = await connect(f"/ws/results/{result.pk}/")
+    assert (connected, code) == (False, 4401)
+    _, connected, code = await connect(f"/ws/results/{result.pk}/?token={theirs}")
+    assert (connected, code) == (False, 4404)
+    _, connected, code = await connect("/ws/predictions/?topic=anything&token=" + mine)
+    assert (connected, code) == (False, 4404)
+
+
+async def test_result_pushes_reach_the_owner(tokens, result):
+    from kafkaml.training.services import epoch_record, result_set_status
+
+    communicator, connected, _ = await connect(f"/ws/results/{result.pk}/?token={tokens[0]}")
+    assert connected
+    snapshot = await communicator.receive_json_from(timeout=10)
+    assert snapshot["event"] == "snapshot" and snapshot["data"]["status"] == "created"
+    await sync_to_async(result_set_status)(result=result, status="deployed")
+    await sync_to_async(epoch_record)(result=result, epoch=1, metrics={"loss": 0.5})
+    events = [await communicator.receive_json_from(timeout=10) for _ in range(2)]
+    assert events[0]["event"] == "status" and events[0]["data"]["status"] == "deployed"
+    assert events[1] == {"event": "epoch", "data": {"epoch": 1, "loss": 0.5}}
+    await communicator.disconnect()
+
+
+async def test_predictions_flow_to_the_page_from_a_fresh_topic(
+    tokens, result, broker, unique_topic, settings
+):
+    from kafkaml.inference.models import Inference
+
+    settings.KAFKA_BOOTSTRAP_SERVERS = broker.bootstrap_servers
+    inference = await sync_to_async(Inference.objects.create)(
+        owner_id=result.owner_id,
+        result=result,
+        serving_result=result,
+        model_version=1,
+        input_format="RAW",
+        input_topic=f"{unique_topic}-in",
+        output_topic=unique_topic,
+        status="running",
+    )
+    communicator, connected, _ = await connect(
+        f"/ws/predictions/?inference={inference.pk}&token={tokens[0]}"
+    )
+    assert connected
+    assert (await communicator.receive_json_from(timeout=30))["event"] == "subscribed"
+    await asyncio.sleep(2)  # the page is open before any prediction exists
+
+    def produce():
+        producer = Producer({"bootstrap.servers": broker.bootstrap_servers})
+        for i in range(5):
+            producer.produce(
+                unique_topic,
+                key=str(i).encode(),
+                value=json.dumps({"values": [i, 1 - i], "model_version": 1}),
+            )
+        assert producer.flush(10) == 0
+
+    await sync_to_async(produce)()
+    received = []
+    while len(received) < 5:
+        message = await communicator.receive_json_from(timeout=30)
+        received.extend(message["data"])
+    assert [item["values"] for item in received] == [[i, 1 - i] for i in range(5)]
+    assert received[0]["model_version"] == 1
+    await communicator.disconnect()
