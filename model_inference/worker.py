@@ -593,6 +593,8 @@ class InferenceWorker:
                 except Exception as exc:  # noqa: BLE001
                     log.warning("consumer close: %s", exc)
             self._maybe_report(force=True)
+            # drop the clients: a lingering producer keeps reconnecting to a stopped broker
+            self.producer = self.consumer = None
             if self.model is not None and self.model.runtime is not None:
                 self.model.runtime.close()
             if self.source is not None:
