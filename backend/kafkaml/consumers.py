@@ -127,6 +127,8 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
                 "bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS,
                 "group.id": f"kafkaml-ui-{uuid.uuid4().hex}",
                 "enable.auto.commit": False,
+                # The embedded broker holds an empty fetch for the whole wait: keep it short.
+                "fetch.wait.max.ms": 50,
             }
         )
         try:

@@ -14,6 +14,10 @@ from channels.middleware import BaseMiddleware
 def _user_for_token(key: str):
     from rest_framework.authtoken.models import Token
 
+    from kafkaml.accounts.authentication import well_formed_key
+
+    if not well_formed_key(key):
+        return None
     token = Token.objects.select_related("user").filter(key=key).first()
     return token.user if token and token.user.is_active else None
 

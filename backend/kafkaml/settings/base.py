@@ -92,6 +92,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+SESSION_ENGINE = "kafkaml.accounts.authentication"
 SESSION_COOKIE_AGE = int(os.environ.get("KAFKAML_SESSION_AGE", 60 * 60 * 12))
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -112,7 +113,7 @@ MEDIA_ROOT = Path(os.environ.get("KAFKAML_ARTIFACTS_DIR", DATA_DIR / "artifacts"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "kafkaml.accounts.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "kafkaml.api.Pagination",

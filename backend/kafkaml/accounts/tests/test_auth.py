@@ -64,3 +64,13 @@ def test_errors_are_json_with_fields(client):
     body = response.json()
     assert body["detail"].startswith("Invalid input")
     assert set(body["errors"]) >= {"name", "models"}
+
+
+@pytest.mark.parametrize("value", ["abc\x00def", "x" * 500, "ünïcode", "a b"])
+def test_malformed_credentials_are_refused_not_crashed(db, value):
+    api = APIClient()
+    api.cookies["sessionid"] = value
+    assert api.get("/api/v1/models/").status_code in (401, 403)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {value}")
+    assert api.get("/api/v1/models/").status_code in (401, 403)
