@@ -42,6 +42,7 @@ if __name__ == "__main__":
             "group.id": f"example-{stamp}",
             "auto.offset.reset": "earliest",
             "session.timeout.ms": 6000,
+            "topic.metadata.refresh.interval.ms": 1000,
         }
     )
     consumer.subscribe([inference["output_topic"]])
