@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         "--cpu",
         type=float,
         default=float(env("MLCODE_EXECUTOR_CPU_S", 0)) or None,
-        help="CPU-time limit per validation, seconds (default: the timeout)",
+        help="CPU-time limit per validation, seconds (default: 2 x the timeout + 5)",
     )
     p.add_argument(
         "--sandbox-user",

@@ -171,9 +171,7 @@ def _worker(req: dict[str, Any], wfd: int, monitor_pid: int) -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-        # A backstop behind the wall-clock timer (which names the running line): TF's own
-        # start-up threads also count as CPU time, so keep it well above the timeout.
-        cpu = max(1, int(limits.get("cpu_s") or timeout * 2 + 5))
+        cpu = cpu_limit(limits)
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
         resource.setrlimit(resource.RLIMIT_AS, (_vm_size() + memory,) * 2)
         uid, gid = req.get("uid"), req.get("gid")
@@ -383,6 +381,15 @@ def _drain(fd: int, data: bytearray, cap: int) -> bool:
             data += chunk
 
 
+def cpu_limit(limits: dict[str, Any]) -> int:
+    """CPU seconds a validation may use: a backstop behind the wall-clock timer (which names
+    the running line). TensorFlow's start-up threads count as CPU time too, so by default it
+    sits well above the timeout; ``--cpu`` sets it explicitly."""
+    if limits.get("cpu_s"):
+        return max(1, int(limits["cpu_s"]))
+    return max(1, int(float(limits["timeout_s"]) * 2 + 5))
+
+
 def _killpg(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -406,7 +413,7 @@ def _status_error(
         if sig == signal.SIGXCPU:
             return _error(
                 "CpuTimeLimit",
-                f"CPU time limit of {limits.get('cpu_s')} s exceeded; the process was killed",
+                f"CPU time limit of {cpu_limit(limits)} s exceeded; the process was killed",
                 "cpu",
             )
         if sig in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS):
@@ -542,7 +549,7 @@ def zygote_main(argv: list[str] | None = None) -> None:
 class SandboxConfig:
     timeout_s: float = 60.0
     memory_mb: int = 2048
-    cpu_s: float | None = None  # default: the timeout
+    cpu_s: float | None = None  # default: 2 × the timeout + 5 s (see cpu_limit)
     output_bytes: int = 1024 * 1024
     workers: int = 2
     sandbox_user: str | None = "nobody"  # used only when the service runs as root
@@ -678,7 +685,9 @@ class Sandbox:
             "limits": {
                 "timeout_s": self.config.timeout_s,
                 "memory_mb": self.config.memory_mb,
-                "cpu_s": self.config.cpu_s or self.config.timeout_s,
+                "cpu_s": cpu_limit(
+                    {"cpu_s": self.config.cpu_s, "timeout_s": self.config.timeout_s}
+                ),
                 "output_bytes": self.config.output_bytes,
                 "workers": self.config.workers,
             },
@@ -724,7 +733,7 @@ class Sandbox:
             "limits": {
                 "timeout_s": timeout,
                 "memory_mb": self.config.memory_mb,
-                "cpu_s": min(self.config.cpu_s or timeout, timeout),
+                "cpu_s": self.config.cpu_s,
                 "output_bytes": self.config.output_bytes,
             },
         }

@@ -96,21 +96,27 @@ def _check_upper(model: MLModel) -> None:
     model_chain_above(model)
 
 
-@transaction.atomic
 def model_create(*, owner, **fields) -> MLModel:
+    """Validated by the executor first, outside any transaction (no database lock is held
+    while user code runs elsewhere), then stored."""
     model = MLModel(owner=owner, **fields)
-    if MLModel.objects.filter(owner=owner, name=model.name).exists():
+    _check_unique_name(model)
+    _check_upper(model)
+    _validate(model)
+    with transaction.atomic():
+        _check_unique_name(model)
+        model.save()
+    return model
+
+
+def _check_unique_name(model: MLModel) -> None:
+    if MLModel.objects.filter(owner=model.owner, name=model.name).exclude(pk=model.pk).exists():
         raise ApplicationError(
             "A model with this name exists.",
             errors={"name": ["You already have a model named so."]},
         )
-    _check_upper(model)
-    _validate(model)
-    model.save()
-    return model
 
 
-@transaction.atomic
 def model_update(*, model: MLModel, **fields) -> MLModel:
     code_changed = False
     for name, value in fields.items():
@@ -119,14 +125,8 @@ def model_update(*, model: MLModel, **fields) -> MLModel:
         if name in ("imports", "code", "framework", "distributed", "upper_model"):
             code_changed = code_changed or getattr(model, name) != value
         setattr(model, name, value)
-    if (
-        "name" in fields
-        and MLModel.objects.filter(owner=model.owner, name=model.name).exclude(pk=model.pk).exists()
-    ):
-        raise ApplicationError(
-            "A model with this name exists.",
-            errors={"name": ["You already have a model named so."]},
-        )
+    if "name" in fields:
+        _check_unique_name(model)
     if (
         code_changed
         and model.results.exclude(status__in=["finished", "failed", "stopped"]).exists()
@@ -135,7 +135,8 @@ def model_update(*, model: MLModel, **fields) -> MLModel:
     _check_upper(model)
     if code_changed:
         _validate(model)
-    model.save()
+    with transaction.atomic():
+        model.save()
     return model
 
 
