@@ -68,11 +68,7 @@ class InferenceConsumer(OwnedGroupConsumer):
         from kafkaml.inference.serializers import InferenceOutput
 
         inference = Inference.objects.filter(pk=pk, owner=user).first()
-        return (
-            json.loads(json.dumps(InferenceOutput(inference).data, default=str))
-            if inference
-            else None
-        )
+        return InferenceOutput(inference).data if inference else None
 
 
 class PredictionsConsumer(AsyncJsonWebsocketConsumer):

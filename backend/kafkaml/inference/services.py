@@ -29,12 +29,11 @@ def _check_topic(field: str, topic: str) -> None:
 
 
 def _latest_version(result: TrainingResult) -> int:
+    """The newest trained version; a result is deployable once finished, or, for incremental
+    training (which runs until stopped), as soon as it has published a version."""
     artifact = result.artifacts.order_by("-version").first()
-    if (
-        artifact is None
-        or result.status != ResultStatus.FINISHED
-        and not (result.deployment.incremental and artifact)
-    ):
+    finished = result.status == ResultStatus.FINISHED
+    if artifact is None or not (finished or result.deployment.incremental):
         raise ApplicationError(
             "Only a finished training result with a trained model can be deployed.",
             errors={"result": [f"The result is {result.status}."]},

@@ -107,3 +107,29 @@ async def test_predictions_flow_to_the_page_from_a_fresh_topic(
     assert [item["values"] for item in received] == [[i, 1 - i] for i in range(5)]
     assert received[0]["model_version"] == 1
     await communicator.disconnect()
+
+
+async def test_inference_metrics_reach_the_owner(tokens, result):
+    from kafkaml.inference.models import Inference
+    from kafkaml.inference.services import inference_metrics_record
+
+    inference = await sync_to_async(Inference.objects.create)(
+        owner_id=result.owner_id,
+        result=result,
+        serving_result=result,
+        model_version=1,
+        input_format="RAW",
+        input_topic="in",
+        output_topic="out",
+        status="running",
+    )
+    communicator, connected, _ = await connect(f"/ws/inferences/{inference.pk}/?token={tokens[0]}")
+    assert connected
+    snapshot = await communicator.receive_json_from(timeout=10)
+    assert snapshot["data"]["status"] == "running" and "live" in snapshot["data"]
+    await sync_to_async(inference_metrics_record)(
+        inference=inference, replica="r0", metrics={"records_in_per_s": 12.5}
+    )
+    event = await communicator.receive_json_from(timeout=10)
+    assert event == {"event": "metrics", "data": {"replica": "r0", "records_in_per_s": 12.5}}
+    await communicator.disconnect()

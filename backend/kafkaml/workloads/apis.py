@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +22,3 @@ class WorkerHeartbeatApi(APIView):
         data.is_valid(raise_exception=True)
         heartbeat_record(data.validated_data["component"], data.validated_data["detail"])
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-__all__ = ["WorkerHeartbeatApi", "inline_serializer"]
