@@ -1,65 +1,29 @@
 """`kafkaml up` with embedded defaults in a temp dir: healthy, a clean stop, and clear failures."""
 
-import os
 import signal
 import socket
 import subprocess
-import sys
-import threading
-import time
-from pathlib import Path
 
 import pytest
 import requests
 from kafkaml.broker import free_port
 
-KAFKAML = str(Path(sys.executable).with_name("kafkaml"))
-
-
-def up_command(data_dir, port, executor_port, broker_port):
-    return [
-        KAFKAML,
-        "up",
-        "--data-dir",
-        str(data_dir),
-        "--port",
-        str(port),
-        "--executor-port",
-        str(executor_port),
-        "--broker-port",
-        str(broker_port),
-    ]
-
-
-def clean_env():
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    return env
+from tests.e2e_platform.harness import Output, clean_env, up_command
 
 
 @pytest.mark.slow
 def test_up_serves_health_and_stops_cleanly(tmp_path):
-    port, executor_port, broker_port = free_port(), free_port(), free_port()
+    port = free_port()
     process = subprocess.Popen(
-        up_command(tmp_path / "data", port, executor_port, broker_port),
+        up_command(tmp_path / "data", port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=clean_env(),
         text=True,
     )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
-    reader.start()
+    output = Output(process)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any("Kafka-ML is up" in line for line in lines):
-            assert process.poll() is None, "".join(lines)
-            time.sleep(0.5)
-        assert any("Kafka-ML is up" in line for line in lines), "".join(lines)
+        output.wait_for("Kafka-ML is up", process, timeout=120)
         response = requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5)
         assert response.status_code == 200, response.text
         assert {c["status"] for c in response.json()["components"].values()} == {"ok"}
@@ -70,10 +34,9 @@ def test_up_serves_health_and_stops_cleanly(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)
-        reader.join(10)
-    output = "".join(lines)
-    assert process.returncode == 0, output
-    assert "password:" in output and "Kafka-ML is up" in output and "stopped." in output
+        output.thread.join(10)
+    assert process.returncode == 0, output.text
+    assert "password:" in output.text and "stopped." in output.text
     assert (tmp_path / "data" / "kafkaml.sqlite3").exists()
 
 
@@ -83,7 +46,7 @@ def test_up_refuses_a_taken_port(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            up_command(tmp_path, port, free_port(), free_port()),
+            up_command(tmp_path, port),
             capture_output=True,
             text=True,
             env=clean_env(),

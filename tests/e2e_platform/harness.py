@@ -39,6 +39,24 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+def up_command(
+    data_dir: Path, port: int, executor_port: int = 0, broker_port: int = 0
+) -> list[str]:
+    """``kafkaml up`` on the given ports (free ones where 0)."""
+    return [
+        KAFKAML,
+        "up",
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        str(port),
+        "--executor-port",
+        str(executor_port or free_port()),
+        "--broker-port",
+        str(broker_port or free_port()),
+    ]
+
+
 class Output:
     """Collects a process's output lines in a thread."""
 
@@ -119,22 +137,9 @@ class Platform:
 @contextmanager
 def run_platform(tmp_path: Path, launcher_name: str, launcher: Launcher, **env: str):
     """``kafkaml up`` in ``tmp_path`` on free ports; yields a logged-in :class:`Platform`."""
-    data_dir = tmp_path / "data"
-    port, executor_port, broker_port = free_port(), free_port(), free_port()
-    command = [
-        KAFKAML,
-        "up",
-        "--data-dir",
-        str(data_dir),
-        "--port",
-        str(port),
-        "--executor-port",
-        str(executor_port),
-        "--broker-port",
-        str(broker_port),
-    ]
+    data_dir, port = tmp_path / "data", free_port()
     process = subprocess.Popen(
-        command,
+        up_command(data_dir, port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
