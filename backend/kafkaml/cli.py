@@ -17,7 +17,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kafkaml.broker import BrokerError, EmbeddedBroker, ensure_topics, port_is_open
+from kafkaml.broker import (
+    BrokerError,
+    EmbeddedBroker,
+    ensure_topics,
+    port_is_open,
+    terminate_with_parent,
+)
 
 
 class UpError(RuntimeError):
@@ -41,6 +47,7 @@ class Component:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
+                preexec_fn=terminate_with_parent,
             )
 
     def alive(self) -> bool:
