@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .codecs import dtype_name, shape_to_string
+from .codecs import _as_bytes, dtype_name, shape_to_string
 
 logger = logging.getLogger("datasources")
 
@@ -89,12 +89,9 @@ def format_ranges(topic: str, ranges: Mapping[int, tuple[int, int]]) -> str:
 
 def _object_to_bytes(value: Any) -> bytes | None:
     """Convert what the original ``send``/``send_value`` accepted to bytes."""
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, bytearray | memoryview):
-        return bytes(value)
+    raw = _as_bytes(value)
+    if raw is not None or value is None:
+        return raw
     if isinstance(value, np.ndarray | np.generic):
         return np.ascontiguousarray(value).astype(value.dtype.newbyteorder("<")).tobytes()
     if isinstance(value, bool | int):

@@ -11,6 +11,14 @@ from kafkaml.errors import ApplicationError
 from .models import ModelArtifact
 
 
+def read_member(tar: tarfile.TarFile, filename: str) -> bytes | None:
+    """The bytes of the regular file called ``filename`` anywhere in the archive, or None."""
+    for member in tar.getmembers():
+        if member.isfile() and Path(member.name).name == filename:
+            return tar.extractfile(member).read()
+    return None
+
+
 def artifact_file(artifact: ModelArtifact, kind: str):
     """(file object, filename) for ``archive``, ``native`` or ``onnx``."""
     if kind == "archive":
@@ -24,7 +32,7 @@ def artifact_file(artifact: ModelArtifact, kind: str):
         )
     wanted = files[kind]
     with artifact.archive.open("rb") as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
-        for member in tar.getmembers():
-            if member.isfile() and Path(member.name).name == wanted:
-                return io.BytesIO(tar.extractfile(member).read()), wanted
+        data = read_member(tar, wanted)
+    if data is not None:
+        return io.BytesIO(data), wanted
     raise ApplicationError(f"{wanted} is missing from the archive.", status_code=404)

@@ -6,7 +6,6 @@ import json
 import logging
 import tarfile
 import tempfile
-from pathlib import Path
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -173,14 +172,14 @@ def epoch_record(*, result: TrainingResult, epoch: int, metrics: dict) -> None:
 
 
 def _read_metadata(archive_path: str) -> dict:
+    from .artifacts import read_member
+
     try:
         with tarfile.open(archive_path, "r:gz") as tar:
-            member = next(
-                (m for m in tar.getmembers() if Path(m.name).name == "metadata.json"), None
-            )
-            if member is None:
-                raise ApplicationError("The archive has no metadata.json.")
-            return json.load(tar.extractfile(member))
+            data = read_member(tar, "metadata.json")
+        if data is None:
+            raise ApplicationError("The archive has no metadata.json.")
+        return json.loads(data)
     except (tarfile.TarError, OSError, ValueError) as exc:
         raise ApplicationError(f"The archive is not a readable tar.gz: {exc}") from exc
 

@@ -299,18 +299,24 @@ def build_pod_template(
     )
 
 
+def _workload_metadata(
+    spec: WorkloadSpec, settings: KubernetesSettings, labels: dict[str, str]
+) -> k8s.V1ObjectMeta:
+    return k8s.V1ObjectMeta(
+        name=k8s_name(spec.name),
+        namespace=settings.namespace,
+        labels=labels,
+        annotations={"kafkaml.io/name": spec.name},
+    )
+
+
 def build_job(spec: WorkloadSpec, settings: KubernetesSettings) -> k8s.V1Job:
     """A training workload: one pod, retried ``backoff_limit`` times, deleted after the TTL."""
     labels = workload_labels(spec, settings)
     return k8s.V1Job(
         api_version="batch/v1",
         kind="Job",
-        metadata=k8s.V1ObjectMeta(
-            name=k8s_name(spec.name),
-            namespace=settings.namespace,
-            labels=labels,
-            annotations={"kafkaml.io/name": spec.name},
-        ),
+        metadata=_workload_metadata(spec, settings, labels),
         spec=k8s.V1JobSpec(
             backoff_limit=settings.backoff_limit,
             ttl_seconds_after_finished=settings.ttl_seconds,
@@ -327,12 +333,7 @@ def build_deployment(spec: WorkloadSpec, settings: KubernetesSettings) -> k8s.V1
     return k8s.V1Deployment(
         api_version="apps/v1",
         kind="Deployment",
-        metadata=k8s.V1ObjectMeta(
-            name=k8s_name(spec.name),
-            namespace=settings.namespace,
-            labels=labels,
-            annotations={"kafkaml.io/name": spec.name},
-        ),
+        metadata=_workload_metadata(spec, settings, labels),
         spec=k8s.V1DeploymentSpec(
             replicas=max(0, int(spec.replicas)),
             selector=k8s.V1LabelSelector(match_labels={WORKLOAD_LABEL: labels[WORKLOAD_LABEL]}),
