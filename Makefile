@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 FRONTEND_STAMP := frontend/dist/index.html
 
-.PHONY: install up test e2e lint format frontend bench clean
+.PHONY: install up test test-kafka e2e lint format frontend bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,8 +32,17 @@ test: install frontend
 	$(VENV)/bin/ruff format --check .
 	cd backend && ../$(PY) manage.py check && ../$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-kafka
 	@if [ -f frontend/package.json ]; then cd frontend && npm test; fi
 	@$(MAKE) --no-print-directory e2e
+
+# The broker matrix: every test that uses the `broker` fixture again on Apache Kafka 4.x (KRaft,
+# resolved with Maven by .ci/install-kafka.sh); skipped with a notice without Java and Maven.
+BROKER_SUITES ?= datasources control_logger model_training model_inference backend tests
+test-kafka: install
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
+		TEST_BROKER=apache-kafka TEST_BROKER_ONLY=1 $(VENV)/bin/pytest $(BROKER_SUITES) $(PYTEST_ARGS); \
+	else echo "test-kafka: skipped (needs Java 17+ and Maven for Apache Kafka)"; fi
 
 # The browser journey (log in → model → train → infer → live predictions) in headless
 # Chromium; skipped with a notice where Debian's chromium is not installed

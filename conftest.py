@@ -6,10 +6,15 @@ import os
 
 import pytest
 
+# Which broker the broker-facing suites run on: the embedded Tansu (default), or Apache Kafka
+# started from the Maven-resolved jars (`TEST_BROKER=apache-kafka`, see tests/apache_kafka.py);
+# `TEST_KAFKA_BOOTSTRAP_SERVERS` points them at a broker that is already running instead.
+TEST_BROKER = os.environ.get("TEST_BROKER", "tansu")
+
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory):
-    """A real Kafka-compatible broker: the embedded Tansu, or KAFKA_BOOTSTRAP_SERVERS if set."""
+    """A real Kafka broker: the embedded Tansu, Apache Kafka, or an external one."""
     external = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS")
     if external:
 
@@ -18,11 +23,29 @@ def broker(tmp_path_factory):
 
         yield _External()
         return
+    if TEST_BROKER == "apache-kafka":
+        from tests.apache_kafka import ApacheKafka
+
+        with ApacheKafka(tmp_path_factory.mktemp("apache-kafka")) as kafka:
+            yield kafka
+        return
+    if TEST_BROKER != "tansu":
+        raise pytest.UsageError(f"TEST_BROKER={TEST_BROKER!r}: use tansu or apache-kafka")
     from kafkaml.broker import EmbeddedBroker
 
     log = tmp_path_factory.mktemp("broker") / "tansu.log"
     with EmbeddedBroker(log_path=log) as embedded:
         yield embedded
+
+
+@pytest.fixture(scope="session")
+def sasl_kafka(tmp_path_factory):
+    """Apache Kafka with SASL/SCRAM-SHA-512 and the StandardAuthorizer (deny unless an ACL
+    allows); ``client_config()`` logs in as the super user ``admin``."""
+    from tests.apache_kafka import ApacheKafka
+
+    with ApacheKafka(tmp_path_factory.mktemp("sasl-kafka"), sasl=True) as kafka:
+        yield kafka
 
 
 @pytest.fixture
@@ -31,3 +54,15 @@ def unique_topic(request):
     import uuid
 
     return f"t-{request.node.name[:40].replace('[', '-').replace(']', '')}-{uuid.uuid4().hex[:8]}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """``TEST_BROKER_ONLY=1`` keeps only the tests that talk to the ``broker`` fixture: the
+    broker matrix (``make test-kafka``) reruns just those on Apache Kafka."""
+    if os.environ.get("TEST_BROKER_ONLY") != "1":
+        return
+    keep = [item for item in items if "broker" in getattr(item, "fixturenames", ())]
+    deselected = [item for item in items if item not in keep]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = keep
