@@ -4,8 +4,12 @@
 //
 //   log in → create a Keras model from the template → configuration → deploy for training →
 //   send digits with the datasources library → watch the result finish with charts →
-//   deploy inference → send records → see live predictions on the visualization page.
+//   deploy inference → send records → see live predictions on the visualization page;
+//   and user management: the admin creates, disables, enables a user and resets its password,
+//   creates an API token (shown once; it works) and revokes it (it stops working); at the end the
+//   new user logs in, finds no Users page and changes their own password.
 //
+// E2E_ONLY=accounts walks only the account and user-management steps (no training).
 // By default it starts its own platform (`kafkaml up` in a temporary data dir, free ports).
 // To use a running one instead: KAFKAML_URL, KAFKAML_USER, KAFKAML_PASSWORD, KAFKA_BOOTSTRAP_SERVERS.
 // Screenshots of every page: <repo>/test-artifacts/ui/ (E2E_ARTIFACTS to change).
@@ -26,6 +30,7 @@ const python = process.env.PYTHON ?? join(repo, '.venv', 'bin', 'python');
 const kafkamlBin = process.env.KAFKAML_BIN ?? join(repo, '.venv', 'bin', 'kafkaml');
 const TRAIN_TIMEOUT = Number(process.env.E2E_TRAIN_TIMEOUT ?? 300) * 1000;
 const chromePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ONLY_ACCOUNTS = process.env.E2E_ONLY === 'accounts';
 
 const consoleErrors = [];
 let stack = null; // { proc, dataDir, log }
@@ -226,6 +231,124 @@ async function stopInference(id) {
   }, id).catch(() => undefined);
 }
 
+/** GET an API path from this process (not the browser: an expected 401 there is a console error). */
+async function apiStatus(url, token) {
+  const r = await fetch(url, { headers: { Accept: 'application/json', Authorization: `Token ${token}` } });
+  return r.status;
+}
+
+async function logIn(user, password) {
+  await page.getByLabel('Username', { exact: true }).waitFor();
+  await page.getByLabel('Username', { exact: true }).fill(user);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByTestId('username').getByText(user).waitFor();
+}
+
+async function accountSteps(target, U, suffix, newUser) {
+  await step('users: create, disable, enable, reset a password', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users', exact: true }).click();
+    await page.getByRole('heading', { name: 'Users' }).waitFor();
+    await page.getByTestId(`user-${target.user}`).waitFor();
+    const me = await page.evaluate(() => fetch('/api/v1/auth/me/').then((r) => r.json()));
+    if (me.single_user_mode) {
+      // The platform refuses a second user here: the page must say why and offer no form.
+      await page.getByTestId('single-user').waitFor();
+      if (!(await page.getByRole('button', { name: 'Create user' }).isDisabled())) throw new Error('single-user mode, yet “Create user” is enabled');
+      await screenshot('users-single-user-mode');
+      say('  single-user mode on this machine: user creation, disable/enable and the second user are skipped');
+      newUser.skipped = true;
+      return;
+    }
+    await screenshot('users');
+    await page.getByLabel('Username', { exact: true }).fill(newUser.name);
+    await page.getByLabel('Password', { exact: true }).fill(newUser.password);
+    await page.getByRole('button', { name: 'Create user' }).click();
+    const row = page.getByTestId(`user-${newUser.name}`);
+    await row.waitFor();
+    await row.locator('.badge', { hasText: 'active' }).waitFor();
+    await screenshot('users-created');
+    page.once('dialog', (d) => d.accept());
+    await row.getByRole('button', { name: 'Disable' }).click();
+    await row.locator('.badge', { hasText: 'disabled' }).waitFor();
+    await screenshot('users-disabled');
+    await row.getByRole('button', { name: 'Enable' }).click();
+    await row.locator('.badge', { hasText: 'active' }).waitFor();
+    // The admin sets a new password for the user (the user logs in with it at the end).
+    await row.getByRole('button', { name: 'Reset password' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('New password', { exact: true }).fill(newUser.reset);
+    await dialog.getByLabel('Confirm', { exact: true }).fill(newUser.reset);
+    await screenshot('users-reset-password');
+    await dialog.getByRole('button', { name: 'Set password' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByText(`Password of ${newUser.name} reset.`).waitFor();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot('phone-users');
+    await page.setViewportSize({ width: 1366, height: 860 });
+  });
+
+  await step('account: create an API token, use it, revoke it', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account', exact: true }).click();
+    await page.getByRole('heading', { name: 'Account' }).waitFor();
+    await page.getByRole('heading', { name: 'Change password' }).waitFor();
+    const name = `e2e-${suffix}`;
+    await page.getByLabel('Token name').fill(name);
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const reveal = page.getByTestId('new-token');
+    await reveal.waitFor();
+    await reveal.getByText('you will not see it again').waitFor();
+    const secret = (await reveal.getByLabel('New API token').textContent())?.trim() ?? '';
+    if (secret.length < 20) throw new Error(`no token shown: “${secret}”`);
+    const row = page.getByTestId(`token-${name}`);
+    await row.waitFor();
+    if ((await row.textContent()).includes(secret)) throw new Error('the token list shows the secret');
+    await screenshot('account-token-created');
+    const works = await apiStatus(U('/api/v1/auth/me/'), secret);
+    if (works !== 200) throw new Error(`the new token does not work: GET /api/v1/auth/me/ answered ${works}`);
+    await reveal.getByRole('button', { name: 'I have copied it' }).click();
+    await reveal.waitFor({ state: 'detached' });
+    if ((await page.content()).includes(secret)) throw new Error('the token is still on the page after “I have copied it”');
+    page.once('dialog', (d) => d.accept());
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await row.waitFor({ state: 'detached' });
+    const revoked = await apiStatus(U('/api/v1/auth/me/'), secret);
+    if (revoked !== 401 && revoked !== 403) throw new Error(`a revoked token still answers ${revoked}`);
+    await screenshot('account-token-revoked');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot('phone-account');
+    await page.setViewportSize({ width: 1366, height: 860 });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models', exact: true }).click();
+    await page.getByRole('heading', { name: 'Models' }).waitFor();
+  });
+}
+
+async function secondUserSteps(target, U, newUser) {
+  if (newUser.skipped) return;
+  await step('a non-staff user: no Users page, changes their own password', async () => {
+    await page.goto(U('/login'));
+    await logIn(newUser.name, newUser.reset);
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'Account', exact: true }).waitFor();
+    if (await nav.getByRole('link', { name: 'Users', exact: true }).count()) throw new Error('a non-staff user sees the Users link');
+    await page.goto(U('/users'));
+    await page.getByTestId('staff-only').waitFor();
+    await screenshot('users-staff-only');
+    await nav.getByRole('link', { name: 'Account', exact: true }).click();
+    await page.getByLabel('Current password', { exact: true }).fill(newUser.reset);
+    await page.getByLabel('New password', { exact: true }).fill(newUser.password2);
+    await page.getByLabel('Confirm new password', { exact: true }).fill(newUser.password2);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText(/Password changed/).waitFor();
+    await page.getByText('No API tokens').waitFor();
+    await screenshot('account-password-changed');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await logIn(newUser.name, newUser.password2);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Username').waitFor();
+  });
+}
+
 async function main() {
   mkdirSync(artifacts, { recursive: true });
   if (!existsSync(chromePath)) throw new Error(`${chromePath} is missing: run .ci/install-browser.sh`);
@@ -255,6 +378,7 @@ async function main() {
   const U = (p) => target.url + p;
   const suffix = Date.now().toString(36);
   const modelName = `digits-net-${suffix}`;
+  const newUser = { name: `e2e-user-${suffix}`, password: `Kml-${suffix}-first-Passphrase`, reset: `Kml-${suffix}-reset-Passphrase`, password2: `Kml-${suffix}-own-Passphrase` };
   let deploymentId;
   let resultId;
   let inference;
@@ -271,6 +395,18 @@ async function main() {
       await page.getByRole('heading', { name: 'Models' }).waitFor();
       await screenshot('models-empty');
     });
+
+    await accountSteps(target, U, suffix, newUser);
+    if (ONLY_ACCOUNTS) {
+      await step('log out', async () => {
+        await page.getByRole('button', { name: 'Log out' }).click();
+        await page.getByLabel('Username').waitFor();
+      });
+      await secondUserSteps(target, U, newUser);
+      if (consoleErrors.length) throw new Error(`browser console errors:\n  ${consoleErrors.join('\n  ')}`);
+      say(`PASSED: the account journey (${shot} screenshots in ${artifacts})`);
+      return 0;
+    }
 
     await step('create a Keras model from the template', async () => {
       await page.getByRole('link', { name: 'New model' }).first().click();
@@ -431,6 +567,8 @@ async function main() {
       await page.getByLabel('Username').waitFor();
       await screenshot('logged-out');
     });
+
+    await secondUserSteps(target, U, newUser);
 
     if (consoleErrors.length) throw new Error(`browser console errors:\n  ${consoleErrors.join('\n  ')}`);
     say(`PASSED: the whole journey (${shot} screenshots in ${artifacts})`);

@@ -15,8 +15,12 @@ import Datasources from './pages/Datasources';
 import Inferences from './pages/Inferences';
 import InferenceForm from './pages/InferenceForm';
 import Visualization from './pages/Visualization';
+import Account from './pages/Account';
+import Users from './pages/Users';
 
-const NAV = [
+type NavItem = { section: string } | { to: string; label: string; staff?: boolean };
+
+const NAV: readonly NavItem[] = [
   { section: 'Build' },
   { to: '/models', label: 'Models' },
   { to: '/configurations', label: 'Configurations' },
@@ -26,7 +30,10 @@ const NAV = [
   { section: 'Serve' },
   { to: '/inferences', label: 'Inferences' },
   { to: '/visualization', label: 'Visualization' },
-] as const;
+  { section: 'Settings' },
+  { to: '/account', label: 'Account' },
+  { to: '/users', label: 'Users', staff: true },
+];
 
 export default function App() {
   const { user, checking, logout } = useAuth();
@@ -49,11 +56,11 @@ export default function App() {
         <button className="btn small menu-toggle" aria-label="Menu" onClick={() => setMenuOpen((o) => !o)}>☰</button>
         <Link to="/" className="brand">Kafka-ML</Link>
         <span className="spacer" />
-        <span className="user" data-testid="username">{user.username}</span>
+        <Link to="/account" className="user" data-testid="username" title="Your account: password and API tokens">{user.username}</Link>
         <button className="btn small" onClick={() => logout()}>Log out</button>
       </header>
       <nav className={`sidebar${menuOpen ? ' open' : ''}`} aria-label="Main">
-        {NAV.map((item, i) =>
+        {NAV.filter((item) => !('staff' in item && item.staff) || user.is_staff).map((item, i) =>
           'section' in item ? (
             <div className="section" key={i}>{item.section}</div>
           ) : (
@@ -78,6 +85,8 @@ export default function App() {
           <Route path="/datasources" element={<Datasources />} />
           <Route path="/inferences" element={<Inferences />} />
           <Route path="/visualization" element={<Visualization />} />
+          <Route path="/account" element={<Account />} />
+          <Route path="/users" element={<Users />} />
           <Route path="*" element={<div className="card">Nothing here. <Link to="/models">Go to models</Link>.</div>} />
         </Routes>
       </main>

@@ -194,6 +194,13 @@ export function fmtDate(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
 
+/** The day only (the full date and time in `title` where it matters). */
+export function fmtDay(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleDateString();
+}
+
 export function LiveDot({ state }: { state: 'connecting' | 'open' | 'closed' | 'denied' }) {
   const text = { connecting: 'connecting…', open: 'live', closed: 'reconnecting…', denied: 'live updates unavailable' }[state];
   return <span className={`badge ${state === 'open' ? 'running pulse' : ''}`} title="Live updates over a websocket">{text}</span>;

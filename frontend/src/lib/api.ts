@@ -7,13 +7,21 @@ export class ApiError extends Error {
   detail: string;
   errors: FieldErrors;
   body: Record<string, unknown>;
-  constructor(status: number, body: Record<string, unknown>) {
-    const detail = typeof body.detail === 'string' ? body.detail : `Request failed (${status})`;
+  /** Seconds to wait before trying again (429: Retry-After header, or “… in N seconds” in detail). */
+  retryAfter: number | null;
+  constructor(status: number, body: Record<string, unknown>, retryAfterHeader?: string | null) {
+    const detail =
+      typeof body.detail === 'string' && body.detail
+        ? body.detail
+        : status === 429
+          ? 'Too many attempts. Wait a moment and try again.'
+          : `Request failed (${status})`;
     super(detail);
     this.status = status;
     this.detail = detail;
-    this.errors = (body.errors as FieldErrors) ?? {};
+    this.errors = normalizeErrors(body.errors);
     this.body = body;
+    this.retryAfter = status === 429 ? parseRetryAfter(retryAfterHeader, detail) : null;
   }
   /** Messages for one field (also matches nested keys like `field.sub`). */
   field(name: string): string[] {
@@ -23,6 +31,26 @@ export class ApiError extends Error {
     }
     return out;
   }
+}
+
+/** `errors` as {field: [messages]}, whatever shape came (a bare string per field too). */
+export function normalizeErrors(raw: unknown): FieldErrors {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return {};
+  const out: FieldErrors = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    const list = Array.isArray(v) ? v : [v];
+    const msgs = list.filter((m) => m != null && m !== '').map((m) => (typeof m === 'string' ? m : JSON.stringify(m)));
+    if (msgs.length) out[k] = msgs;
+  }
+  return out;
+}
+
+/** Seconds from a Retry-After header (seconds only) or from “… try again in N seconds”. */
+export function parseRetryAfter(header: string | null | undefined, detail: string): number | null {
+  const h = header?.trim();
+  if (h && /^\d+$/.test(h)) return Number(h);
+  const m = /(\d+)\s*(?:seconds?|s)\b/i.exec(detail);
+  return m ? Number(m[1]) : null;
 }
 
 type Listener = () => void;
@@ -88,7 +116,7 @@ export async function request<T = unknown>(path: string, opts: RequestOptions = 
       expiredListeners.forEach((fn) => fn());
     }
     const errBody = data && typeof data === 'object' ? (data as Record<string, unknown>) : { detail: String(data ?? '') };
-    throw new ApiError(response.status, errBody);
+    throw new ApiError(response.status, errBody, response.headers.get('Retry-After'));
   }
   return data as T;
 }

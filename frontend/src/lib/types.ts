@@ -5,6 +5,8 @@ export interface User {
   username: string;
   is_staff: boolean;
   kafka?: { bootstrap_servers?: string; control_topic?: string };
+  /** The platform could not establish its sandbox: one user only (see docs/security.md). */
+  single_user_mode?: boolean;
 }
 
 export interface MLModel {

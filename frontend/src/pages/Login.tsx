@@ -1,4 +1,4 @@
-import { FormEvent, useState } from 'react';
+import { FormEvent, useEffect, useState } from 'react';
 import { useAuth } from '../auth';
 import { ApiError, errorText } from '../lib/api';
 import { Field, Spinner } from '../components/ui';
@@ -9,6 +9,15 @@ export default function Login() {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  // After a 429 (too many attempts): the button waits out the server's delay.
+  const [waitUntil, setWaitUntil] = useState(0);
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (waitUntil <= now) return;
+    const id = setTimeout(() => setNow(Date.now()), 1000);
+    return () => clearTimeout(id);
+  }, [waitUntil, now]);
+  const waitLeft = Math.max(0, Math.ceil((waitUntil - now) / 1000));
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -19,6 +28,11 @@ export default function Login() {
     } catch (err) {
       setError(err);
       setBusy(false);
+      if (err instanceof ApiError && err.status === 429) {
+        const t = Date.now();
+        setNow(t);
+        setWaitUntil(t + (err.retryAfter ?? 10) * 1000);
+      }
     }
   };
   const fieldErr = (f: string) => (error instanceof ApiError ? error.field(f) : []);
@@ -36,8 +50,8 @@ export default function Login() {
         <Field label="Password" htmlFor="password" errors={fieldErr('password')}>
           <input id="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
         </Field>
-        <button className="btn primary" type="submit" disabled={busy} style={{ width: '100%', justifyContent: 'center' }}>
-          {busy && <Spinner />} Log in
+        <button className="btn primary wide" type="submit" disabled={busy || waitLeft > 0}>
+          {busy && <Spinner />} Log in{waitLeft > 0 && <span className="wait"> (wait {waitLeft} s)</span>}
         </button>
         <p className="muted small">The first admin password is printed by <code>kafkaml up</code> on its first run.</p>
       </form>
