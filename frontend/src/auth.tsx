@@ -42,7 +42,14 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       return;
     }
     request<User>('/api/v1/auth/me/', { quietAuth: true })
-      .then(setUser)
+      .then((me) => {
+        // An anonymous caller gets 200 {"authenticated": false}: the session is gone.
+        if (!me || me.authenticated === false) {
+          rememberSession(false);
+          setExpired(true);
+          setUser(null);
+        } else setUser(me);
+      })
       .catch((err) => {
         setUser(null);
         if (err?.status === 401 || err?.status === 403) {
@@ -72,7 +79,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     await request('/api/v1/auth/csrf/', { quietAuth: true }).catch(() => undefined);
     let full = me;
     try {
-      full = await api.get<User>('/api/v1/auth/me/');
+      const answer = await api.get<User>('/api/v1/auth/me/');
+      if (answer && answer.authenticated !== false) full = answer;
     } catch {
       /* keep the login answer */
     }

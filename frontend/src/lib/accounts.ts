@@ -1,5 +1,6 @@
 // Accounts: the signed-in user's password and API tokens, and (staff) user management.
 import { api, ApiError, type FieldErrors } from './api';
+import type { User } from './types';
 
 export interface ApiToken {
   id: string;
@@ -42,6 +43,8 @@ export const usersApi = {
   create: (body: { username: string; password: string; is_staff: boolean }) => api.post<ManagedUser>('/api/v1/users/', body),
   update: (id: number, body: Partial<Pick<ManagedUser, 'is_active' | 'is_staff'>>) => api.patch<ManagedUser>(`/api/v1/users/${id}/`, body),
   setPassword: (id: number, password: string) => api.post<void>(`/api/v1/users/${id}/password/`, { password }),
+  /** Whether the platform runs in single-user mode now (asked again after a 409). */
+  singleUserMode: () => api.get<User>('/api/v1/auth/me/').then((me) => !!me?.single_user_mode),
 };
 
 /** A list answer, plain or paginated ({results: [...]}). */

@@ -1,6 +1,8 @@
 export type Framework = 'tensorflow' | 'pytorch';
 
 export interface User {
+  /** false (and nothing else) when /auth/me/ is asked without a session */
+  authenticated?: boolean;
   id: number;
   username: string;
   is_staff: boolean;

@@ -115,7 +115,7 @@ export function TokensPanel({ client = tokensApi }: { client?: TokensClient }) {
       {revealed && <TokenReveal token={revealed} onDone={() => setRevealed(null)} />}
       <form className="inline-form" onSubmit={create} aria-label="New API token">
         <Field label="Token name" htmlFor="token-name" errors={errs.fields.name} hint="What uses it, e.g. “laptop” or “CI”.">
-          <input id="token-name" type="text" value={name} maxLength={64} onChange={(e) => setName(e.target.value)} required />
+          <input id="token-name" type="text" value={name} maxLength={100} onChange={(e) => setName(e.target.value)} required />
         </Field>
         <button type="submit" className="btn primary" disabled={busy || !name.trim()}>{busy && <Spinner />} Create token</button>
       </form>

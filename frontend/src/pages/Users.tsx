@@ -116,7 +116,7 @@ export function ResetPasswordDialog({ user, onSubmit, onClose }: { user: Managed
 
 export function UsersView({ client, me, singleUser }: { client: UsersClient; me: number; singleUser: boolean }) {
   const users = useLoad((s) => client.list(s).then(rows), []);
-  const [refused, setRefused] = useState(false); // a 409 from create: single-user mode
+  const [refused, setRefused] = useState(false); // single-user mode, learnt from a 409
   const [resetting, setResetting] = useState<ManagedUser | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const single = singleUser || refused;
@@ -125,7 +125,8 @@ export function UsersView({ client, me, singleUser }: { client: UsersClient; me:
     try {
       await client.create(f);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 409) setRefused(true);
+      // 409: a taken username, or single-user mode: ask the platform which.
+      if (err instanceof ApiError && err.status === 409) setRefused(await client.singleUserMode().catch(() => false));
       throw err;
     }
     await users.reload(true);

@@ -128,6 +128,7 @@ function fakeUsers(initial: ManagedUser[]) {
       return list.find((u) => u.id === id)!;
     }),
     setPassword: vi.fn(async () => undefined),
+    singleUserMode: vi.fn(async () => false),
   };
 }
 
@@ -196,9 +197,23 @@ describe('users', () => {
     expect((screen.getByRole('button', { name: 'Create user' }) as HTMLButtonElement).disabled).toBe(true);
   });
 
-  it('a 409 from create switches to single-user mode', async () => {
+  it('a taken username (409) is shown next to the field', async () => {
+    const client = fakeUsers([admin]);
+    client.create.mockRejectedValueOnce(new ApiError(409, { detail: "A user named 'admin' already exists.", errors: { username: ["A user named 'admin' already exists."] } }));
+    renderUsers(client);
+    await screen.findByTestId('user-admin');
+    type('Username', 'admin');
+    type('Password', 'a-long-enough-passphrase');
+    fireEvent.click(screen.getByRole('button', { name: 'Create user' }));
+    expect(await screen.findByText("A user named 'admin' already exists.")).toBeTruthy();
+    await waitFor(() => expect(client.singleUserMode).toHaveBeenCalled());
+    expect(screen.queryByTestId('single-user')).toBeNull();
+  });
+
+  it('a 409 from create in single-user mode shows the banner', async () => {
     const onSubmit = vi.fn().mockRejectedValue(new ApiError(409, { detail: 'Single-user mode: no second user.' }));
     const client = fakeUsers([admin]);
+    client.singleUserMode.mockResolvedValue(true);
     client.create.mockImplementation(onSubmit);
     renderUsers(client);
     await screen.findByTestId('user-admin');
