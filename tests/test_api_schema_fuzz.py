@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def api_token(db, executor):
-    from kafkaml.accounts.services import user_create, user_token_get_or_create
+    from kafkaml.accounts.services import token_create, user_create
     from kafkaml.catalog.models import MLModel
     from kafkaml.conftest import KERAS_CODE, KERAS_IMPORTS
 
@@ -34,7 +34,7 @@ def api_token(db, executor):
         framework="tensorflow",
         validation_status="valid",
     )
-    return user_token_get_or_create(user=user)
+    return token_create(user=user, name="fuzz")[1]
 
 
 @schema.parametrize()

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP (Django) and websockets (Channels)."""
+"""ASGI entry point: HTTP (Django, behind the body-size cap) and websockets (Channels, only
+from this site's pages)."""
 
 import os
 
@@ -11,7 +12,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from kafkaml import consumers  # noqa: E402
-from kafkaml.ws_auth import auth_stack  # noqa: E402
+from kafkaml.http_limits import BodySizeLimit  # noqa: E402
+from kafkaml.ws_auth import allowed_origins_only, auth_stack  # noqa: E402
 
 websocket_urls = [
     path("ws/results/<int:pk>/", consumers.ResultConsumer.as_asgi()),
@@ -20,5 +22,8 @@ websocket_urls = [
 ]
 
 application = ProtocolTypeRouter(
-    {"http": django_asgi, "websocket": auth_stack(URLRouter(websocket_urls))}
+    {
+        "http": BodySizeLimit(django_asgi),
+        "websocket": allowed_origins_only(auth_stack(URLRouter(websocket_urls))),
+    }
 )

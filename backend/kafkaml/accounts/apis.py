@@ -1,19 +1,23 @@
-from django.contrib.auth import authenticate, login, logout
+"""Signing in and out: session login for the browser, API tokens for scripts, who am I, and
+changing one's own password."""
+
+from django.conf import settings
+from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.middleware.csrf import get_token
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kafkaml.errors import ApplicationError
 
-from .services import user_token_get_or_create
-
-
-class KafkaInfo(serializers.Serializer):
-    bootstrap_servers = serializers.CharField()
-    control_topic = serializers.CharField()
+from .authentication import enforce_csrf
+from .mode import single_user_mode
+from .models import ApiToken
+from .permissions import IsUser
+from .services import password_change, token_create
+from .throttles import PASSWORD_THROTTLES
 
 
 class MeOutput(serializers.Serializer):
@@ -21,12 +25,15 @@ class MeOutput(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     is_staff = serializers.BooleanField()
+    single_user_mode = serializers.SerializerMethodField()
     kafka = serializers.SerializerMethodField()
+
+    def get_single_user_mode(self, obj) -> bool:
+        """True where the sandbox is incomplete and the platform serves one person only."""
+        return single_user_mode()
 
     def get_kafka(self, obj) -> dict:
         """Where users send their data streams (for the snippets the UI shows)."""
-        from django.conf import settings
-
         return {
             "bootstrap_servers": settings.KAFKAML_PUBLIC_BOOTSTRAP_SERVERS
             or settings.KAFKA_BOOTSTRAP_SERVERS,
@@ -53,24 +60,31 @@ def _check_credentials(request):
 
 
 class LoginApi(APIView):
-    """Session login for the browser."""
+    """Session login for the browser (send the CSRF token from ``auth/csrf/`` first)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = PASSWORD_THROTTLES
 
     @extend_schema(request=CredentialsInput, responses=MeOutput)
     def post(self, request):
+        enforce_csrf(request)
         user = _check_credentials(request)
         login(request, user)
         return Response(MeOutput(user).data)
 
 
 class LogoutApi(APIView):
-    permission_classes = [IsAuthenticated]
+    """Ends what the request signed in with: the API token it carries, or the session."""
+
+    permission_classes = [IsUser]
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
-        logout(request)
+        if isinstance(request.auth, ApiToken):
+            request.auth.delete()
+        else:
+            logout(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -99,15 +113,43 @@ class CsrfApi(APIView):
 
 
 class TokenApi(APIView):
-    """Token for scripts: ``Authorization: Token <key>``."""
+    """A new API token for scripts (``Authorization: Token <token>``) on every call. It expires
+    (``expiry``); list and revoke tokens at ``auth/tokens/``."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = PASSWORD_THROTTLES
 
-    @extend_schema(
-        request=CredentialsInput,
-        responses=inline_serializer("TokenOutput", {"token": serializers.CharField()}),
-    )
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField()
+        id = serializers.CharField(source="public_id")
+        expiry = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema(request=CredentialsInput, responses=OutputSerializer)
     def post(self, request):
-        user = _check_credentials(request)
-        return Response({"token": user_token_get_or_create(user=user)})
+        user = _check_credentials(request)  # service accounts have no password: never pass
+        token, secret = token_create(user=user, name="auth/token")
+        token.token = secret
+        return Response(self.OutputSerializer(token).data)
+
+
+class PasswordApi(APIView):
+    """Change one's own password. Every other token of the user is revoked; the session or
+    token this request uses stays valid."""
+
+    permission_classes = [IsUser]
+    throttle_classes = PASSWORD_THROTTLES
+
+    class InputSerializer(serializers.Serializer):
+        old_password = serializers.CharField(max_length=256)
+        new_password = serializers.CharField(max_length=256)
+
+    @extend_schema(request=InputSerializer, responses={204: None})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        current = request.auth if isinstance(request.auth, ApiToken) else None
+        password_change(user=request.user, current_token=current, **data.validated_data)
+        if current is None:
+            update_session_auth_hash(request, request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -21,3 +21,12 @@ class IsUser(BasePermission):
 
     def has_permission(self, request, view):
         return bool(request.user and request.user.is_authenticated) and not is_worker(request.user)
+
+
+class IsStaffUser(IsUser):
+    """A logged-in person with the staff flag: manages the other users."""
+
+    message = "Only staff users may manage users."
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request.user.is_staff

@@ -5,6 +5,7 @@ dir, an in-memory channel layer, a filesystem Celery transport)."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -13,19 +14,31 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 REPO_DIR = BASE_DIR.parent
 DATA_DIR = Path(os.environ.get("KAFKAML_DATA_DIR", REPO_DIR / ".kafkaml")).resolve()
 
+
+def _private_dir(path: Path) -> Path:
+    """Make ``path`` (and parents) and keep it 0700 when it is ours: it holds the database,
+    logs, artifacts and the secret key, which no other local account may read."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_uid == os.geteuid():
+        path.chmod(0o700)
+    return path
+
+
+_private_dir(DATA_DIR)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
-    # One secret per data dir, made on first start and kept there.
+    # One secret per data dir, made on first start and kept there (0600 from the first byte).
     key_file = DATA_DIR / "secret_key"
-    if key_file.exists():
-        SECRET_KEY = key_file.read_text().strip()
-    else:
+    if not key_file.exists():
         import secrets
 
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        SECRET_KEY = secrets.token_urlsafe(50)
-        key_file.write_text(SECRET_KEY)
-        key_file.chmod(0o600)
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(50))
+        except FileExistsError:
+            pass  # another process of this platform made it first
+    SECRET_KEY = key_file.read_text().strip()
 
 DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
@@ -41,7 +54,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # only the workers' service token (being replaced)
+    "knox",
+    "csp",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -53,15 +68,18 @@ INSTALLED_APPS = [
     "kafkaml.workloads",
 ]
 
+# CSP and X-Frame-Options sit above WhiteNoise: it answers `/` and the UI's files itself, and
+# only the middleware above it sees those responses.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "kafkaml.urls"
@@ -95,13 +113,59 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+_VALIDATION = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": f"{_VALIDATION}.UserAttributeSimilarityValidator"},
+    {"NAME": f"{_VALIDATION}.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": f"{_VALIDATION}.CommonPasswordValidator"},
+    {"NAME": f"{_VALIDATION}.NumericPasswordValidator"},
 ]
 SESSION_ENGINE = "kafkaml.accounts.authentication"
 SESSION_COOKIE_AGE = int(os.environ.get("KAFKAML_SESSION_AGE", 60 * 60 * 12))
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# API tokens for people (django-rest-knox): only a SHA-512 digest is stored; each expires.
+# The prefix lets secret scanners spot a leaked token and tells it from a service token.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=int(os.environ.get("KAFKAML_TOKEN_TTL_DAYS", "30"))),
+    "TOKEN_PREFIX": "kml_",
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+KAFKAML_TOKENS_PER_USER = 100
+# None: single-user mode follows the sandbox (mlcode_executor.jail.capabilities()).
+KAFKAML_SINGLE_USER_MODE: bool | None = None
+
+# Request size caps. The ASGI app refuses a larger body before reading it (kafkaml.http_limits);
+# the workers' artifact uploads (under /api/v1/worker/) get the larger cap.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("KAFKAML_MAX_BODY_BYTES", 2_621_440))
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+KAFKAML_MAX_UPLOAD_BYTES = int(os.environ.get("KAFKAML_MAX_UPLOAD_BYTES", 4 * 1024**3))
+KAFKAML_MAX_JSON_DEPTH = 64
+
+# Content-Security-Policy (django-csp) on every response: the UI loads only its own scripts.
+# Styles may be inline: CodeMirror and uPlot inject theirs at run time.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -110,7 +174,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT.mkdir(parents=True, exist_ok=True, mode=0o700)
 FRONTEND_DIST = REPO_DIR / "frontend" / "dist"
 WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.exists() else None
 WHITENOISE_INDEX_FILE = True
@@ -120,8 +184,21 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "kafkaml.accounts.authentication.TokenAuthentication",
+        "kafkaml.accounts.authentication.ServiceTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "kafkaml.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "login": os.environ.get("KAFKAML_LOGIN_RATE", "5/min"),  # per username and address
+        "login_address": os.environ.get("KAFKAML_LOGIN_ADDRESS_RATE", "60/min"),
+    },
+    # The client address is REMOTE_ADDR unless KAFKAML_NUM_PROXIES trusted proxies sit in
+    # front (then X-Forwarded-For); without this, a forged header would dodge the throttle.
+    "NUM_PROXIES": int(os.environ.get("KAFKAML_NUM_PROXIES", "0")),
     "DEFAULT_PAGINATION_CLASS": "kafkaml.api.Pagination",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -149,7 +226,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The cache holds the login throttles' counters: shared by every web process through Redis.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -193,6 +275,12 @@ MLCODE_EXECUTOR_URL = os.environ.get("MLCODE_EXECUTOR_URL", "http://127.0.0.1:80
 MLCODE_EXECUTOR_TIMEOUT = float(os.environ.get("MLCODE_EXECUTOR_TIMEOUT", "90"))
 KAFKAML_SERVICE_USERNAME = "kafkaml-service"
 KAFKAML_WORKERS_PYTHON = os.environ.get("KAFKAML_WORKERS_PYTHON", "")  # default: this Python
+# GPUs one user's running workloads may hold together (unset: no cap).
+KAFKAML_MAX_GPUS_PER_USER = (
+    int(os.environ["KAFKAML_MAX_GPUS_PER_USER"])
+    if os.environ.get("KAFKAML_MAX_GPUS_PER_USER", "").strip()
+    else None
+)
 HEARTBEAT_STALE_SECONDS = 45
 
 LOGGING = {

@@ -8,7 +8,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from confluent_kafka import Producer
-from rest_framework.authtoken.models import Token
 
 from kafkaml.asgi import application
 
@@ -28,10 +27,9 @@ async def connect(path):
 
 @pytest.fixture
 def tokens(user, other_user):
-    return (
-        Token.objects.create(user=user).key,
-        Token.objects.create(user=other_user).key,
-    )
+    from kafkaml.accounts.services import token_create
+
+    return token_create(user=user)[1], token_create(user=other_user)[1]
 
 
 @pytest.fixture

@@ -23,13 +23,25 @@ def test_no_anonymous_access(url):
 
 def test_session_login_me_logout(user):
     api = APIClient(enforce_csrf_checks=True)
+    # Login itself needs the CSRF token: another site cannot sign the browser in.
+    no_csrf = api.post(
+        "/api/v1/auth/login/", {"username": "alice", "password": "alice-password-1"}, format="json"
+    )
+    assert no_csrf.status_code == 403 and "CSRF" in no_csrf.json()["detail"]
+    csrf = api.get("/api/v1/auth/csrf/").json()["csrftoken"]
     wrong = api.post(
-        "/api/v1/auth/login/", {"username": "alice", "password": "nope"}, format="json"
+        "/api/v1/auth/login/",
+        {"username": "alice", "password": "nope"},
+        format="json",
+        HTTP_X_CSRFTOKEN=csrf,
     )
     assert wrong.status_code == 401
     assert "password" in wrong.json()["errors"]
     response = api.post(
-        "/api/v1/auth/login/", {"username": "alice", "password": "alice-password-1"}, format="json"
+        "/api/v1/auth/login/",
+        {"username": "alice", "password": "alice-password-1"},
+        format="json",
+        HTTP_X_CSRFTOKEN=csrf,
     )
     assert response.status_code == 200 and response.json()["username"] == "alice"
     me = api.get("/api/v1/auth/me/").json()
