@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kafkaml.accounts import cli as users_cli
 from kafkaml.broker import (
     BrokerError,
     EmbeddedBroker,
@@ -281,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         "--broker-port", type=int, default=int(os.environ.get("KAFKA_BROKER_PORT", 9092))
     )
     up_parser.add_argument("--ready-timeout", type=float, default=120)
+    users_cli.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "users":
+        return users_cli.run(args)
     try:
         return up(args)
     except (UpError, BrokerError) as exc:
