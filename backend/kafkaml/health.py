@@ -30,7 +30,8 @@ def check_broker() -> dict:
     from confluent_kafka.admin import AdminClient
 
     try:
-        metadata = AdminClient({"bootstrap.servers": servers}).list_topics(timeout=3)
+        client = {"bootstrap.servers": servers, **settings.KAFKA_SECURITY}
+        metadata = AdminClient(client).list_topics(timeout=3)
         return {"status": "ok", "brokers": len(metadata.brokers)}
     except Exception as exc:  # noqa: BLE001
         return {"status": "down", "error": str(exc)[:200]}
@@ -60,6 +61,8 @@ def check_executor() -> dict:
 
 
 def health_report() -> tuple[bool, dict]:
+    from kafkaml.accounts.mode import sandbox_missing
+
     components = {
         "database": check_database(),
         "broker": check_broker(),
@@ -68,20 +71,34 @@ def health_report() -> tuple[bool, dict]:
         "executor": check_executor(),
     }
     healthy = all(c["status"] == "ok" for c in components.values())
+    missing = sandbox_missing()
     return healthy, {
         "status": "ok" if healthy else "degraded",
         "components": components,
+        "single_user_mode": bool(missing),
+        "sandbox": {"complete": not missing, "missing": list(missing)},
         "pid": os.getpid(),
     }
 
 
+def public_view(body: dict) -> dict:
+    """What anyone may see: the overall state and each component up or down. Errors, pids,
+    versions and the sandbox's gaps are for staff (they help an attacker more than a user)."""
+    return {
+        "status": body["status"],
+        "components": {name: {"status": c["status"]} for name, c in body["components"].items()},
+        "single_user_mode": body["single_user_mode"],
+    }
+
+
 class HealthApi(APIView):
-    """The one endpoint open without login: it names no user data."""
+    """The one endpoint open without login: it names no user data. Staff see the details."""
 
     permission_classes = [AllowAny]
-    authentication_classes: list = []
 
     @extend_schema(responses={200: dict, 503: dict})
     def get(self, request):
         healthy, body = health_report()
+        if not (request.user.is_authenticated and request.user.is_staff):
+            body = public_view(body)
         return Response(body, status=200 if healthy else 503)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from datasources.kafka_config import security_config
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 REPO_DIR = BASE_DIR.parent
 DATA_DIR = Path(os.environ.get("KAFKAML_DATA_DIR", REPO_DIR / ".kafkaml")).resolve()
@@ -181,9 +183,10 @@ WHITENOISE_INDEX_FILE = True
 MEDIA_ROOT = Path(os.environ.get("KAFKAML_ARTIFACTS_DIR", DATA_DIR / "artifacts"))
 
 REST_FRAMEWORK = {
+    # Token first: a missing or bad credential is a 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "kafkaml.accounts.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
         "kafkaml.accounts.authentication.ServiceTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -266,6 +269,11 @@ CELERY_BEAT_SCHEDULE = {
 
 # Integrations
 KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+# librdkafka security settings from the variables every Kafka-ML client reads
+# (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD[_FILE], KAFKA_SSL_CA_LOCATION,
+# KAFKA_SSL_CERT_LOCATION, KAFKA_SSL_KEY_LOCATION/PASSWORD); validated here, so a typo stops
+# the start instead of every Kafka client failing later.
+KAFKA_SECURITY = security_config()
 # The address users' sinks should use, when it differs from the platform's own.
 KAFKAML_PUBLIC_BOOTSTRAP_SERVERS = os.environ.get("KAFKAML_PUBLIC_BOOTSTRAP_SERVERS", "")
 KAFKAML_CONTROL_TOPIC = os.environ.get("KAFKAML_CONTROL_TOPIC", "KAFKA_ML_CONTROL_TOPIC")
