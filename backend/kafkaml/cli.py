@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -100,6 +101,27 @@ def _prepare_database() -> str:
     return service_token_ensure()
 
 
+def _private_data_dir(data_dir: Path) -> None:
+    """Close a data dir made before the umask (by an older version): no group or other
+    permission on anything in it that is ours."""
+    uid = os.geteuid()
+    for root, dirs, files in os.walk(data_dir):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            info = os.lstat(path)
+            if info.st_uid == uid and not stat.S_ISLNK(info.st_mode) and info.st_mode & 0o077:
+                os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
+    if data_dir.stat().st_uid == uid:
+        data_dir.chmod(0o700)
+
+
+def _warn_single_user_mode() -> None:
+    from kafkaml.accounts.mode import single_user_mode, single_user_reason
+
+    if single_user_mode():
+        _say(f"WARNING: {single_user_reason()}")
+
+
 def _wait_healthy(url: str, components: list[Component], timeout: float) -> dict:
     import requests
 
@@ -132,9 +154,13 @@ def _died(component: Component) -> str:
 
 
 def up(args: argparse.Namespace) -> int:
+    # Everything the platform and its components write (database, WAL, logs, artifacts,
+    # secret key) is for this account only; the data dir is 0700 (docs/security.md).
+    os.umask(0o077)
     data_dir = Path(args.data_dir).resolve()
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    _private_data_dir(data_dir)
     host, port, executor_port = args.host, args.port, args.executor_port
     for name, taken in (("web server", port), ("executor", executor_port)):
         if port_is_open(host, taken):
@@ -160,6 +186,7 @@ def up(args: argparse.Namespace) -> int:
         ensure_topics(bootstrap, [settings.KAFKAML_CONTROL_TOPIC])
         token = _prepare_database()
         _say(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} ready")
+        _warn_single_user_mode()
 
         base_url = f"http://{host}:{port}"
         env = {
