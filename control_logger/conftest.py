@@ -1,1 +1,1 @@
-from kafkaml.conftest import client, user, worker_client  # noqa: F401
+from kafkaml.conftest import client, control_logger_client, user  # noqa: F401

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kafkaml.workloads.launchers.kubernetes import RBAC_RULES
+from kafkaml.workloads.launchers.kubernetes import MANAGED_BY, MANAGED_BY_LABEL, RBAC_RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "k8s"
@@ -110,7 +110,7 @@ def test_overlay_is_consistent(kubectl, overlay):
     configmaps = by_kind(objs, "ConfigMap")
     secrets = by_kind(objs, "Secret")
     # production creates its Secrets out of band; they must be documented
-    external_secrets = {"kafkaml-secrets", "kafkaml-worker", "kafkaml-tls"}
+    external_secrets = {"kafkaml-secrets", "kafkaml-control-logger", "kafkaml-tls"}
     pvcs = set(by_kind(objs, "PersistentVolumeClaim"))
     accounts = set(by_kind(objs, "ServiceAccount"))
     services = by_kind(objs, "Service")
@@ -189,6 +189,43 @@ def test_rbac_is_exactly_what_the_launcher_uses(kubectl, overlay):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_worker_pods_reach_only_the_backend_kafka_and_dns(kubectl, overlay):
+    objs = render(kubectl, overlay)
+    policies = [
+        p
+        for p in by_kind(objs, "NetworkPolicy").values()
+        if p["spec"]["podSelector"] == {"matchLabels": {MANAGED_BY_LABEL: MANAGED_BY}}
+    ]
+    (policy,) = policies
+    spec = policy["spec"]
+    assert sorted(spec["policyTypes"]) == ["Egress", "Ingress"]
+    assert not spec.get("ingress"), "nothing may connect to a worker pod"
+    backend = by_kind(objs, "Deployment")["kafkaml-backend"]["spec"]["template"]
+    backend_port = backend["spec"]["containers"][0]["ports"][0]["containerPort"]
+    allowed = set()
+    for rule in spec["egress"]:
+        assert rule.get("to"), "an egress rule without `to` allows every destination"
+        assert rule.get("ports"), "an egress rule without ports allows every port"
+        for peer in rule["to"]:
+            assert "ipBlock" not in peer or peer["ipBlock"]["cidr"] != "0.0.0.0/0"
+        for port in rule["ports"]:
+            allowed.add((port.get("protocol", "TCP"), port["port"]))
+    assert allowed == {("TCP", backend_port), ("TCP", 9092), ("UDP", 53), ("TCP", 53)}
+    (to_backend,) = [r for r in spec["egress"] if r["ports"][0]["port"] == backend_port]
+    selector = to_backend["to"][0]["podSelector"]["matchLabels"]
+    assert selector.items() <= backend["metadata"]["labels"].items()
+    if overlay == "local":
+        kafka = by_kind(objs, "StatefulSet")["kafka"]["spec"]["template"]["metadata"]["labels"]
+        (to_kafka,) = [r for r in spec["egress"] if r["ports"][0]["port"] == 9092]
+        assert to_kafka["to"][0]["podSelector"]["matchLabels"].items() <= kafka.items()
+
+
+def test_launcher_secrets_rights_are_create_patch_delete_only():
+    granted = {verb for group, resource, verb in RBAC_RULES if resource == "secrets"}
+    assert granted == {"create", "patch", "delete"}  # never get/list: keys are not read back
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_no_secret_values_in_plain_env(kubectl, overlay):
     for name, spec in pod_specs(render(kubectl, overlay)).items():
         for c in containers(spec):
@@ -216,7 +253,7 @@ def test_local_overlay_runs_kafka_in_kraft_mode_on_a_volume(kubectl):
         "kafka:9092"
     )
     assert "postgres" in by_kind(objs, "StatefulSet")
-    assert set(by_kind(objs, "Secret")) == {"kafkaml-secrets", "kafkaml-worker"}
+    assert set(by_kind(objs, "Secret")) == {"kafkaml-secrets", "kafkaml-control-logger"}
 
 
 @pytest.mark.parametrize("overlay", ["production", "production-gpu"])

@@ -1,6 +1,8 @@
 """REST client the workers use to talk to the backend (docs/contracts.md).
 
-Workers authenticate with a service token. Transient failures (connection refused while the
+Each workload authenticates with its own credential (``KAFKAML_API_TOKEN``, sent as
+``Authorization: Workload <key>``), valid only for its own result(s) or inference and revoked
+when the workload ends. Transient failures (connection refused while the
 backend restarts, 502/503/504) are retried with exponential backoff; a 4xx is the caller's bug
 and raises at once.
 """
@@ -18,6 +20,8 @@ import requests
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {502, 503, 504}
+AUTH_KEYWORD = "Workload"
+FINAL_STATUSES = {"finished", "failed", "stopped"}
 
 
 class BackendError(RuntimeError):
@@ -44,7 +48,7 @@ class BackendClient:
         self.max_retries = max_retries
         self.backoff = backoff
         self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Token {token}"
+        self.session.headers["Authorization"] = f"{AUTH_KEYWORD} {token}"
 
     # -- generic --------------------------------------------------------------------------
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -95,10 +99,19 @@ class BackendClient:
     def set_result_status(
         self, result_id: int, status: str, *, error: str = "", log_tail: str = ""
     ) -> None:
-        self.post_json(
-            f"/api/v1/worker/results/{result_id}/status/",
-            {"status": status, "error": error, "log_tail": log_tail},
-        )
+        try:
+            self.post_json(
+                f"/api/v1/worker/results/{result_id}/status/",
+                {"status": status, "error": error, "log_tail": log_tail},
+            )
+        except BackendError as exc:
+            # The backend revokes the credential as soon as the workload's last result is
+            # final (e.g. when its model was uploaded): a final status sent after that has
+            # nothing left to say.
+            if status in FINAL_STATUSES and exc.status_code == 401:
+                log.info("result %s is already final; not reporting %s", result_id, status)
+                return
+            raise
 
     def report_epoch(self, result_id: int, epoch: int, metrics: Mapping[str, float]) -> None:
         self.post_json(

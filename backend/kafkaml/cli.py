@@ -88,17 +88,19 @@ def _setup_django(data_dir: Path, bootstrap: str) -> None:
 
 
 def _prepare_database() -> str:
-    """Migrate, make the admin account on first run, and return the workers' token."""
+    """Migrate, make the admin account on first run, and return the control logger's key (a
+    credential that can only register datasources and control errors, new at each start)."""
     from django.core.management import call_command
 
-    from kafkaml.accounts.services import admin_ensure, service_token_ensure
+    from kafkaml.accounts.services import admin_ensure
+    from kafkaml.workloads.credentials import control_logger_credential_ensure
 
     call_command("migrate", interactive=False, verbosity=0)
     password = admin_ensure()
     if password:
         _say("created the admin account (shown only this once):")
         _say(f"    username: admin    password: {password}")
-    return service_token_ensure()
+    return control_logger_credential_ensure()
 
 
 def _private_data_dir(data_dir: Path) -> None:

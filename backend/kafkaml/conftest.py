@@ -86,12 +86,33 @@ def other_client(other_user):
 
 
 @pytest.fixture
-def worker_client(db):
-    from kafkaml.accounts.services import service_token_ensure
+def control_logger_client(db):
+    """The control logger's credential (registers datasources and control errors only)."""
+    from kafkaml.workloads.credentials import control_logger_credential_ensure
 
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {service_token_ensure()}")
+    api.credentials(HTTP_AUTHORIZATION=f"Workload {control_logger_credential_ensure()}")
     return api
+
+
+@pytest.fixture
+def workload_client(launcher):
+    """``workload_client(name)``: an API client holding the credential the launcher was given
+    for that workload, exactly as the worker finds it in its environment."""
+
+    def make(name: str) -> APIClient:
+        spec = next(s for s in reversed(launcher.launched) if s.name == name)
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Workload {spec.secret_env['KAFKAML_API_TOKEN']}")
+        return api
+
+    return make
+
+
+@pytest.fixture
+def training_client(workload_client):
+    """``training_client(result_id)``: the credential of the training workload led by it."""
+    return lambda result_id: workload_client(f"training-result-{result_id}")
 
 
 def _free_port() -> int:

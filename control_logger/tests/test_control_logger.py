@@ -30,13 +30,13 @@ def control_topic(broker, unique_topic):
 
 @pytest.fixture
 def control_logger(broker, live_server, control_topic, tmp_path):
-    from kafkaml.accounts.services import service_token_ensure
+    from kafkaml.workloads.credentials import control_logger_credential_ensure
 
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "KAFKAML_BACKEND_URL": live_server.url,
-        "KAFKAML_API_TOKEN": service_token_ensure(),
+        "KAFKAML_API_TOKEN": control_logger_credential_ensure(),
         "KAFKAML_CONTROL_TOPIC": control_topic,
     }
     log = open(tmp_path / "control_logger.log", "wb")
@@ -99,7 +99,7 @@ def test_registers_once_records_malformed_and_carries_on(
     assert control_logger.poll() is None
 
 
-def test_same_control_message_twice_is_one_datasource(worker_client, user):
+def test_same_control_message_twice_is_one_datasource(control_logger_client, user):
     from kafkaml.catalog.models import Configuration
     from kafkaml.training.models import Datasource, Deployment
 
@@ -114,6 +114,6 @@ def test_same_control_message_twice_is_one_datasource(worker_client, user):
         "control_partition": 0,
         "control_offset": 3,
     }
-    worker_client.post("/api/v1/worker/datasources/", body, format="json")
-    worker_client.post("/api/v1/worker/datasources/", body, format="json")
+    control_logger_client.post("/api/v1/worker/datasources/", body, format="json")
+    control_logger_client.post("/api/v1/worker/datasources/", body, format="json")
     assert Datasource.objects.count() == 1

@@ -45,7 +45,7 @@ class FakeBackend:
                 self.wfile.write(body)
 
             def do_GET(self):
-                assert self.headers["Authorization"] == "Token secret"
+                assert self.headers["Authorization"] == "Workload secret"
                 url = urlparse(self.path)
                 parts = url.path.strip("/").split("/")
                 if parts[:4] == ["api", "v1", "worker", "inferences"]:

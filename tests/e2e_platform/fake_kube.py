@@ -2,7 +2,7 @@
 
 It serves exactly what ``KubernetesLauncher`` calls (``batch/v1`` Jobs and ``apps/v1``
 Deployments: create/get/delete, ``deployments/scale`` patch, pods list by label selector, pod
-logs) plus Secrets create/get, so a test can store the workers' Secret the way an operator would.
+logs) plus Secrets create/get/patch/delete: the launcher gives each workload its own Secret.
 
 Unlike the in-process fake of the launcher's unit tests, objects here have consequences:
 
@@ -11,7 +11,8 @@ Unlike the in-process fake of the launcher's unit tests, objects here have conse
 * a Deployment keeps ``spec.replicas`` pods running (``restartPolicy: Always``: a dead pod's
   container is restarted, with ``CrashLoopBackOff`` after repeated crashes), and a scale patch
   starts or terminates pods;
-* a delete terminates the pods (SIGTERM, then SIGKILL after the grace period) before answering;
+* a delete terminates the pods (SIGTERM, then SIGKILL after the grace period) before answering,
+  and deletes the Secrets the workload owns (``ownerReferences``), as the garbage collector does;
 * the container's environment is its ``env`` only (plus PATH/HOME/LANG/TMPDIR, as an image
   would set), with ``valueFrom.secretKeyRef`` resolved from the stored Secrets; a missing Secret
   or key leaves the pod waiting in ``CreateContainerConfigError``, as a kubelet does;
@@ -69,6 +70,8 @@ ROUTES = [
     ("GET", rf"{_PODS}/{_NAME}/log", "pod_log", "pods"),
     ("POST", _SECRETS, "create_secret", "secrets"),
     ("GET", rf"{_SECRETS}/{_NAME}", "get_secret", "secrets"),
+    ("PATCH", rf"{_SECRETS}/{_NAME}", "patch_secret", "secrets"),
+    ("DELETE", rf"{_SECRETS}/{_NAME}", "delete_secret", "secrets"),
 ]
 BASE_ENV_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 
@@ -308,6 +311,7 @@ class Cluster:
         self.objects: dict[tuple[str, str, str], dict] = {}  # (resource, ns, name) -> object
         self.pods: dict[tuple[str, str, str], list[Pod]] = {}  # same key -> its pods
         self.secrets: dict[tuple[str, str], dict[str, str]] = {}
+        self.secret_owners: dict[tuple[str, str], list[str]] = {}  # -> owners' uids
         self.failures: dict[tuple[str, str, str], int] = {}
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -353,6 +357,12 @@ class Cluster:
             raise ApiError(404, f'{resource}.{_group(resource)} "{name}" not found', "NotFound")
         for pod in pods:  # Foreground: the pods go first
             pod.kill(self.grace)
+        uid = obj["metadata"]["uid"]
+        with self.lock:  # the garbage collector: what the workload owned goes with it
+            for key, owners in list(self.secret_owners.items()):
+                if uid in owners:
+                    self.secrets.pop(key, None)
+                    self.secret_owners.pop(key, None)
         return 200, api_status(200, "", "") | {"status": "Success"}
 
     def scale(self, resource, body, ns, name):
@@ -409,11 +419,33 @@ class Cluster:
         name = body["metadata"]["name"]
         data = {k: base64.b64decode(v).decode() for k, v in (body.get("data") or {}).items()}
         data.update(body.get("stringData") or {})
+        owners = [o["uid"] for o in body["metadata"].get("ownerReferences") or []]
         with self.lock:
             if (ns, name) in self.secrets:
                 raise ApiError(409, f'secrets "{name}" already exists', "AlreadyExists")
             self.secrets[(ns, name)] = data
+            self.secret_owners[(ns, name)] = owners
         return 201, self._secret_json(ns, name, data)
+
+    def patch_secret(self, resource, body, ns, name):
+        """JSON patch of ``/metadata/ownerReferences`` only (what the launcher sends)."""
+        with self.lock:
+            if (ns, name) not in self.secrets:
+                raise ApiError(404, f'secrets "{name}" not found', "NotFound")
+            for op in body if isinstance(body, list) else []:
+                if op.get("op") != "add" or op.get("path") != "/metadata/ownerReferences":
+                    raise ApiError(422, f"unsupported patch {op}", "Invalid")
+                self.secret_owners[(ns, name)] = [o["uid"] for o in op["value"]]
+            data = self.secrets[(ns, name)]
+        return 200, self._secret_json(ns, name, data)
+
+    def delete_secret(self, resource, ns, name):
+        with self.lock:
+            data = self.secrets.pop((ns, name), None)
+            self.secret_owners.pop((ns, name), None)
+        if data is None:
+            raise ApiError(404, f'secrets "{name}" not found', "NotFound")
+        return 200, api_status(200, "", "") | {"status": "Success"}
 
     def get_secret(self, resource, ns, name):
         with self.lock:

@@ -28,7 +28,6 @@ from kafkaml.workloads.launchers.base import Launcher, WorkloadStatus
 KAFKAML = str(Path(sys.executable).with_name("kafkaml"))
 FAKE_KUBE = Path(__file__).with_name("fake_kube.py")
 NAMESPACE = "kafkaml-e2e"
-WORKER_SECRET = "kafkaml-worker"
 STRIPPED_ENV = ("DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "DJANGO_SETTINGS_MODULE")
 
 
@@ -251,16 +250,14 @@ def local_platform(tmp_path: Path) -> Iterator[Platform]:
 def kubernetes_platform(tmp_path: Path) -> Iterator[Platform]:
     """The platform with ``KAFKAML_LAUNCHER=kubernetes`` against the fake API server.
 
-    As on a real cluster, the workers' token is in the Secret ``kafkaml-worker`` (key
-    ``api-token``) and the backend gets the same value as ``KAFKAML_WORKER_API_TOKEN``.
+    As on a real cluster, each workload's credential travels in its own Secret, which the
+    launcher creates with the Job/Deployment and the pods read through ``secretKeyRef``.
     """
     from kafkaml.workloads.launchers.kubernetes import KubernetesLauncher, KubernetesSettings
 
-    worker_token = secrets.token_hex(20)
     with run_fake_cluster(tmp_path) as cluster:
-        cluster.create_secret(NAMESPACE, WORKER_SECRET, {"api-token": worker_token})
         launcher = KubernetesLauncher(
-            settings=KubernetesSettings(namespace=NAMESPACE, secret_name=WORKER_SECRET),
+            settings=KubernetesSettings(namespace=NAMESPACE),
             api_client=cluster.api_client(),
         )
         env = {
@@ -269,8 +266,6 @@ def kubernetes_platform(tmp_path: Path) -> Iterator[Platform]:
             "KAFKAML_K8S_API_TOKEN_FILE": str(cluster.token_file),
             "KAFKAML_K8S_VERIFY_SSL": "false",
             "KAFKAML_K8S_NAMESPACE": NAMESPACE,
-            "KAFKAML_K8S_SECRET_NAME": WORKER_SECRET,
-            "KAFKAML_WORKER_API_TOKEN": worker_token,
         }
         with run_platform(tmp_path, "kubernetes", launcher, **env) as platform:
             base_logs = platform.logs

@@ -34,13 +34,9 @@ def launcher(tmp_path):
     configuration.api_key = {"authorization": TOKEN}
     configuration.api_key_prefix = {"authorization": "Bearer"}
     api = k8s.ApiClient(configuration)
-    k8s.CoreV1Api(api).create_namespaced_secret(
-        NS,
-        k8s.V1Secret(
-            metadata=k8s.V1ObjectMeta(name="kafkaml-worker"), string_data={"api-token": "s3cr3t"}
-        ),
-    )
-    yield KubernetesLauncher(KubernetesSettings(namespace=NS), api)
+    launcher = KubernetesLauncher(KubernetesSettings(namespace=NS), api)
+    launcher.cluster = cluster  # what the fake holds, for the tests' eyes only
+    yield launcher
     server.shutdown()
     server.server_close()
     cluster.shutdown()
@@ -52,7 +48,7 @@ def spec(name, component, code, replicas=1, secret_env=None):
         component=component,
         command=["python", "-c", code],
         env={"GREETING": "hello"},
-        secret_env=secret_env if secret_env is not None else {"KAFKAML_API_TOKEN": "ignored"},
+        secret_env=secret_env if secret_env is not None else {"KAFKAML_API_TOKEN": "s3cr3t"},
         replicas=replicas,
     )
 
@@ -67,12 +63,27 @@ def wait(launcher, name, accept, timeout=20.0):
     return status
 
 
-def test_job_runs_once_with_env_and_secret(launcher):
+def test_job_runs_once_with_env_and_its_own_secret(launcher):
     code = "import os; print(os.environ['GREETING'], os.environ['KAFKAML_API_TOKEN'])"
     launcher.launch(spec("training-result-1", "training", code))
+    secret = (NS, "training-result-1-credentials")
+    assert launcher.cluster.secrets[secret] == {"api-token": "s3cr3t"}
+    assert launcher.cluster.secret_owners[secret]  # owned by the Job
     status = wait(launcher, "training-result-1", lambda s: s.state == "succeeded")
     assert status.reason == "Complete"
     assert launcher.logs("training-result-1") == "hello s3cr3t\n"
+    launcher.stop("training-result-1")
+    assert secret not in launcher.cluster.secrets
+
+
+def test_deleting_a_workload_collects_its_secret(launcher):
+    from kubernetes import client as k8s
+
+    launcher.launch(spec("inference-9", "inference", "import time; time.sleep(60)"))
+    secret = (NS, "inference-9-credentials")
+    assert secret in launcher.cluster.secrets
+    k8s.AppsV1Api(launcher.api_client).delete_namespaced_deployment("inference-9", NS)
+    assert secret not in launcher.cluster.secrets
 
 
 def test_failing_job_fails_after_its_backoff_limit(launcher):
@@ -82,10 +93,14 @@ def test_failing_job_fails_after_its_backoff_limit(launcher):
     assert status.restarts == 2  # backoffLimit 1: two pods
 
 
-def test_missing_secret_key_is_a_container_config_error(launcher):
-    launcher.launch(
-        spec("training-result-3", "training", "pass", secret_env={"KAFKAML_OTHER": "x"})
-    )
+def test_missing_secret_is_a_container_config_error(launcher):
+    from kafkaml.workloads.launchers.kubernetes import build_job
+    from kubernetes import client as k8s
+
+    job = build_job(spec("training-result-3", "training", "pass"), launcher.settings)
+    (token,) = [e for e in job.spec.template.spec.containers[0].env if e.value_from]
+    token.value_from.secret_key_ref.name = "nobody-made-this"
+    k8s.BatchV1Api(launcher.api_client).create_namespaced_job(NS, job)
     status = wait(launcher, "training-result-3", lambda s: s.state != "pending")
     assert status.state == "failed" and "CreateContainerConfigError" in status.reason
 

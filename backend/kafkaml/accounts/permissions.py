@@ -7,15 +7,6 @@ def is_worker(user) -> bool:
     return bool(user and user.is_authenticated and user.groups.filter(name=WORKERS_GROUP).exists())
 
 
-class IsWorker(BasePermission):
-    """Only the workers' service account reaches /api/v1/worker/."""
-
-    message = "Only the platform's workers may use this endpoint."
-
-    def has_permission(self, request, view):
-        return is_worker(request.user)
-
-
 class IsUser(BasePermission):
     """A logged-in person (the service account is kept out of user endpoints)."""
 

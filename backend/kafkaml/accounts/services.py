@@ -1,20 +1,18 @@
-"""Users, their API tokens and sessions, the admin account made on first start, and the
-workers' service account."""
+"""Users, their API tokens and sessions, and the admin account made on first start. (Workers
+hold per-workload credentials instead: ``kafkaml.workloads.credentials``.)"""
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from kafkaml.errors import ApplicationError, ConflictError
 
@@ -151,25 +149,3 @@ def admin_ensure(*, username: str = "admin") -> str | None:
     password = secrets.token_urlsafe(12)
     user_create(username=username, password=password, is_staff=True)
     return password
-
-
-@transaction.atomic
-def service_token_ensure() -> str:
-    """The token workers use. It belongs to an account that can log in nowhere else and may
-    only use the worker endpoints (``IsWorker``)."""
-    User = get_user_model()
-    user, created = User.objects.get_or_create(username=settings.KAFKAML_SERVICE_USERNAME)
-    if created:
-        user.set_unusable_password()
-        user.save()
-    group, _ = Group.objects.get_or_create(name=WORKERS_GROUP)
-    user.groups.add(group)
-    preset = os.environ.get("KAFKAML_WORKER_API_TOKEN", "")
-    if preset:
-        # On Kubernetes the token lives in a Secret that worker pods read; the database
-        # follows it, so a rotated Secret takes effect on the next start.
-        Token.objects.filter(user=user).exclude(key=preset).delete()
-        token, _ = Token.objects.get_or_create(user=user, defaults={"key": preset})
-        return token.key
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key

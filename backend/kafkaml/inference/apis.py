@@ -1,17 +1,18 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kafkaml.accounts.permissions import IsUser, IsWorker
+from kafkaml.accounts.permissions import IsUser
 from kafkaml.api import OwnedQuerysetMixin
+from kafkaml.workloads.auth import WorkerApiMixin
+from kafkaml.workloads.models import CredentialKind
 from kafkaml.workloads.services import workload_logs
 
 from . import services
 from .models import Inference
-from .selectors import worker_inference_payload
+from .selectors import worker_inference_get, worker_inference_payload
 from .serializers import (
     InferenceInput,
     InferenceOutput,
@@ -71,20 +72,21 @@ class InferenceViewSet(
         return Response({"logs": workload_logs(self.get_object().workload_name, tail=200)})
 
 
-class WorkerInferenceApi(APIView):
-    permission_classes = [IsWorker]
+class WorkerInferenceApi(WorkerApiMixin, APIView):
+    workload_kinds = (CredentialKind.INFERENCE,)
 
     @extend_schema(responses=dict)
     def get(self, request, pk):
-        return Response(worker_inference_payload(get_object_or_404(Inference, pk=pk)))
+        inference = worker_inference_get(credential=request.auth, pk=pk)
+        return Response(worker_inference_payload(inference))
 
 
-class WorkerInferenceMetricsApi(APIView):
-    permission_classes = [IsWorker]
+class WorkerInferenceMetricsApi(WorkerApiMixin, APIView):
+    workload_kinds = (CredentialKind.INFERENCE,)
 
     @extend_schema(request=WorkerMetricsInput, responses={204: None})
     def post(self, request, pk):
-        inference = get_object_or_404(Inference, pk=pk)
+        inference = worker_inference_get(credential=request.auth, pk=pk)
         data = WorkerMetricsInput(data=request.data)
         data.is_valid(raise_exception=True)
         metrics = dict(data.validated_data)

@@ -2,7 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
+
+from kafkaml.workloads.models import CredentialKind, WorkloadCredential
+
+from .models import Inference
 
 STALE_AFTER = timedelta(seconds=30)
 
@@ -56,3 +61,12 @@ def worker_inference_payload(inference) -> dict:
         "max_wait_ms": inference.max_wait_ms,
         "runtime": inference.runtime,
     }
+
+
+def worker_inference_get(*, credential: WorkloadCredential, pk: int) -> Inference:
+    """The inference credential's own inference; anything else is 404."""
+    scope = Inference.objects.filter(
+        pk=credential.subject_id if credential.kind == CredentialKind.INFERENCE else None,
+        owner=credential.owner,
+    )
+    return get_object_or_404(scope, pk=pk)

@@ -95,6 +95,8 @@ def _set_status(inference: Inference, status: str, error: str = "") -> None:
         if error:
             current.error = error[:20000]
         current.save(update_fields=["status", "status_history", "error"])
+        if status not in ACTIVE:
+            workloads.workload_credentials_revoke(current.workload_name)
     realtime.push(realtime.inference_group(inference.pk), "status", {"status": status})
 
 
@@ -154,6 +156,7 @@ def inference_swap(*, inference: Inference, result: TrainingResult, version=None
 def inference_stop(*, inference: Inference) -> Inference:
     _require_active(inference)
     transaction.on_commit(lambda: workloads.workload_stop(inference.workload_name))
+    workloads.workload_credentials_revoke(inference.workload_name)
     inference.record_status(InferenceStatus.STOPPED)
     inference.save(update_fields=["status", "status_history"])
     return inference
@@ -165,6 +168,7 @@ def inference_delete(*, inference: Inference) -> None:
         raise ConflictError(
             "The inference is running; stop it first.", errors={"status": [inference.status]}
         )
+    workloads.workload_credentials_revoke(inference.workload_name)
     inference.delete()
 
 

@@ -2,19 +2,25 @@ from django.http import FileResponse, JsonResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.generics import get_object_or_404
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kafkaml.accounts.permissions import IsUser, IsWorker
+from kafkaml.accounts.permissions import IsUser
 from kafkaml.api import OwnedQuerysetMixin
 from kafkaml.errors import ApplicationError
+from kafkaml.workloads.auth import WorkerApiMixin
+from kafkaml.workloads.models import CredentialKind
 from kafkaml.workloads.services import workload_logs
 
 from . import services
 from .models import Datasource, Deployment, ModelArtifact, TrainingResult
-from .selectors import worker_result_payload
+from .selectors import (
+    worker_artifact_result_get,
+    worker_deployment_get,
+    worker_result_get,
+    worker_result_payload,
+)
 from .serializers import (
     DatasourceOutput,
     DeploymentInput,
@@ -131,36 +137,39 @@ class DatasourceViewSet(
     search_fields = ["description", "topic"]
 
 
-# --- worker endpoints (service token only) -----------------------------------------------
+# --- worker endpoints (a workload credential; kafkaml.workloads.auth) ----------------------
+
+TRAINING = (CredentialKind.TRAINING,)
+CONTROL_LOGGER = (CredentialKind.CONTROL_LOGGER,)
 
 
-class WorkerResultApi(APIView):
-    permission_classes = [IsWorker]
+class WorkerResultApi(WorkerApiMixin, APIView):
+    workload_kinds = TRAINING
 
     @extend_schema(responses=dict)
     def get(self, request, pk):
-        result = get_object_or_404(TrainingResult, pk=pk)
+        result = worker_result_get(credential=request.auth, pk=pk)
         return Response(worker_result_payload(result))
 
 
-class WorkerResultStatusApi(APIView):
-    permission_classes = [IsWorker]
+class WorkerResultStatusApi(WorkerApiMixin, APIView):
+    workload_kinds = TRAINING
 
     @extend_schema(request=WorkerStatusInput, responses=dict)
     def post(self, request, pk):
-        result = get_object_or_404(TrainingResult, pk=pk)
+        result = worker_result_get(credential=request.auth, pk=pk)
         data = WorkerStatusInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.result_set_status(result=result, **data.validated_data)
         return Response({"id": result.pk, "status": result.status})
 
 
-class WorkerEpochApi(APIView):
-    permission_classes = [IsWorker]
+class WorkerEpochApi(WorkerApiMixin, APIView):
+    workload_kinds = TRAINING
 
     @extend_schema(request=WorkerEpochInput, responses={204: None})
     def post(self, request, pk):
-        result = get_object_or_404(TrainingResult, pk=pk)
+        result = worker_result_get(credential=request.auth, pk=pk)
         data = WorkerEpochInput(data=request.data)
         data.is_valid(raise_exception=True)
         metrics = {k: v for k, v in data.validated_data["metrics"].items() if v is not None}
@@ -168,13 +177,16 @@ class WorkerEpochApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class WorkerArtifactApi(APIView):
-    permission_classes = [IsWorker]
+class WorkerArtifactApi(WorkerApiMixin, APIView):
+    """Training workloads upload their results' models; inference workloads download the
+    model they serve."""
+
+    workload_kinds = (CredentialKind.TRAINING, CredentialKind.INFERENCE)
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(request=WorkerArtifactInput, responses=dict)
     def post(self, request, pk):
-        result = get_object_or_404(TrainingResult, pk=pk)
+        result = worker_result_get(credential=request.auth, pk=pk)
         data = WorkerArtifactInput(data=request.data)
         data.is_valid(raise_exception=True)
         summary = data.validated_data["summary"]
@@ -187,24 +199,24 @@ class WorkerArtifactApi(APIView):
 
     @extend_schema(responses={(200, "application/gzip"): bytes})
     def get(self, request, pk):
-        result = get_object_or_404(TrainingResult, pk=pk)
+        result = worker_artifact_result_get(credential=request.auth, pk=pk)
         artifact = _artifact(result, request.query_params.get("version"))
         if artifact is None:
             raise ApplicationError("No trained model for this result.", status_code=404)
         return FileResponse(artifact.archive.open("rb"), filename="model.tar.gz")
 
 
-class WorkerDeploymentDatasourcesApi(APIView):
-    permission_classes = [IsWorker]
+class WorkerDeploymentDatasourcesApi(WorkerApiMixin, APIView):
+    workload_kinds = TRAINING
 
     @extend_schema(responses=DatasourceOutput(many=True))
     def get(self, request, pk):
-        deployment = get_object_or_404(Deployment, pk=pk)
+        deployment = worker_deployment_get(credential=request.auth, pk=pk)
         return Response(DatasourceOutput(deployment.datasources.order_by("-id"), many=True).data)
 
 
-class WorkerDatasourceApi(APIView):
-    permission_classes = [IsWorker]
+class WorkerDatasourceApi(WorkerApiMixin, APIView):
+    workload_kinds = CONTROL_LOGGER
 
     @extend_schema(request=WorkerDatasourceInput, responses=DatasourceOutput)
     def post(self, request):
@@ -217,8 +229,8 @@ class WorkerDatasourceApi(APIView):
         )
 
 
-class WorkerControlErrorApi(APIView):
-    permission_classes = [IsWorker]
+class WorkerControlErrorApi(WorkerApiMixin, APIView):
+    workload_kinds = CONTROL_LOGGER
 
     @extend_schema(request=WorkerControlErrorInput, responses={201: None})
     def post(self, request):

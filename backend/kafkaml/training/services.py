@@ -7,6 +7,7 @@ import logging
 import tarfile
 import tempfile
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
@@ -25,6 +26,7 @@ from .models import (
     ResultStatus,
     TrainingResult,
 )
+from .selectors import user_gpus_in_use
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,20 @@ def deployment_create(*, owner, configuration, **fields) -> Deployment:
                 result.workload_name = workloads.training_workload_name(result.pk)
                 result.save(update_fields=["workload_name"])
                 _launch_on_commit(result)
+    _check_gpus(deployment)
     return deployment
+
+
+def _check_gpus(deployment: Deployment) -> None:
+    """Each workload of the deployment (one per model or chain) asks for ``gpus``."""
+    if not deployment.gpus:
+        return
+    get_user_model().objects.select_for_update().filter(pk=deployment.owner_id).first()
+    workloads_count = deployment.results.filter(chain_leader=None).count()
+    workloads.gpu_quota_check(
+        requested=deployment.gpus * workloads_count,
+        in_use=user_gpus_in_use(owner=deployment.owner, exclude_deployment=deployment),
+    )
 
 
 @transaction.atomic
@@ -120,8 +135,17 @@ def result_set_status(
         if log_tail:
             result.log_tail = log_tail[-20000:]
         result.save()
+        if result.is_final:
+            _revoke_if_chain_ended(result)
     realtime.push(realtime.result_group(result.pk), "status", _status_event(result))
     return result
+
+
+def _revoke_if_chain_ended(result: TrainingResult) -> None:
+    """The workload's credential dies with the last of its results."""
+    chain = _chain(result)
+    if all(member.is_final for member in chain):
+        workloads.workload_credentials_revoke(chain[0].workload_name)
 
 
 def _status_event(result: TrainingResult) -> dict:
@@ -157,6 +181,7 @@ def result_delete(*, result: TrainingResult) -> None:
         )
     if result.inferences.exists():
         raise ConflictError("The result is deployed for inference; delete the inference first.")
+    workloads.workload_credentials_revoke((result.chain_leader or result).workload_name)
     result.delete()
 
 

@@ -9,11 +9,12 @@ import sys
 from django.conf import settings
 from django.utils import timezone
 
-from kafkaml.accounts.services import service_token_ensure
+from kafkaml.errors import ConflictError
 
+from .credentials import credential_issue, credentials_revoke, credentials_revoke_ended
 from .launchers import LauncherError, WorkloadSpec, get_launcher
 from .launchers.base import Resources
-from .models import Heartbeat
+from .models import CredentialKind, Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +27,22 @@ def _python() -> str:
     return "python" if settings.KAFKAML_LAUNCHER == "kubernetes" else sys.executable
 
 
-def worker_env() -> tuple[dict[str, str], dict[str, str]]:
-    """Plain settings and secrets every worker gets."""
-    env = {
+def worker_env() -> dict[str, str]:
+    """Plain settings every worker gets."""
+    return {
         "KAFKA_BOOTSTRAP_SERVERS": settings.KAFKA_BOOTSTRAP_SERVERS,
         "KAFKAML_BACKEND_URL": settings.KAFKAML_BACKEND_URL,
         "KAFKAML_CONTROL_TOPIC": settings.KAFKAML_CONTROL_TOPIC,
         "PYTHONUNBUFFERED": "1",
     }
-    return env, {"KAFKAML_API_TOKEN": service_token_ensure()}
+
+
+def worker_secrets(*, kind: str, workload_name: str, subject_id: int, owner) -> dict[str, str]:
+    """The workload's own credential (a new one at each launch; the previous one dies)."""
+    key = credential_issue(
+        kind=kind, workload_name=workload_name, subject_id=subject_id, owner=owner
+    )
+    return {"KAFKAML_API_TOKEN": key}
 
 
 def training_workload_name(result_id: int) -> str:
@@ -46,13 +54,19 @@ def inference_workload_name(inference_id: int) -> str:
 
 
 def training_spec(result) -> WorkloadSpec:
-    env, secrets = worker_env()
+    """The workload of a result (the leader of a distributed chain). Issues its credential."""
+    name = training_workload_name(result.pk)
     return WorkloadSpec(
-        name=training_workload_name(result.pk),
+        name=name,
         component="training",
         command=[_python(), "-m", "model_training", "--result-id", str(result.pk)],
-        env=env,
-        secret_env=secrets,
+        env=worker_env(),
+        secret_env=worker_secrets(
+            kind=CredentialKind.TRAINING,
+            workload_name=name,
+            subject_id=result.pk,
+            owner=result.owner,
+        ),
         replicas=1,
         resources=Resources(gpus=result.deployment.gpus),
         labels={"kafkaml/result": str(result.pk), "kafkaml/deployment": str(result.deployment_id)},
@@ -61,13 +75,19 @@ def training_spec(result) -> WorkloadSpec:
 
 
 def inference_spec(inference) -> WorkloadSpec:
-    env, secrets = worker_env()
+    """The workload of an inference. Issues its credential."""
+    name = inference_workload_name(inference.pk)
     return WorkloadSpec(
-        name=inference_workload_name(inference.pk),
+        name=name,
         component="inference",
         command=[_python(), "-m", "model_inference", "--inference-id", str(inference.pk)],
-        env=env,
-        secret_env=secrets,
+        env=worker_env(),
+        secret_env=worker_secrets(
+            kind=CredentialKind.INFERENCE,
+            workload_name=name,
+            subject_id=inference.pk,
+            owner=inference.owner,
+        ),
         replicas=inference.replicas,
         labels={"kafkaml/inference": str(inference.pk), "kafkaml/result": str(inference.result_id)},
         framework=inference.result.model.framework,
@@ -81,6 +101,26 @@ def workload_launch(spec: WorkloadSpec) -> None:
 def workload_stop(name: str) -> None:
     if name:
         get_launcher().stop(name)
+
+
+def workload_credentials_revoke(name: str) -> int:
+    """The workload ended (or will in a moment): its credential stops working now."""
+    return credentials_revoke(workload_name=name)
+
+
+def gpu_quota_check(*, requested: int, in_use: int) -> None:
+    """Refuse a launch that would take a user past ``KAFKAML_MAX_GPUS_PER_USER`` (unset: no
+    cap). The caller counts what the user's running workloads hold."""
+    cap = settings.KAFKAML_MAX_GPUS_PER_USER
+    if cap is None or requested <= 0:
+        return
+    if in_use + requested > cap:
+        left = max(0, cap - in_use)
+        raise ConflictError(
+            f"This needs {requested} GPU(s) but you have {left} of your {cap} left "
+            f"({in_use} in use by your running workloads).",
+            errors={"gpus": [f"At most {left} more GPU(s)."]},
+        )
 
 
 def workload_scale(name: str, replicas: int) -> None:
@@ -107,7 +147,9 @@ def reconcile_workloads() -> int:
     from kafkaml.inference.services import inference_reconcile
     from kafkaml.training.services import result_reconcile
 
-    return result_reconcile() + inference_reconcile()
+    changed = result_reconcile() + inference_reconcile()
+    credentials_revoke_ended(get_launcher().status)
+    return changed
 
 
 def local_workloads_stop_all() -> int:

@@ -6,10 +6,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def finished_result(make_deployment, worker_client):
+def finished_result(make_deployment, training_client):
     def make(metadata=METADATA):
         result_id = make_deployment()["results"][0]["id"]
-        assert upload(worker_client, result_id, metadata=metadata).status_code == 201
+        assert upload(training_client(result_id), result_id, metadata=metadata).status_code == 201
         return result_id
 
     return make
@@ -33,7 +33,7 @@ def test_only_a_finished_result_can_be_deployed(client, make_deployment):
     assert "result" in response.json()["errors"]
 
 
-def test_inference_lifecycle(client, worker_client, finished_result, launcher):
+def test_inference_lifecycle(client, workload_client, finished_result, launcher):
     result_id = finished_result()
     response = client.post("/api/v1/inferences/", body(result_id, replicas=2), format="json")
     assert response.status_code == 201, response.json()
@@ -42,6 +42,7 @@ def test_inference_lifecycle(client, worker_client, finished_result, launcher):
     assert client.get(url).json()["status"] == "running"
     spec = launcher.launched[-1]
     assert spec.replicas == 2 and spec.component == "inference"
+    worker_client = workload_client(spec.name)
 
     worker = worker_client.get(f"/api/v1/worker/inferences/{inference['id']}/").json()
     assert worker["result_id"] == result_id and worker["model_version"] == 1
@@ -69,11 +70,12 @@ def test_inference_lifecycle(client, worker_client, finished_result, launcher):
     assert client.delete(url).status_code == 409
     assert client.post(url + "stop/").json()["status"] == "stopped"
     assert launcher.stopped == [spec.name]
+    assert worker_client.get(f"/api/v1/worker/inferences/{inference['id']}/").status_code == 401
     assert client.delete(url).status_code == 204
 
 
 def test_hot_swap_checks_input_shape_and_records_history(
-    client, worker_client, finished_result, launcher
+    client, workload_client, finished_result, launcher
 ):
     first, second = finished_result(), finished_result()
     other_shape = {
@@ -83,12 +85,17 @@ def test_hot_swap_checks_input_shape_and_records_history(
     third = finished_result(metadata=other_shape)
     inference = client.post("/api/v1/inferences/", body(first), format="json").json()
     url = f"/api/v1/inferences/{inference['id']}/"
+    worker_client = workload_client(launcher.launched[-1].name)
+    assert worker_client.get(f"/api/v1/worker/results/{second}/artifacts/").status_code == 404
 
     swapped = client.post(url + "swap/", {"result": second}, format="json")
     assert swapped.status_code == 200
     assert swapped.json()["serving_result"] == second
     worker = worker_client.get(f"/api/v1/worker/inferences/{inference['id']}/").json()
     assert worker["result_id"] == second
+    # the model it serves now is the one it may download
+    assert worker_client.get(f"/api/v1/worker/results/{second}/artifacts/").status_code == 200
+    assert worker_client.get(f"/api/v1/worker/results/{first}/artifacts/").status_code == 404
 
     refused = client.post(url + "swap/", {"result": third}, format="json")
     assert refused.status_code == 400 and "shape" in refused.json()["detail"]

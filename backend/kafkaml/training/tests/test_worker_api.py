@@ -27,7 +27,7 @@ METADATA = {
 }
 
 
-def upload(worker_client, result_id, summary=None, metadata=METADATA):
+def upload(worker, result_id, summary=None, metadata=METADATA):
     archive = make_archive(
         {
             "metadata.json": json.dumps(metadata).encode(),
@@ -35,7 +35,7 @@ def upload(worker_client, result_id, summary=None, metadata=METADATA):
             "model.onnx": b"onnx-bytes",
         }
     )
-    return worker_client.post(
+    return worker.post(
         f"/api/v1/worker/results/{result_id}/artifacts/",
         {
             "archive": SimpleUploadedFile("model.tar.gz", archive),
@@ -50,13 +50,18 @@ def test_worker_endpoints_refuse_users(client, make_deployment):
     assert client.get(f"/api/v1/worker/results/{result_id}/").status_code == 403
 
 
-def test_users_endpoints_refuse_the_service_account(worker_client):
-    assert worker_client.get("/api/v1/models/").status_code == 403
+def test_users_endpoints_refuse_workload_credentials(training_client, make_deployment):
+    result_id = make_deployment()["results"][0]["id"]
+    worker = training_client(result_id)
+    # not a user's credential: anonymous there (403 is how the session-first user API says it)
+    assert worker.get("/api/v1/models/").status_code in (401, 403)
+    assert worker.get(f"/api/v1/results/{result_id}/").status_code in (401, 403)
 
 
-def test_training_lifecycle_reported_by_a_worker(client, worker_client, make_deployment):
+def test_training_lifecycle_reported_by_a_worker(client, training_client, make_deployment):
     deployment = make_deployment(training_kwargs="epochs=2")
     result_id = deployment["results"][0]["id"]
+    worker_client = training_client(result_id)
 
     payload = worker_client.get(f"/api/v1/worker/results/{result_id}/").json()
     assert payload["model"]["framework"] == "tensorflow"
@@ -92,14 +97,16 @@ def test_training_lifecycle_reported_by_a_worker(client, worker_client, make_dep
     metrics = client.get(f"/api/v1/results/{result_id}/download/?kind=metrics").json()
     assert metrics["test"] == {"accuracy": 0.9} and len(metrics["epochs"]) == 2
 
-    # A final status sticks: a late "failed" does not overwrite "finished".
-    worker_client.post(url + "status/", {"status": "failed", "error": "late"}, format="json")
+    # The workload's credential ended with its result: a late "failed" cannot overwrite
+    # "finished" (and would not, anyway: final states stick).
+    late = worker_client.post(url + "status/", {"status": "failed"}, format="json")
+    assert late.status_code == 401
     assert client.get(f"/api/v1/results/{result_id}/").json()["status"] == "finished"
 
 
-def test_failed_result_keeps_error_and_log_tail(client, worker_client, make_deployment):
+def test_failed_result_keeps_error_and_log_tail(client, training_client, make_deployment):
     result_id = make_deployment()["results"][0]["id"]
-    worker_client.post(
+    training_client(result_id).post(
         f"/api/v1/worker/results/{result_id}/status/",
         {"status": "failed", "error": "bad record at offset 7", "log_tail": "Traceback..."},
         format="json",
@@ -109,10 +116,10 @@ def test_failed_result_keeps_error_and_log_tail(client, worker_client, make_depl
     assert "offset 7" in result["error"] and result["log_tail"] == "Traceback..."
 
 
-def test_archive_without_metadata_is_refused(worker_client, make_deployment):
+def test_archive_without_metadata_is_refused(training_client, make_deployment):
     result_id = make_deployment()["results"][0]["id"]
     archive = make_archive({"model.onnx": b"x"})
-    response = worker_client.post(
+    response = training_client(result_id).post(
         f"/api/v1/worker/results/{result_id}/artifacts/",
         {"archive": SimpleUploadedFile("m.tar.gz", archive)},
         format="multipart",
@@ -137,29 +144,36 @@ def control(deployment_id, offset, **extra):
     }
 
 
-def test_datasource_registration_is_idempotent(client, worker_client, make_deployment):
+def test_datasource_registration_is_idempotent(
+    client, control_logger_client, training_client, make_deployment
+):
     deployment = make_deployment()
-    first = worker_client.post(
+    first = control_logger_client.post(
         "/api/v1/worker/datasources/", control(deployment["id"], 5), format="json"
     )
-    again = worker_client.post(
+    again = control_logger_client.post(
         "/api/v1/worker/datasources/", control(deployment["id"], 5), format="json"
     )
     assert first.status_code == 201 and again.status_code == 200
     assert first.json()["id"] == again.json()["id"]
     listed = client.get("/api/v1/datasources/").json()
     assert listed["count"] == 1 and listed["results"][0]["deployment"] == deployment["id"]
-    sources = worker_client.get(f"/api/v1/worker/deployments/{deployment['id']}/datasources/")
+    worker = training_client(deployment["results"][0]["id"])
+    sources = worker.get(f"/api/v1/worker/deployments/{deployment['id']}/datasources/")
     assert len(sources.json()) == 1
 
 
-def test_datasource_for_unknown_deployment_is_refused(worker_client, db):
-    response = worker_client.post("/api/v1/worker/datasources/", control(999999, 1), format="json")
+def test_datasource_for_unknown_deployment_is_refused(control_logger_client):
+    response = control_logger_client.post(
+        "/api/v1/worker/datasources/", control(999999, 1), format="json"
+    )
     assert response.status_code == 400
     assert "deployment_id" in response.json()["errors"]
 
 
-def test_datasources_are_private(other_client, worker_client, make_deployment):
+def test_datasources_are_private(other_client, control_logger_client, make_deployment):
     deployment = make_deployment()
-    worker_client.post("/api/v1/worker/datasources/", control(deployment["id"], 1), format="json")
+    control_logger_client.post(
+        "/api/v1/worker/datasources/", control(deployment["id"], 1), format="json"
+    )
     assert other_client.get("/api/v1/datasources/").json()["count"] == 0

@@ -15,17 +15,20 @@ Django import here, so it can be used and tested without the database):
 ``KAFKAML_IMAGE_TAG``              image tag (default ``latest``)
 ``KAFKAML_K8S_IMAGE_PULL_POLICY``  ``IfNotPresent`` (default), ``Always`` or ``Never``
 ``KAFKAML_K8S_IMAGE_PULL_SECRET``  name of an image pull Secret (optional)
-``KAFKAML_K8S_SECRET_NAME``        Secret holding the workers' secrets (default
-                                   ``kafkaml-worker``); ``KAFKAML_API_TOKEN`` comes from its key
-                                   ``api-token``
+``KAFKAML_K8S_{TRAINING,INFERENCE}_{CPU,MEMORY}_{REQUEST,LIMIT}``
+                                   CPU/memory requests and limits of worker pods (defaults in
+                                   :data:`DEFAULT_POD_RESOURCES`; a spec's own cpu/memory wins)
 ``KAFKAML_K8S_GPU_RUNTIME_CLASS``  runtimeClassName for pods that ask for GPUs (e.g. ``nvidia``)
 ``KAFKAML_K8S_TTL_SECONDS``        ``ttlSecondsAfterFinished`` of training Jobs (default 3600)
 ``KAFKAML_K8S_BACKOFF_LIMIT``      ``backoffLimit`` of training Jobs (default 1)
 =================================  ==============================================================
 
-Secrets: a variable in ``WorkloadSpec.secret_env`` is never written into an object; the container
-reads it with ``valueFrom.secretKeyRef`` from the Secret above, under the key derived from its
-name (:func:`secret_key_for`: ``KAFKAML_API_TOKEN`` -> ``api-token``, ``FOO_BAR`` -> ``foo-bar``).
+Secrets: each workload gets its own Secret (``<name>-credentials``, :func:`build_secret`) holding
+its ``WorkloadSpec.secret_env`` (its own API credential), created just before the Job/Deployment
+and then owned by it, so Kubernetes deletes it with the workload (also after a Job's TTL);
+``stop`` deletes it too. The Job/Deployment never holds a value: the container reads each
+variable with ``valueFrom.secretKeyRef`` under the key derived from its name
+(:func:`secret_key_for`: ``KAFKAML_API_TOKEN`` -> ``api-token``, ``FOO_BAR`` -> ``foo-bar``).
 
 The object-building functions (:func:`build_job`, :func:`build_deployment`, ...) are pure
 (spec + settings -> client model objects) and :func:`status_from_objects` maps API objects to a
@@ -67,6 +70,11 @@ RBAC_RULES: frozenset[tuple[str, str, str]] = frozenset(
         ("apps", "deployments/scale", "patch"),
         ("", "pods", "list"),
         ("", "pods/log", "get"),
+        # each workload's own credential Secret: created, handed to its Job/Deployment
+        # (ownerReferences patch), deleted on stop. Never read back.
+        ("", "secrets", "create"),
+        ("", "secrets", "patch"),
+        ("", "secrets", "delete"),
     }
 )
 
@@ -95,17 +103,37 @@ IMAGE_PULL_REASONS = frozenset(
 
 
 @dataclass(frozen=True)
+class PodResources:
+    """Requests and limits of one worker container (Kubernetes quantities)."""
+
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+
+
+# Every worker pod gets requests (so the scheduler places it honestly) and limits (so one
+# user's workload cannot starve the node). Override per component with the settings above.
+DEFAULT_POD_RESOURCES = {
+    "training": PodResources("500m", "2", "1Gi", "4Gi"),
+    "inference": PodResources("250m", "1", "512Mi", "2Gi"),
+}
+
+
+@dataclass(frozen=True)
 class KubernetesSettings:
     namespace: str = "kafkaml"
     image_prefix: str = ""
     image_tag: str = "latest"
     image_pull_policy: str = "IfNotPresent"
     image_pull_secret: str | None = None
-    secret_name: str = "kafkaml-worker"
     gpu_runtime_class: str | None = None
     ttl_seconds: int = 3600
     backoff_limit: int = 1
     extra_labels: dict[str, str] = field(default_factory=dict)
+    pod_resources: dict[str, PodResources] = field(
+        default_factory=lambda: dict(DEFAULT_POD_RESOURCES)
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> KubernetesSettings:
@@ -117,11 +145,24 @@ class KubernetesSettings:
             image_tag=env.get("KAFKAML_IMAGE_TAG") or "latest",
             image_pull_policy=env.get("KAFKAML_K8S_IMAGE_PULL_POLICY") or "IfNotPresent",
             image_pull_secret=env.get("KAFKAML_K8S_IMAGE_PULL_SECRET") or None,
-            secret_name=env.get("KAFKAML_K8S_SECRET_NAME") or "kafkaml-worker",
             gpu_runtime_class=env.get("KAFKAML_K8S_GPU_RUNTIME_CLASS") or None,
             ttl_seconds=_int_env(env, "KAFKAML_K8S_TTL_SECONDS", 3600),
             backoff_limit=_int_env(env, "KAFKAML_K8S_BACKOFF_LIMIT", 1),
+            pod_resources={
+                component: _resources_env(env, component, default)
+                for component, default in DEFAULT_POD_RESOURCES.items()
+            },
         )
+
+
+def _resources_env(env, component: str, default: PodResources) -> PodResources:
+    prefix = f"KAFKAML_K8S_{component.upper()}_"
+    return PodResources(
+        **{
+            name: env.get(prefix + name.upper()) or getattr(default, name)
+            for name in ("cpu_request", "cpu_limit", "memory_request", "memory_limit")
+        }
+    )
 
 
 def _int_env(env, key: str, default: int) -> int:
@@ -223,15 +264,36 @@ def workload_labels(spec: WorkloadSpec, settings: KubernetesSettings) -> dict[st
     return labels
 
 
+def secret_name_for(name: str) -> str:
+    """The workload's own Secret (a DNS subdomain: the 52-character name leaves room)."""
+    return f"{k8s_name(name)}-credentials"
+
+
+def build_secret(spec: WorkloadSpec, settings: KubernetesSettings) -> k8s.V1Secret:
+    """The workload's credentials, one key per ``secret_env`` variable."""
+    return k8s.V1Secret(
+        api_version="v1",
+        kind="Secret",
+        type="Opaque",
+        metadata=k8s.V1ObjectMeta(
+            name=secret_name_for(spec.name),
+            namespace=settings.namespace,
+            labels=workload_labels(spec, settings),
+            annotations={"kafkaml.io/name": spec.name},
+        ),
+        string_data={secret_key_for(key): value for key, value in spec.secret_env.items()},
+    )
+
+
 def build_env(spec: WorkloadSpec, settings: KubernetesSettings) -> list[k8s.V1EnvVar]:
     env = [k8s.V1EnvVar(name=key, value=str(value)) for key, value in spec.env.items()]
-    for key in spec.secret_env:  # the value is deliberately ignored: it lives in the Secret
+    for key in spec.secret_env:  # the value is deliberately left out: it lives in the Secret
         env.append(
             k8s.V1EnvVar(
                 name=key,
                 value_from=k8s.V1EnvVarSource(
                     secret_key_ref=k8s.V1SecretKeySelector(
-                        name=settings.secret_name, key=secret_key_for(key)
+                        name=secret_name_for(spec.name), key=secret_key_for(key)
                     )
                 ),
             )
@@ -239,18 +301,20 @@ def build_env(spec: WorkloadSpec, settings: KubernetesSettings) -> list[k8s.V1En
     return env
 
 
-def build_resources(spec: WorkloadSpec) -> k8s.V1ResourceRequirements | None:
-    requests: dict[str, str] = {}
-    limits: dict[str, str] = {}
+def build_resources(spec: WorkloadSpec, settings: KubernetesSettings) -> k8s.V1ResourceRequirements:
+    """The component's default requests and limits; a spec's own cpu/memory sets both."""
+    base = settings.pod_resources.get(spec.component) or DEFAULT_POD_RESOURCES["training"]
     res = spec.resources
-    if res.cpu:
-        requests["cpu"] = limits["cpu"] = str(res.cpu)
-    if res.memory:
-        requests["memory"] = limits["memory"] = str(res.memory)
+    requests = {
+        "cpu": str(res.cpu or base.cpu_request),
+        "memory": str(res.memory or base.memory_request),
+    }
+    limits = {
+        "cpu": str(res.cpu or base.cpu_limit),
+        "memory": str(res.memory or base.memory_limit),
+    }
     if res.gpus:
         requests[GPU_RESOURCE] = limits[GPU_RESOURCE] = str(int(res.gpus))
-    if not requests and not limits:
-        return None
     return k8s.V1ResourceRequirements(requests=requests, limits=limits)
 
 
@@ -265,7 +329,7 @@ def build_pod_template(
         image_pull_policy=settings.image_pull_policy,
         command=list(spec.command),
         env=build_env(spec, settings) or None,
-        resources=build_resources(spec),
+        resources=build_resources(spec, settings),
         security_context=k8s.V1SecurityContext(
             allow_privilege_escalation=False,
             capabilities=k8s.V1Capabilities(drop=["ALL"]),
@@ -576,19 +640,64 @@ class KubernetesLauncher(Launcher):
     # -- Launcher interface -------------------------------------------------------------------
 
     def launch(self, spec: WorkloadSpec) -> None:
+        """The Secret first (so no pod ever starts without its credential), then the
+        Job/Deployment, then the Secret is handed to it (ownerReferences) so that it goes
+        when the workload goes."""
         obj = build_object(spec, self.settings)
+        secret = build_secret(spec, self.settings) if spec.secret_env else None
+        if secret is not None:
+            self._create_secret(secret)
         try:
             if isinstance(obj, k8s.V1Job):
-                self.batch.create_namespaced_job(self.namespace, obj)
+                created = self.batch.create_namespaced_job(self.namespace, obj)
             else:
-                self.apps.create_namespaced_deployment(self.namespace, obj)
+                created = self.apps.create_namespaced_deployment(self.namespace, obj)
         except ApiException as exc:
+            if secret is not None:
+                self._delete_secret(secret.metadata.name)
             if exc.status == 409:
                 raise LauncherError(
                     f"a workload named {obj.metadata.name!r} already exists (stop it first; "
                     "a stopped one may take a few seconds to go away)"
                 ) from exc
             raise _api_error("create", obj.metadata.name, exc) from exc
+        if secret is not None:
+            self._own_secret(secret.metadata.name, obj, created)
+
+    def _create_secret(self, secret: k8s.V1Secret) -> None:
+        name = secret.metadata.name
+        try:
+            self.core.create_namespaced_secret(self.namespace, secret)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise _api_error("create", name, exc) from exc
+            # left over by a launch that failed half-way: its key is revoked, replace it
+            self._delete_secret(name)
+            try:
+                self.core.create_namespaced_secret(self.namespace, secret)
+            except ApiException as again:
+                raise _api_error("create", name, again) from again
+
+    def _own_secret(self, name: str, obj, created) -> None:
+        owner = {
+            "apiVersion": obj.api_version,
+            "kind": obj.kind,
+            "name": created.metadata.name,
+            "uid": created.metadata.uid,
+            "blockOwnerDeletion": False,
+        }
+        patch = [{"op": "add", "path": "/metadata/ownerReferences", "value": [owner]}]
+        try:
+            self.core.patch_namespaced_secret(name, self.namespace, patch)
+        except ApiException as exc:
+            raise _api_error("hand over", name, exc) from exc
+
+    def _delete_secret(self, name: str) -> None:
+        try:
+            self.core.delete_namespaced_secret(name, self.namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise _api_error("delete", name, exc) from exc
 
     def stop(self, name: str) -> None:
         kname = k8s_name(name)
@@ -599,6 +708,8 @@ class KubernetesLauncher(Launcher):
             except ApiException as exc:
                 if exc.status != 404:
                     raise _api_error("delete", kname, exc) from exc
+        # the garbage collector would remove it with its owner; do not wait for it
+        self._delete_secret(secret_name_for(name))
 
     def scale(self, name: str, replicas: int) -> None:
         if replicas < 0:

@@ -22,6 +22,42 @@ def workloads_dir() -> Path:
     return Path(settings.DATA_DIR) / "workloads"
 
 
+# What a workload inherits from the platform's own environment: enough to find Python and its
+# packages, nothing else. The platform's secrets (DATABASE_URL, DJANGO_SECRET_KEY, REDIS_URL,
+# the executor's secret, ...) stay with the platform; the workload's own credential comes in
+# the spec's ``secret_env`` and is never written to the workload's directory.
+INHERITED_ENV = (
+    "PATH",
+    "PYTHONPATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "VIRTUAL_ENV",
+    "LD_LIBRARY_PATH",
+    "CUDA_VISIBLE_DEVICES",
+)
+
+
+# The operator's worker tunables (KAFKAML_TRAINING_THREADS, KAFKAML_LOG_LEVEL, ...) pass too,
+# unless their name says they hold a secret or they configure the platform's Kubernetes access.
+_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "KEY", "CREDENTIAL")
+
+
+def inherited_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    source = os.environ if environ is None else environ
+    env = {key: source[key] for key in INHERITED_ENV if key in source}
+    for key, value in source.items():
+        if (
+            key.startswith("KAFKAML_")
+            and not key.startswith("KAFKAML_K8S_")
+            and not any(word in key for word in _SECRET_WORDS)
+        ):
+            env[key] = value
+    return env
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -73,7 +109,7 @@ class LocalLauncher(Launcher):
             )
         )
         (workdir / "replicas").write_text(str(spec.replicas))
-        env = {**os.environ, **spec.env, **spec.secret_env}
+        env = {**inherited_env(), **spec.env, **spec.secret_env}
         with open(workdir / "supervisor.log", "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "kafkaml.workloads.supervisor", str(workdir)],

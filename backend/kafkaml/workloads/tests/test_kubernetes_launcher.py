@@ -45,6 +45,7 @@ _NAME = r"(?P<name>[^/]+)"
 _JOBS = rf"/apis/batch/v1/{_NS}/jobs"
 _DEPLOYMENTS = rf"/apis/apps/v1/{_NS}/deployments"
 _PODS = rf"/api/v1/{_NS}/pods"
+_SECRETS = rf"/api/v1/{_NS}/secrets"
 _ROUTES = [
     # (method, path regex, api group, resource, verb, handler)
     ("POST", _JOBS, "batch", "jobs", "create", "create"),
@@ -56,6 +57,9 @@ _ROUTES = [
     ("PATCH", rf"{_DEPLOYMENTS}/{_NAME}/scale", "apps", "deployments/scale", "patch", "scale"),
     ("GET", _PODS, "", "pods", "list", "list_pods"),
     ("GET", rf"{_PODS}/{_NAME}/log", "", "pods/log", "get", "pod_log"),
+    ("POST", _SECRETS, "", "secrets", "create", "create"),
+    ("PATCH", rf"{_SECRETS}/{_NAME}", "", "secrets", "patch", "patch_secret"),
+    ("DELETE", rf"{_SECRETS}/{_NAME}", "", "secrets", "delete", "delete"),
 ]
 
 
@@ -177,6 +181,16 @@ class FakeKubernetesAPI:
             return 404, _status(404, f'{resource} "{name}" not found', "NotFound")
         return 200, obj
 
+    def _patch_secret(self, resource, record, ns, name):
+        obj = self.objects.get(("secrets", ns, name))
+        if obj is None:
+            return 404, _status(404, f'secrets "{name}" not found', "NotFound")
+        assert record["headers"]["content-type"] == "application/json-patch+json"
+        for op in record["body"]:
+            assert op["op"] == "add" and op["path"] == "/metadata/ownerReferences"
+            obj["metadata"]["ownerReferences"] = op["value"]
+        return 200, obj
+
     def _scale(self, resource, record, ns, name):
         obj = self.objects.get(("deployments", ns, name))
         if obj is None:
@@ -244,7 +258,7 @@ def launcher(fake_api, tmp_path, monkeypatch):
         "KAFKAML_K8S_NAMESPACE": NS,
         "KAFKAML_IMAGE_PREFIX": "registry.example.org/ml/",
         "KAFKAML_IMAGE_TAG": "1.2.3",
-        "KAFKAML_K8S_SECRET_NAME": "kafkaml-worker",
+        "KAFKAML_K8S_INFERENCE_MEMORY_LIMIT": "3Gi",
         "KAFKAML_K8S_GPU_RUNTIME_CLASS": "nvidia",
         "KAFKAML_K8S_TTL_SECONDS": "600",
         "KAFKAML_K8S_BACKOFF_LIMIT": "2",
@@ -326,14 +340,71 @@ def test_launch_training_creates_a_job(launcher, fake_api):
     }
     assert env["KAFKAML_API_TOKEN"] == {
         "name": "KAFKAML_API_TOKEN",
-        "valueFrom": {"secretKeyRef": {"name": "kafkaml-worker", "key": "api-token"}},
+        "valueFrom": {"secretKeyRef": {"name": "result-7-credentials", "key": "api-token"}},
     }
     assert container["resources"] == {
         "requests": {"cpu": "1", "memory": "2Gi", "nvidia.com/gpu": "1"},
         "limits": {"cpu": "1", "memory": "2Gi", "nvidia.com/gpu": "1"},
     }
-    # the worker's secret never travels to the API server
-    assert all(WORKER_SECRET not in r["raw"] for r in fake_api.requests)
+    # the worker's credential travels only in its own Secret, never in the Job
+    assert WORKER_SECRET not in req["raw"]
+    assert [r["body"]["metadata"]["name"] for r in fake_api.sent("POST", "secrets")] == [
+        "result-7-credentials"
+    ]
+
+
+def test_each_workload_gets_its_own_secret_owned_by_it(launcher, fake_api):
+    launcher.launch(training_spec())
+    launcher.launch(inference_spec(secret_env={"KAFKAML_API_TOKEN": "other-key"}))
+
+    first, second = fake_api.sent("POST", "secrets")
+    assert first["body"]["stringData"] == {"api-token": WORKER_SECRET}
+    assert second["body"]["stringData"] == {"api-token": "other-key"}
+    assert first["body"]["metadata"]["labels"][WORKLOAD_LABEL] == "result-7"
+    # created before its workload (no pod starts without it), then owned by it
+    order = [(r["method"], r["resource"]) for r in fake_api.requests[:3]]
+    assert order == [("POST", "secrets"), ("POST", "jobs"), ("PATCH", "secrets")]
+    secret = fake_api.objects[("secrets", NS, "result-7-credentials")]
+    (owner,) = secret["metadata"]["ownerReferences"]
+    assert owner == {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "name": "result-7",
+        "uid": "uid-result-7",
+        "blockOwnerDeletion": False,
+    }
+    dep_secret = fake_api.objects[("secrets", NS, "inference-4-credentials")]
+    assert dep_secret["metadata"]["ownerReferences"][0]["kind"] == "Deployment"
+    dep = fake_api.objects[("deployments", NS, "inference-4")]
+    (container,) = dep["spec"]["template"]["spec"]["containers"]
+    (token,) = [e for e in container["env"] if e["name"] == "KAFKAML_API_TOKEN"]
+    assert token["valueFrom"]["secretKeyRef"]["name"] == "inference-4-credentials"
+
+    launcher.stop("result-7")
+    assert ("secrets", NS, "result-7-credentials") not in fake_api.objects
+    assert ("secrets", NS, "inference-4-credentials") in fake_api.objects
+
+
+def test_a_refused_workload_leaves_no_secret(launcher, fake_api):
+    launcher.launch(inference_spec())
+    with pytest.raises(LauncherError, match="already exists"):
+        launcher.launch(inference_spec(secret_env={"KAFKAML_API_TOKEN": "second-key"}))
+    assert ("secrets", NS, "inference-4-credentials") not in fake_api.objects
+
+
+def test_worker_pods_get_default_requests_and_limits(launcher, fake_api):
+    launcher.launch(inference_spec(resources=Resources()))
+    launcher.launch(training_spec(name="result-8", resources=Resources()))
+    inference = fake_api.sent("POST", "deployments")[0]["body"]["spec"]["template"]["spec"]
+    training = fake_api.sent("POST", "jobs")[0]["body"]["spec"]["template"]["spec"]
+    assert inference["containers"][0]["resources"] == {
+        "requests": {"cpu": "250m", "memory": "512Mi"},
+        "limits": {"cpu": "1", "memory": "3Gi"},  # KAFKAML_K8S_INFERENCE_MEMORY_LIMIT
+    }
+    assert training["containers"][0]["resources"] == {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"cpu": "2", "memory": "4Gi"},
+    }
 
 
 def test_launch_inference_creates_a_deployment_with_replicas(launcher, fake_api):
@@ -354,7 +425,7 @@ def test_launch_inference_creates_a_deployment_with_replicas(launcher, fake_api)
     (container,) = pod["spec"]["containers"]
     assert container["image"] == "registry.example.org/ml/kafkaml-inference:1.2.3"
     assert "nvidia.com/gpu" not in container["resources"]["limits"]
-    assert all(WORKER_SECRET not in r["raw"] for r in fake_api.requests)
+    assert WORKER_SECRET not in req["raw"]
 
 
 def test_launch_twice_is_a_clear_error(launcher, fake_api):
@@ -407,6 +478,12 @@ def test_stop_deletes_with_foreground_propagation(launcher, fake_api):
     launcher.stop("inference-4")
     launcher.stop("never-launched")  # not an error
 
+    secrets_deleted = {r["path"].rsplit("/", 1)[1] for r in fake_api.sent("DELETE", "secrets")}
+    assert secrets_deleted == {
+        "result-7-credentials",
+        "inference-4-credentials",
+        "never-launched-credentials",
+    }
     deletes = fake_api.sent("DELETE", "jobs") + fake_api.sent("DELETE", "deployments")
     assert {r["path"].rsplit("/", 1)[1] for r in deletes} == {
         "result-7",

@@ -109,6 +109,41 @@ def test_secrets_reach_the_process_but_not_the_disk(launcher, tmp_path):
     assert "s3cr3t" not in (launcher.root / "training-s" / "spec.json").read_text()
 
 
+def test_the_platforms_secrets_do_not_reach_workloads(launcher, tmp_path, monkeypatch):
+    platform_secrets = {
+        "DATABASE_URL": "postgres://u:p@db/kafkaml",
+        "DJANGO_SECRET_KEY": "django-secret",
+        "MLCODE_EXECUTOR_SECRET": "executor-secret",
+        "REDIS_URL": "redis://:pw@redis:6379/0",
+        "KAFKAML_K8S_API_TOKEN_FILE": "/var/run/token",
+        "KAFKAML_CONTROL_LOGGER_TOKEN": "ab" * 32,
+    }
+    for key, value in {**platform_secrets, "KAFKAML_TRAINING_THREADS": "3"}.items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "env.json"
+    command = [
+        sys.executable,
+        "-c",
+        f"import json, os; open({str(out)!r}, 'w').write(json.dumps(dict(os.environ)))",
+    ]
+    launcher.launch(
+        WorkloadSpec(
+            name="training-env",
+            component="training",
+            command=command,
+            env={"KAFKAML_BACKEND_URL": "http://backend"},
+            secret_env={"KAFKAML_API_TOKEN": "cd" * 32},
+        )
+    )
+    wait_for(lambda: launcher.status("training-env").state == "succeeded")
+    seen = json.loads(out.read_text())
+    assert not set(platform_secrets) & set(seen)
+    assert seen["KAFKAML_API_TOKEN"] == "cd" * 32
+    assert seen["KAFKAML_BACKEND_URL"] == "http://backend"
+    assert seen["KAFKAML_TRAINING_THREADS"] == "3"  # an operator's worker tunable passes
+    assert seen["PATH"] == os.environ["PATH"]
+
+
 def test_a_dead_supervisor_reads_as_failed(launcher):
     launcher.launch(WorkloadSpec(name="inference-x", component="inference", command=SLEEPER))
     wait_for(lambda: launcher.status("inference-x").replicas_ready == 1)
