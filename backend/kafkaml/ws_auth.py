@@ -17,9 +17,9 @@ from django.conf import settings
 def _user_for_token(key: str):
     from rest_framework.exceptions import AuthenticationFailed
 
-    from kafkaml.accounts.authentication import TokenAuthentication, is_user_token, user_token_ok
+    from kafkaml.accounts.authentication import TokenAuthentication, user_token_ok
 
-    if not is_user_token(key) or not user_token_ok(key):
+    if not user_token_ok(key):
         return None
     try:
         user, _token = TokenAuthentication().authenticate_credentials(key.encode())

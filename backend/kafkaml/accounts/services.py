@@ -18,9 +18,7 @@ from kafkaml.errors import ApplicationError, ConflictError
 
 from .mode import single_user_mode, single_user_reason
 from .models import ApiToken
-from .selectors import WORKERS_GROUP, people
-
-__all__ = ["WORKERS_GROUP"]  # re-exported for permissions.py
+from .selectors import people
 
 
 def password_check(*, password: str, user: AbstractBaseUser, field: str = "password") -> None:

@@ -1,7 +1,9 @@
-"""Throttles on the endpoints that check a password, so guessing one is slow: per username
-and client address (``login``), and per address over all usernames (``login_address``).
-Every attempt counts, the right password included: after five tries in a minute even the
-right one is refused, so a guesser cannot tell when they found it."""
+"""The throttle on the endpoints that check a password, so guessing one is slow: per
+username and client address (``login``, 5/min), and per address over all usernames
+(``login_address``, against spraying one password over many names). Every attempt counts,
+the right password included: after five tries in a minute even the right one is refused, so a
+guesser cannot tell when they found it. An attempt refused by the first limit does not spend
+the address's budget (a locked-out name does not lock out everyone behind the same address)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,13 @@ def _username(request) -> str:
     return str(value)[:150].lower()
 
 
+class _AddressThrottle(SimpleRateThrottle):
+    scope = "login_address"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 class LoginThrottle(SimpleRateThrottle):
     scope = "login"
 
@@ -25,12 +34,17 @@ class LoginThrottle(SimpleRateThrottle):
         ident = hashlib.sha256(f"{subject}|{self.get_ident(request)}".encode()).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
+    def allow_request(self, request, view):
+        if not super().allow_request(request, view):
+            return False
+        self._address = _AddressThrottle()
+        return self._address.allow_request(request, view)
 
-class LoginAddressThrottle(SimpleRateThrottle):
-    scope = "login_address"
+    def wait(self):
+        address = getattr(self, "_address", None)
+        if address is not None and address.history and len(address.history) >= address.num_requests:
+            return address.wait()
+        return super().wait()
 
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
-
-PASSWORD_THROTTLES = [LoginAddressThrottle, LoginThrottle]
+PASSWORD_THROTTLES = [LoginThrottle]

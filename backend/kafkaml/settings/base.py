@@ -56,7 +56,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",  # only the workers' service token (being replaced)
     "knox",
     "csp",
     "django_filters",
@@ -187,7 +186,6 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "kafkaml.accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "kafkaml.accounts.authentication.ServiceTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
@@ -281,7 +279,6 @@ KAFKAML_LAUNCHER = os.environ.get("KAFKAML_LAUNCHER", "local")
 KAFKAML_BACKEND_URL = os.environ.get("KAFKAML_BACKEND_URL", "http://127.0.0.1:8000")
 MLCODE_EXECUTOR_URL = os.environ.get("MLCODE_EXECUTOR_URL", "http://127.0.0.1:8001")
 MLCODE_EXECUTOR_TIMEOUT = float(os.environ.get("MLCODE_EXECUTOR_TIMEOUT", "90"))
-KAFKAML_SERVICE_USERNAME = "kafkaml-service"
 KAFKAML_WORKERS_PYTHON = os.environ.get("KAFKAML_WORKERS_PYTHON", "")  # default: this Python
 # GPUs one user's running workloads may hold together (unset: no cap).
 KAFKAML_MAX_GPUS_PER_USER = (

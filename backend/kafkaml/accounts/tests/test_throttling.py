@@ -50,3 +50,21 @@ def test_a_forged_forwarded_for_header_does_not_reset_the_count(user):
             HTTP_X_FORWARDED_FOR=f"10.0.0.{i}",
         )
     assert last.status_code == 429
+
+
+def test_a_locked_out_name_does_not_spend_the_address_budget(user, other_user, monkeypatch):
+    from kafkaml.accounts import throttles
+
+    # DRF reads the rates once at import: set this one on the class.
+    monkeypatch.setattr(throttles._AddressThrottle, "rate", "8/min", raising=False)
+    api = APIClient()
+    for i in range(30):
+        api.post("/api/v1/auth/token/", {"username": "alice", "password": f"g{i}"}, format="json")
+    response = api.post(
+        "/api/v1/auth/token/", {"username": "bob", "password": "bob-password-1"}, format="json"
+    )
+    assert response.status_code == 200
+    for i in range(3):
+        api.post("/api/v1/auth/token/", {"username": f"n{i}", "password": "x"}, format="json")
+    sprayed = api.post("/api/v1/auth/token/", {"username": "bob", "password": "x"}, format="json")
+    assert sprayed.status_code == 429
