@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -60,6 +61,21 @@ class WorkloadAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return KEYWORD
+
+
+class WorkloadAuthenticationScheme(OpenApiAuthenticationExtension):
+    """The worker endpoints' credential, in the OpenAPI schema."""
+
+    target_class = WorkloadAuthentication
+    name = "workloadCredential"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Workload <key>`: a workload's own credential (docs/contracts.md).",
+        }
 
 
 def worker_authentication_classes() -> list:
