@@ -298,7 +298,7 @@ async function accountSteps(target, U, suffix, newUser) {
     const reveal = page.getByTestId('new-token');
     await reveal.waitFor();
     await reveal.getByText('you will not see it again').waitFor();
-    const secret = (await reveal.getByLabel('New API token').textContent())?.trim() ?? '';
+    const secret = (await reveal.locator('pre').textContent())?.trim() ?? '';
     if (secret.length < 20) throw new Error(`no token shown: “${secret}”`);
     const row = page.getByTestId(`token-${name}`);
     await row.waitFor();
