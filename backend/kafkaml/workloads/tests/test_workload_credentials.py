@@ -295,3 +295,19 @@ def test_gpus_are_capped_per_user(client, make_deployment, make_model, settings)
     assert "0 of your 2" in refused.json()["detail"] and "gpus" in refused.json()["errors"]
     assert client.post(f"/api/v1/results/{first['results'][0]['id']}/stop/").status_code == 200
     assert client.post("/api/v1/deployments/", body, format="json").status_code == 201
+
+
+def test_the_control_logger_key_comes_from_the_environment_on_kubernetes(db, monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setenv("KAFKAML_CONTROL_LOGGER_TOKEN", "not-hex")
+    with pytest.raises(CommandError, match="hex"):
+        call_command("control_logger_credential")
+    key = "5a" * 32
+    monkeypatch.setenv("KAFKAML_CONTROL_LOGGER_TOKEN", key)
+    call_command("control_logger_credential")
+    stored = WorkloadCredential.objects.get(revoked_at=None, kind="control_logger")
+    assert stored.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    error = {"control_topic": "t", "control_partition": 0, "control_offset": 1, "error": "x"}
+    response = keyed(key).post("/api/v1/worker/control-errors/", error, format="json")
+    assert response.status_code == 201
