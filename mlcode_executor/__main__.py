@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> None:
         help="validations run at the same time",
     )
     p.add_argument(
+        "--per-user",
+        type=int,
+        default=int(env("MLCODE_EXECUTOR_PER_USER", 1)),
+        help="validations one user may run at the same time",
+    )
+    p.add_argument(
         "--timeout",
         type=float,
         default=float(env("MLCODE_EXECUTOR_TIMEOUT", 60)),
@@ -40,18 +46,13 @@ def main(argv: list[str] | None = None) -> None:
         "--memory-mb",
         type=int,
         default=int(env("MLCODE_EXECUTOR_MEMORY_MB", 2048)),
-        help="memory a validation may allocate beyond the pre-imported frameworks",
+        help="memory a validation (all its processes) may use beyond the pre-imported frameworks",
     )
     p.add_argument(
         "--cpu",
         type=float,
         default=float(env("MLCODE_EXECUTOR_CPU_S", 0)) or None,
         help="CPU-time limit per validation, seconds (default: 2 x the timeout + 5)",
-    )
-    p.add_argument(
-        "--sandbox-user",
-        default=env("MLCODE_EXECUTOR_SANDBOX_USER", "nobody"),
-        help="unprivileged user for the sandbox when running as root ('' = keep)",
     )
     p.add_argument("--frameworks", default=env("MLCODE_EXECUTOR_FRAMEWORKS", "tensorflow,pytorch"))
     args = p.parse_args(argv)
@@ -60,11 +61,12 @@ def main(argv: list[str] | None = None) -> None:
         memory_mb=args.memory_mb,
         cpu_s=args.cpu,
         workers=max(1, args.workers),
-        sandbox_user=args.sandbox_user or None,
+        per_user=max(1, args.per_user),
         frameworks=tuple(f.strip() for f in args.frameworks.split(",") if f.strip()),
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    serve(args.host, args.port, config)
+    # the shared secret comes from the environment only (never a flag: argv is public)
+    serve(args.host, args.port, config, env("MLCODE_EXECUTOR_SECRET") or None)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import ast
 import json
 from typing import Any
 
+from mlcode_executor.frameworks import normalize_framework
+
 MAX_TEXT = 10_000
 
 # Keras 3 ``Model.fit`` / ``Model.evaluate`` keyword names (from inspect.signature; a test checks
@@ -62,13 +64,6 @@ ALLOWED = {
     ("tensorflow", "evaluate"): KERAS_EVALUATE,
     ("pytorch", "fit"): PYTORCH_FIT,
     ("pytorch", "evaluate"): PYTORCH_EVALUATE,
-}
-_FRAMEWORKS = {
-    "tensorflow": "tensorflow",
-    "tf": "tensorflow",
-    "keras": "tensorflow",
-    "pytorch": "pytorch",
-    "torch": "pytorch",
 }
 _KINDS = {
     "fit": "fit",
@@ -275,9 +270,10 @@ def parse_kwargs(
 ) -> dict[str, Any]:
     """Parse ``text`` (a JSON object or ``name=value, ...``) and check it for ``framework``'s
     ``kind`` ("fit" or "evaluate"). Returns the keyword dict; raises ``KwargsError``."""
-    fw = _FRAMEWORKS.get(str(framework).strip().lower())
-    if fw is None:
-        raise KwargsError(f"unknown framework {framework!r}: use 'tensorflow' or 'pytorch'")
+    try:
+        fw = normalize_framework(framework)
+    except ValueError as exc:
+        raise KwargsError(str(exc)) from None
     kd = _KINDS.get(str(kind).strip().lower())
     if kd is None:
         raise KwargsError(f"unknown kind {kind!r}: use 'fit' or 'evaluate'")

@@ -1,5 +1,10 @@
 """HTTP API of the validation service (stdlib ``ThreadingHTTPServer``).
 
+Every request but ``GET /health`` carries ``Authorization: Bearer <MLCODE_EXECUTOR_SECRET>``
+(401 otherwise, before the body is read) and names the user it is made for in
+``X-Kafkaml-User`` (the fair queue's key). ``GET /health`` answers anyone with the status only;
+with the secret it adds the sandbox's details.
+
 GET  /health            -> {"status": "ok"|"starting", "sandbox": {...}}
 POST /validate          {framework, imports, code, input_shape?, timeout?}
                         -> {ok: true, result: {...}} | {ok: false, error: {...}}
@@ -14,6 +19,8 @@ failure of the user's code is a normal 200 answer with ``ok: false``.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import sys
 import threading
@@ -23,19 +30,39 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from mlcode_executor import kwargs as kwargs_mod
+from mlcode_executor.frameworks import normalize_framework
 from mlcode_executor.sandbox import Sandbox, SandboxConfig, SandboxUnavailable
-from mlcode_executor.usercode import normalize_framework
 
 MAX_BODY = 1024 * 1024
+USER_HEADER = "X-Kafkaml-User"
 MAX_CODE = 200_000
 MAX_CHAIN = 16
 
 
 class BadRequest(Exception):
+    status = HTTPStatus.BAD_REQUEST
+
     def __init__(self, detail: str, errors: dict[str, list[str]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or {}
+
+
+class TooLarge(BadRequest):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+def content_length(value: str | None) -> int:
+    """The body size a request announces, checked before anything is read: a missing header
+    is an empty body; anything but a plain decimal in [0, MAX_BODY] is refused."""
+    if value is None or value.strip() == "":
+        return 0
+    text = value.strip()
+    if not text.isdigit() or not text.isascii():
+        raise BadRequest("invalid Content-Length")
+    if len(text) > 12 or int(text) > MAX_BODY:
+        raise TooLarge(f"request body larger than {MAX_BODY} bytes")
+    return int(text)
 
 
 def _text(body: dict[str, Any], key: str, field: str | None = None) -> str:
@@ -86,11 +113,18 @@ def _input_shape(value: Any, field: str) -> Any:
 
 
 class Service:
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, secret: str | None = None) -> None:
         self.sandbox = Sandbox(config)
         self.started = time.time()
+        self.secret = secret or None
 
-    def validate(self, body: dict[str, Any]) -> dict[str, Any]:
+    def authorized(self, header: str | None) -> bool:
+        if self.secret is None:
+            return True
+        expected = f"Bearer {self.secret}".encode()
+        return hmac.compare_digest((header or "").encode(), expected)
+
+    def validate(self, body: dict[str, Any], user: str = "") -> dict[str, Any]:
         job = {
             "op": "validate",
             "framework": _framework(body),
@@ -98,9 +132,9 @@ class Service:
             "code": _text(body, "code"),
             "input_shape": _input_shape(body.get("input_shape"), "input_shape"),
         }
-        return self.sandbox.run(job, _timeout(body))
+        return self.sandbox.run(job, _timeout(body), user)
 
-    def validate_chain(self, body: dict[str, Any]) -> dict[str, Any]:
+    def validate_chain(self, body: dict[str, Any], user: str = "") -> dict[str, Any]:
         framework = _framework(body)
         models = body.get("models")
         if not isinstance(models, list) or not models:
@@ -121,9 +155,9 @@ class Service:
                 }
             )
         job = {"op": "validate-chain", "framework": framework, "models": clean}
-        return self.sandbox.run(job, _timeout(body))
+        return self.sandbox.run(job, _timeout(body), user)
 
-    def validate_kwargs(self, body: dict[str, Any]) -> dict[str, Any]:
+    def validate_kwargs(self, body: dict[str, Any], user: str = "") -> dict[str, Any]:
         text = body.get("text", body.get("kwargs", ""))
         try:
             parsed = kwargs_mod.parse_kwargs(
@@ -146,6 +180,7 @@ def _timeout(body: dict[str, Any]) -> float | None:
 class Handler(BaseHTTPRequestHandler):
     server_version = "mlcode-executor/1"
     service: Service  # set by make_server
+    timeout = 30  # a client that announces a body and never sends it
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         sys.stderr.write(f"mlcode_executor: {self.address_string()} {format % args}\n")
@@ -158,16 +193,43 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _refuse(self, status: int, payload: dict[str, Any]) -> None:
+        """Answer without reading the body, and close: the unread bytes must not be taken for
+        the next request on this connection."""
+        self.close_connection = True
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        if status == HTTPStatus.UNAUTHORIZED:
+            self.send_header("WWW-Authenticate", 'Bearer realm="mlcode-executor"')
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _authorized(self) -> bool:
+        return self.service.authorized(self.headers.get("Authorization"))
+
     def do_GET(self) -> None:  # noqa: N802
         if self.path.split("?")[0] in ("/health", "/healthz"):
             health = self.service.sandbox.health()
             status = "ok" if health["ready"] else "starting"
             code = HTTPStatus.OK if health["ready"] else HTTPStatus.SERVICE_UNAVAILABLE
-            self._send(code, {"status": status, "sandbox": health})
+            payload: dict[str, Any] = {"status": status}
+            if self._authorized():
+                payload["sandbox"] = health
+                payload["authenticated"] = self.service.secret is not None
+            self._send(code, payload)
+            return
+        if not self._authorized():
+            self._refuse(HTTPStatus.UNAUTHORIZED, {"detail": "authentication required"})
             return
         self._send(HTTPStatus.NOT_FOUND, {"detail": "not found"})
 
     def do_POST(self) -> None:  # noqa: N802
+        if not self._authorized():
+            self._refuse(HTTPStatus.UNAUTHORIZED, {"detail": "authentication required"})
+            return
         routes = {
             "/validate": self.service.validate,
             "/validate-chain": self.service.validate_chain,
@@ -175,22 +237,32 @@ class Handler(BaseHTTPRequestHandler):
         }
         route = routes.get(self.path.split("?")[0].rstrip("/") or "/")
         if route is None:
-            self._send(HTTPStatus.NOT_FOUND, {"detail": "not found"})
+            self._refuse(HTTPStatus.NOT_FOUND, {"detail": "not found"})
             return
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                raise BadRequest(f"request body larger than {MAX_BODY} bytes")
+            if self.headers.get("Transfer-Encoding"):
+                raise BadRequest("Transfer-Encoding is not supported; send a Content-Length")
+            lengths = self.headers.get_all("Content-Length") or []
+            if len(set(lengths)) > 1:
+                raise BadRequest("conflicting Content-Length headers")
+            length = content_length(lengths[0] if lengths else None)
+        except BadRequest as exc:
+            self._refuse(exc.status, {"detail": exc.detail, "errors": exc.errors})
+            return
+        user = (self.headers.get(USER_HEADER) or "").strip()[:64]
+        try:
             raw = self.rfile.read(length) if length else b""
+            if len(raw) != length:
+                raise BadRequest("the body is shorter than its Content-Length")
             try:
                 body = json.loads(raw or b"{}")
             except ValueError as exc:
                 raise BadRequest(f"invalid JSON: {exc}") from None
             if not isinstance(body, dict):
                 raise BadRequest("the body must be a JSON object")
-            self._send(HTTPStatus.OK, route(body))
+            self._send(HTTPStatus.OK, route(body, user))
         except BadRequest as exc:
-            self._send(HTTPStatus.BAD_REQUEST, {"detail": exc.detail, "errors": exc.errors})
+            self._send(exc.status, {"detail": exc.detail, "errors": exc.errors})
         except SandboxUnavailable as exc:
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, {"detail": str(exc)})
         except Exception as exc:  # never let one request take the server down
@@ -205,15 +277,42 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 64
 
 
-def make_server(host: str, port: int, config: SandboxConfig) -> tuple[Server, Service]:
-    service = Service(config)
+def make_server(
+    host: str, port: int, config: SandboxConfig, secret: str | None = None
+) -> tuple[Server, Service]:
+    if not secret and not _is_loopback(host):
+        raise SystemExit(
+            f"mlcode_executor: refusing to listen on {host} without MLCODE_EXECUTOR_SECRET"
+        )
+    service = Service(config, secret)
     handler = type("BoundHandler", (Handler,), {"service": service})
     server = Server((host, port), handler)
     return server, service
 
 
-def serve(host: str, port: int, config: SandboxConfig) -> None:
-    server, service = make_server(host, port, config)
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(host: str, port: int, config: SandboxConfig, secret: str | None = None) -> None:
+    server, service = make_server(host, port, config, secret)
+    if not secret:
+        sys.stderr.write(
+            "mlcode_executor: WARNING: no MLCODE_EXECUTOR_SECRET: every local process may "
+            "send jobs (kafkaml up always sets one)\n"
+        )
+    caps = service.sandbox.health()["jail"]
+    if not caps["complete"]:
+        sys.stderr.write(
+            "mlcode_executor: the sandbox is incomplete (single-user mode): "
+            + "; ".join(caps["missing"])
+            + "\n"
+        )
     service.sandbox.start(wait=False)
     bound_port = server.server_address[1]
     print(json.dumps({"event": "listening", "url": f"http://{host}:{bound_port}"}), flush=True)

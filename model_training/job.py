@@ -7,21 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-FRAMEWORK_ALIASES = {
-    "tensorflow": "tensorflow",
-    "tf": "tensorflow",
-    "keras": "tensorflow",
-    "pytorch": "pytorch",
-    "torch": "pytorch",
-    "pth": "pytorch",
-}
-
-
-def normalise_framework(name: str) -> str:
-    key = (name or "").strip().lower()
-    if key not in FRAMEWORK_ALIASES:
-        raise ValueError(f"unknown framework {name!r} (known: tensorflow, pytorch)")
-    return FRAMEWORK_ALIASES[key]
+from mlcode_executor.frameworks import ALIASES as FRAMEWORK_ALIASES  # noqa: F401
+from mlcode_executor.frameworks import normalize_framework as normalise_framework
 
 
 def parse_kwargs(value: Any, framework: str = "tensorflow", kind: str = "fit") -> dict:

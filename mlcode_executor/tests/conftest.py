@@ -1,5 +1,6 @@
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -8,11 +9,15 @@ import pytest
 
 from mlcode_executor.client import ExecutorClient
 
+SECRET = secrets.token_urlsafe(24)
+
 
 @pytest.fixture(scope="session")
 def executor():
-    """One real service (HTTP + zygote with TensorFlow and PyTorch) for the whole session."""
+    """One real service (HTTP + zygote with TensorFlow and PyTorch) for the whole session,
+    authenticated with a fresh shared secret."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLCODE_EXECUTOR_")}
+    env["MLCODE_EXECUTOR_SECRET"] = SECRET
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlcode_executor", "--port", "0", "--timeout", "20"],
         stdout=subprocess.PIPE,
@@ -21,7 +26,7 @@ def executor():
     try:
         line = json.loads(proc.stdout.readline())
         assert line["event"] == "listening", line
-        client = ExecutorClient(line["url"], timeout=120)
+        client = ExecutorClient(line["url"], timeout=120, secret=SECRET)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:

@@ -32,7 +32,8 @@ def test_unknown_framework():
 
 
 def test_build_templates_in_process():
-    for tpl in TEMPLATES:
+    # PyTorch first: the CUDA torch build crashes importing triton after TensorFlow
+    for tpl in sorted(TEMPLATES, key=lambda t: t["framework"] != "pytorch"):
         model = build_model(tpl["framework"], tpl["imports"], tpl["code"])
         summary = usercode.describe_model(tpl["framework"], model)
         assert summary["total_params"] in (101770, 5121)
