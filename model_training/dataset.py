@@ -80,7 +80,8 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.x)
 
-    def split(self, validation_rate: float, test_rate: float) -> tuple[Split, Split, Split]:
+    def bounds(self, validation_rate: float, test_rate: float) -> tuple[int, int, int]:
+        """``(a, b, n)``: train is rows ``[0, a)``, validation ``[a, b)``, test ``[b, n)``."""
         n = len(self)
         n_test = int(round(n * test_rate))
         n_val = int(round(n * validation_rate))
@@ -90,7 +91,10 @@ class Dataset:
                 f"no training records left: {n} records, validation_rate={validation_rate}, "
                 f"test_rate={test_rate}"
             )
-        a, b = n_train, n_train + n_val
+        return n_train, n_train + n_val, n
+
+    def split(self, validation_rate: float, test_rate: float) -> tuple[Split, Split, Split]:
+        a, b, _ = self.bounds(validation_rate, test_rate)
         return (
             Split(self.x[:a], self.y[:a]),
             Split(self.x[a:b], self.y[a:b]),
@@ -187,9 +191,14 @@ def read_ranges(
     seed: int | None = None,
     timeout: float | None = None,
     memmap_threshold: int | None = None,
+    memmap_path: str | os.PathLike | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Dataset:
-    """Read every record of ``ranges`` once; strict: a bad record fails naming its offset."""
+    """Read every record of ``ranges`` once; strict: a bad record fails naming its offset.
+
+    With ``memmap_path`` the samples are written straight into that ``.npy`` file, whatever
+    their size (the worker hands it to the sandboxed trainer without a copy).
+    """
     timeout = settings.read_timeout() if timeout is None else timeout
     threshold = settings.memmap_threshold() if memmap_threshold is None else memmap_threshold
     ranges = [r for r in ranges if r.size]
@@ -262,7 +271,7 @@ def read_ranges(
                 idle_since = time.monotonic()
                 xs, ys = _decode(codec, values, keys, where, ranges)
                 if x is None:
-                    x, path = _allocate((total, *xs.shape[1:]), xs.dtype, threshold)
+                    x, path = _allocate((total, *xs.shape[1:]), xs.dtype, threshold, memmap_path)
                     y = np.empty((total, *ys.shape[1:]), dtype=ys.dtype)
                 elif xs.shape[1:] != x.shape[1:]:
                     i, offset = where[0]
@@ -338,8 +347,12 @@ def _strict(decode, items, what, where, ranges) -> np.ndarray:
         ) from exc
 
 
-def _allocate(shape: tuple, dtype, threshold: int) -> tuple[np.ndarray, str | None]:
+def _allocate(
+    shape: tuple, dtype, threshold: int, path: str | os.PathLike | None = None
+) -> tuple[np.ndarray, str | None]:
     nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if path is not None:
+        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape), str(path)
     if nbytes <= threshold:
         return np.empty(shape, dtype=dtype), None
     fd, path = tempfile.mkstemp(prefix="kafkaml-train-", suffix=".cache", dir=settings.cache_dir())

@@ -10,6 +10,10 @@ The topic is read with ``assign()`` from its beginning; the position reached is 
 the group ``kafkaml-training-<result>`` after each window so a restarted worker resumes there.
 Records that do not decode are skipped and logged (an unbounded stream must not die of one bad
 record).
+
+One sandboxed trainer serves the whole run: it keeps the model's weights (and its warm
+framework) from window to window, and each window reaches it as a data set of its own in the
+trainer's input dir, removed once trained on.
 """
 
 from __future__ import annotations
@@ -144,26 +148,29 @@ class IncrementalRun:
         order = np.random.default_rng(worker.seed + self.windows).permutation(len(x))
         data = Dataset(x[order], y[order])
         try:
-            train, val, test = data.split(self.source.validation_rate, self.source.test_rate)
+            a, b, n = data.bounds(self.source.validation_rate, self.source.test_rate)
         except DataError as exc:
             log.warning("window %d skipped: %s", self.windows, exc)
             return
-        base_epoch = self.epochs
+        name = f"window-{self.windows}"
+        self.trainer.put(name, data.x, data.y)
+        try:
+            self._fit_window(name, (a, b, n), len(x))
+        finally:
+            self.trainer.drop(name)
 
-        def on_epoch(epoch: int, per_model):
-            self.epochs = base_epoch + epoch
-            worker.on_epoch(self.epochs, per_model)
-
-        started = time.monotonic()
-        last = self.trainer.fit(train, val, dict(self.settings.kwargs_fit), on_epoch)
-        training_time = time.monotonic() - started
+    def _fit_window(self, name: str, bounds: tuple[int, int, int], records: int) -> None:
+        worker = self.worker
+        a, b, n = bounds
+        last, training_time = self.trainer.fit(name, (0, a), (a, b) if b > a else None, self.epochs)
+        self.epochs = max(self.epochs, worker.last_epoch)  # epochs count on across windows
         if worker.should_stop():
             raise StopRequested()
         value = self._monitored(last[-1] if last else {})
         log.info(
             "window %d: %d records, %s = %s",
             self.windows,
-            len(x),
+            records,
             self.settings.monitoring_metric,
             value,
         )
@@ -171,19 +178,16 @@ class IncrementalRun:
             return
         self.best = value
         self.version += 1
-        test_metrics = (
-            self.trainer.evaluate(test, dict(self.settings.kwargs_val))
-            if len(test)
-            else [{} for _ in self.trainer.models]
-        )
+        test_metrics, _ = self.trainer.evaluate(name, (b, n), False)
         worker.publish(
             self.trainer,
             self.source,
-            sample=train.x[:SAMPLE_ROWS],
+            data=name,
+            sample=(0, min(SAMPLE_ROWS, a)),
             version=self.version,
             last=last,
             test_metrics=test_metrics,
-            matrices=[None] * len(self.trainer.models),
+            matrices=[None] * len(worker.job.models),
             timings={"training_time": training_time},
             extra={"window": self.windows, "monitored": {self.settings.monitoring_metric: value}},
         )

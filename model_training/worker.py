@@ -1,9 +1,14 @@
 """One training run from start to final status, independent of where the job came from.
 
-``TrainingWorker(job, reporters, bootstrap=...).run()`` marks the result ``deployed``, builds
-the model(s) from the user's code, waits for the deployment's data (or uses the data source
-the user picked), reads and splits it, trains, evaluates, exports and uploads, and ends in
-``finished``, ``failed`` (error text + log tail) or ``stopped``.
+``TrainingWorker(job, reporters, bootstrap=...).run()`` marks the result ``deployed``, starts
+the sandboxed trainer (which builds the model(s) from the user's code at once, so broken code
+fails before any data is awaited), waits for the deployment's data (or uses the data source the
+user picked), reads and splits it, has the trainer fit, evaluate and export, uploads the
+artifacts, and ends in ``finished``, ``failed`` (error text + log tail) or ``stopped``.
+
+This is the privileged side: it holds the workload's credential (through its reporters) and
+talks to Kafka and the backend, and it never imports or runs user code; the trainer
+(``model_training.trainer_process``) does, in the jail.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 import traceback
@@ -19,31 +23,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from datasources.codecs import get_codec
 from model_training import settings as worker_settings
-from model_training.artifacts import confusion_matrix, write_metadata
 from model_training.errors import StopRequested, TrainingError
 from model_training.job import DatasourceSpec, TrainingJob
 from model_training.reporting import LogTail, Reporter
+from model_training.trainer_process import TrainerFailed, TrainerProcess
 
 log = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 8  # rows used to trace the models for export and to check the ONNX files
-
-
-def build_models(job: TrainingJob) -> list[Any]:
-    """Turn the user code into model objects with the platform's one implementation."""
-    from mlcode_executor.usercode import build_model
-
-    models = []
-    for spec in job.models:
-        try:
-            models.append(build_model(job.framework, spec.imports, spec.code))
-        except Exception as exc:
-            raise TrainingError(f"model {spec.name!r} could not be built: {exc}") from exc
-    return models
+DATA = "data"  # name of the bounded run's data set in the trainer's input dir
 
 
 def split_metrics(metrics: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
@@ -63,6 +53,7 @@ class TrainingWorker:
         work_dir: Path | None = None,
         stop_event: threading.Event | None = None,
         log_tail: LogTail | None = None,
+        limits: Any = None,
     ) -> None:
         if len(reporters) != len(job.models):
             raise ValueError(f"{len(job.models)} model(s) need one reporter each")
@@ -75,7 +66,11 @@ class TrainingWorker:
         self.work_dir = Path(work_dir) if work_dir else None
         self.stop_event = stop_event or threading.Event()
         self.log_tail = log_tail or LogTail()
+        self.limits = limits  # the trainer's JailLimits; None: from the environment
         self.seed: int | None = None
+        self.last_epoch = 0
+        self.trainer: TrainerProcess | None = None
+        self.timings: dict[str, float] = {}  # trainer_start, read, fit (seconds)
 
     # -- status ---------------------------------------------------------------------------
     def _distinct_reporters(self) -> list[Reporter]:
@@ -97,6 +92,7 @@ class TrainingWorker:
         return self.stop_event.is_set()
 
     def on_epoch(self, epoch: int, per_model: list[dict[str, float]]) -> None:
+        self.last_epoch = epoch
         for reporter, metrics in zip(self.reporters, per_model, strict=True):
             reporter.epoch(epoch, metrics)
 
@@ -112,9 +108,15 @@ class TrainingWorker:
             self.set_status("stopped")
             return "stopped"
         except Exception as exc:
+            if self.should_stop():  # "stopped while reading" and the like
+                log.info("stopped (%s)", exc)
+                self.set_status("stopped")
+                return "stopped"
             log.error("training failed: %s", exc)
-            log.debug("%s", traceback.format_exc())
-            tail = self.log_tail.text() + "\n" + traceback.format_exc()
+            tail = self.log_tail.text()
+            if not isinstance(exc, TrainerFailed):  # the trainer's own traceback is in the log
+                log.debug("%s", traceback.format_exc())
+                tail += "\n" + traceback.format_exc()
             self.set_status("failed", error=str(exc) or type(exc).__name__, log_tail=tail[-20000:])
             return "failed"
         finally:
@@ -129,42 +131,54 @@ class TrainingWorker:
         if self.should_stop():
             raise StopRequested()
 
-    def datasource(self) -> DatasourceSpec:
+    def datasource(self, trainer: TrainerProcess) -> DatasourceSpec:
         if self.job.datasource is not None:
             return self.job.datasource
         if self.job.deployment_id is None:
             raise TrainingError("no data source given and no deployment id to wait for")
         from model_training.control import wait_for_control_message
 
-        spec = wait_for_control_message(
-            self.bootstrap,
-            self.control_topic,
-            int(self.job.deployment_id),
-            timeout=worker_settings.control_timeout(),
-            should_stop=self.should_stop,
-        )
+        try:
+            spec = wait_for_control_message(
+                self.bootstrap,
+                self.control_topic,
+                int(self.job.deployment_id),
+                timeout=worker_settings.control_timeout(),
+                # the trainer builds the models meanwhile: broken code ends the wait at once
+                should_stop=lambda: self.should_stop() or not trainer.healthy(),
+            )
+        except TrainingError:
+            trainer.raise_failure()
+            raise
         self._check_stop()
         return spec
 
     def _run(self) -> None:
-        from model_training.trainers import get_trainer
-
         job = self.job
-        trainer_cls = get_trainer(job.framework)
-        models = build_models(job)  # fail on bad code before waiting for data
-        source = self.datasource()
-        try:
-            codec = get_codec(source.input_format, source.input_config)
-        except ValueError as exc:
-            raise TrainingError(f"data source: {exc}") from exc
-        if source.incremental or job.settings.incremental:
-            from model_training.incremental import IncrementalRun
+        trainer = TrainerProcess(
+            job,
+            on_epoch=self.on_epoch,
+            should_stop=self.should_stop,
+            limits=self.limits,
+            staging_dir=self.work_dir,
+        )
+        self.trainer = trainer
+        with trainer:
+            trainer.start()
+            source = self.datasource(trainer)
+            try:
+                codec = get_codec(source.input_format, source.input_config)
+            except ValueError as exc:
+                raise TrainingError(f"data source: {exc}") from exc
+            if source.incremental or job.settings.incremental:
+                from model_training.incremental import IncrementalRun
 
-            IncrementalRun(self, trainer_cls(models, job.settings), source, codec).run()
-            return
-        self._train_bounded(trainer_cls(models, job.settings), source, codec)
+                IncrementalRun(self, trainer, source, codec).run()
+            else:
+                self._train_bounded(trainer, source, codec)
+            self.timings["trainer_start"] = trainer.start_time or 0.0
 
-    def _train_bounded(self, trainer, source: DatasourceSpec, codec) -> None:
+    def _train_bounded(self, trainer: TrainerProcess, source: DatasourceSpec, codec) -> None:
         from model_training.dataset import parse_ranges, read_ranges
 
         settings = self.job.settings
@@ -176,28 +190,23 @@ class TrainingWorker:
             codec,
             seed=self.seed,
             should_stop=self.should_stop,
+            memmap_path=trainer.data_path(DATA),  # written in place for the trainer
         )
         try:
             read_time = time.monotonic() - started
             log.info("read %d records in %.2fs (seed %d)", len(data), read_time, self.seed)
-            train, val, test = data.split(source.validation_rate, source.test_rate)
+            a, b, n = data.bounds(source.validation_rate, source.test_rate)
+            trainer.put(DATA, data.x, data.y)
             self._check_stop()
-            fit_started = time.monotonic()
-            last = trainer.fit(train, val, dict(settings.kwargs_fit), self.on_epoch)
-            training_time = time.monotonic() - fit_started
+            last, training_time = trainer.fit(DATA, (0, a), (a, b) if b > a else None)
             self._check_stop()
-            test_metrics = (
-                trainer.evaluate(test, dict(settings.kwargs_val))
-                if len(test)
-                else [{} for _ in trainer.models]
-            )
-            matrices: list[Any] = [None] * len(trainer.models)
-            if settings.confusion_matrix and len(test):
-                matrices = [confusion_matrix(test.y, s) for s in trainer.predict(test.x)]
+            test_metrics, matrices = trainer.evaluate(DATA, (b, n), settings.confusion_matrix)
+            self.timings.update(read=read_time, fit=training_time)
             self.publish(
                 trainer,
                 source,
-                sample=train.x[:SAMPLE_ROWS],
+                data=DATA,
+                sample=(0, min(SAMPLE_ROWS, a)),
                 version=1,
                 last=last,
                 test_metrics=test_metrics,
@@ -209,10 +218,11 @@ class TrainingWorker:
 
     def publish(
         self,
-        trainer,
+        trainer: TrainerProcess,
         source: DatasourceSpec,
         *,
-        sample: np.ndarray,
+        data: str,
+        sample: tuple[int, int],
         version: int,
         last: list[dict[str, float]],
         test_metrics: list[dict[str, float]],
@@ -220,29 +230,32 @@ class TrainingWorker:
         timings: dict[str, float],
         extra: dict | None = None,
     ) -> None:
-        """Export every sub-model and upload its artifacts and summary to its result."""
-        base = Path(tempfile.mkdtemp(prefix="kafkaml-export-", dir=self.work_dir))
+        """Have the trainer export every sub-model; upload each one's artifacts and summary
+        to its result."""
+        chain = len(self.job.models)
+        extras = [
+            {
+                "model_name": spec.name,
+                "model_id": spec.id,
+                "chain_index": i,
+                "chain_length": chain,
+                "seed": self.seed,
+                **(extra or {}),
+            }
+            for i, spec in enumerate(self.job.models)
+        ]
+        base, directories = trainer.export(
+            data,
+            sample,
+            version=version,
+            input_format=source.input_format,
+            input_config=source.input_config,
+            extras=extras,
+        )
         try:
-            exported = trainer.export(base, sample)
-            chain = len(exported)
-            for i, (item, reporter) in enumerate(zip(exported, self.reporters, strict=True)):
-                spec = self.job.models[i]
-                write_metadata(
-                    item,
-                    framework=trainer.framework,
-                    framework_version=trainer.framework_version(),
-                    version=version,
-                    input_format=source.input_format,
-                    input_config=source.input_config,
-                    extra={
-                        "model_name": spec.name,
-                        "model_id": spec.id,
-                        "chain_index": i,
-                        "chain_length": chain,
-                        "seed": self.seed,
-                        **(extra or {}),
-                    },
-                )
+            for i, (directory, reporter) in enumerate(
+                zip(directories, self.reporters, strict=True)
+            ):
                 train_metrics, val_metrics = split_metrics(last[i] if i < len(last) else {})
                 summary = {
                     "train_metrics": train_metrics,
@@ -255,7 +268,7 @@ class TrainingWorker:
                     **({"read_time": timings["read_time"]} if "read_time" in timings else {}),
                     **(extra or {}),
                 }
-                reporter.upload_artifacts(item.directory, summary)
+                reporter.upload_artifacts(directory, summary)
                 log.info("uploaded version %d of sub-model %d: %s", version, i, test_metrics[i])
         finally:
             shutil.rmtree(base, ignore_errors=True)
