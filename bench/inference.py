@@ -44,12 +44,9 @@ def log(msg: str) -> None:
 
 
 def ensure_topics(bootstrap: str, names: list[str], partitions: int = PARTITIONS) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from worker_common.kafka import ensure_topics as create_missing_topics
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(t, num_partitions=partitions) for t in names])
-    for future in futures.values():
-        future.result(30)
+    create_missing_topics(names, bootstrap=bootstrap, partitions=partitions, timeout=30)
 
 
 def preload(bootstrap: str, topic: str, pool: np.ndarray, count: int) -> None:

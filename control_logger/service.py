@@ -13,10 +13,10 @@ import time
 
 from confluent_kafka import Consumer, KafkaError
 
+from datasources.control import ControlMessageError
+from datasources.control import parse as parse_control_message
 from worker_common.backend import BackendClient, BackendError
 from worker_common.kafka import consumer_config, control_topic
-
-from .messages import ControlMessageError, parse_control_message
 
 log = logging.getLogger("control_logger")
 HEARTBEAT_SECONDS = 10
@@ -42,10 +42,11 @@ class ControlLogger:
             "control_offset": message.offset(),
         }
         try:
-            body = parse_control_message(message.key(), message.value())
+            parsed = parse_control_message(message.key(), message.value())
         except ControlMessageError as exc:
             self._record_error(where, str(exc), message.value())
             return
+        body = {"deployment_id": parsed.deployment_id, **parsed.as_dict()}
         delay = 1.0
         while self.running:
             try:

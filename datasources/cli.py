@@ -6,6 +6,8 @@ Examples::
     kafkaml-send mnist.npz --topic mnist --deployment-id 1 --reshape "28 28"
     kafkaml-send features.npy --labels labels.npy --topic t --deployment-id 1
     kafkaml-send table.csv --label-column species --format JSON --topic t --deployment-id 1
+    kafkaml-send data.npz --topic alice.data --deployment-id 1 --security-protocol SASL_SSL \\
+        --sasl-mechanism SCRAM-SHA-512 --sasl-username alice --sasl-password-file pw.txt
 
 Sources: ``.npz`` (arrays ``x``/``y``, ``data``/``label``, ``X``/``y`` or ``x_train``/``y_train``),
 ``.npy`` (plus ``--labels FILE.npy``), ``.csv`` (numeric columns; header optional) or a data set
@@ -296,7 +298,77 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="shuffle seed")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300,
+        help="seconds to wait for the broker to acknowledge everything (default 300)",
+    )
+    sec = p.add_argument_group(
+        "security",
+        "for a cluster that is not PLAINTEXT; each flag defaults to its KAFKA_* variable. "
+        "The SASL password comes from --sasl-password-file, $KAFKA_SASL_PASSWORD or "
+        "$KAFKA_SASL_PASSWORD_FILE, never from the command line.",
+    )
+    env = os.environ.get
+    sec.add_argument(
+        "--security-protocol",
+        type=str.upper,
+        default=env("KAFKA_SECURITY_PROTOCOL"),
+        help="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (default: $KAFKA_SECURITY_PROTOCOL)",
+    )
+    sec.add_argument(
+        "--sasl-mechanism",
+        type=str.upper,
+        default=env("KAFKA_SASL_MECHANISM"),
+        help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default: $KAFKA_SASL_MECHANISM or PLAIN)",
+    )
+    sec.add_argument(
+        "--sasl-username",
+        default=env("KAFKA_SASL_USERNAME"),
+        help="default: $KAFKA_SASL_USERNAME",
+    )
+    sec.add_argument(
+        "--sasl-password-file",
+        default=env("KAFKA_SASL_PASSWORD_FILE"),
+        help="file whose first line is the SASL password (default: $KAFKA_SASL_PASSWORD_FILE)",
+    )
+    sec.add_argument(
+        "--ssl-ca", default=env("KAFKA_SSL_CA_LOCATION"), help="CA certificate file (PEM)"
+    )
+    sec.add_argument(
+        "--ssl-cert",
+        default=env("KAFKA_SSL_CERT_LOCATION"),
+        help="client certificate file (PEM)",
+    )
+    sec.add_argument(
+        "--ssl-key",
+        default=env("KAFKA_SSL_KEY_LOCATION"),
+        help="client key file (PEM); its password comes from $KAFKA_SSL_KEY_PASSWORD",
+    )
     return p
+
+
+def security_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The sink's security keywords (kafka-python's names) from the flags and environment."""
+    from .kafka_config import KafkaConfigError, read_secret_file
+
+    password = os.environ.get("KAFKA_SASL_PASSWORD") or None
+    if args.sasl_password_file:
+        try:
+            password = read_secret_file(args.sasl_password_file, "SASL password")
+        except KafkaConfigError as exc:
+            raise CliError(str(exc)) from None
+    return {
+        "security_protocol": args.security_protocol,
+        "sasl_mechanism": args.sasl_mechanism,
+        "sasl_plain_username": args.sasl_username,
+        "sasl_plain_password": password,
+        "ssl_cafile": args.ssl_ca,
+        "ssl_certfile": args.ssl_cert,
+        "ssl_keyfile": args.ssl_key,
+        "ssl_password": os.environ.get("KAFKA_SSL_KEY_PASSWORD") or None,
+    }
 
 
 def prepare(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None, str]:
@@ -347,6 +419,7 @@ def make_sink(args: argparse.Namespace, x: np.ndarray, y: np.ndarray | None, des
         "validation_rate": args.validation_rate,
         "test_rate": args.test_rate,
         "control_topic": args.control_topic,
+        **security_kwargs(args),
     }
     if args.format == "RAW":
         from .raw_sink import RawSink
@@ -389,7 +462,7 @@ def send_all(sink, args, x: np.ndarray, y: np.ndarray | None) -> dict[str, Any] 
             else:
                 sink.send_batch(flat, ys)
         progress.update(start + len(xs))
-    message = sink.close()
+    message = sink.close(timeout=args.timeout)
     progress.update(len(x), final=True)
     return message
 

@@ -11,7 +11,6 @@ The constructor keeps the parameter names and order of the original Kafka-ML sin
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import struct
@@ -21,12 +20,23 @@ from typing import Any
 
 import numpy as np
 
+from . import control
 from .codecs import _as_bytes, dtype_name, shape_to_string
+from .control import (  # noqa: F401 - re-exported: scripts import them from datasources.sink
+    CONTROL_TOPIC_ENV,
+    DEFAULT_CONTROL_TOPIC,
+    ControlMessageError,
+    default_control_topic,
+    format_ranges,
+)
+from .kafka_config import (  # noqa: F401 - KafkaConfigError re-exported
+    KafkaConfigError,
+    client_config,
+    from_kafka_python,
+)
 
 logger = logging.getLogger("datasources")
 
-DEFAULT_CONTROL_TOPIC = "KAFKA_ML_CONTROL_TOPIC"
-CONTROL_TOPIC_ENV = "KAFKAML_CONTROL_TOPIC"
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 
 # Producer settings tuned for throughput of many small records. Users can override any of them
@@ -57,34 +67,16 @@ class DeliveryError(RuntimeError):
         self.errors = errors or []
 
 
-def default_control_topic() -> str:
-    return os.environ.get(CONTROL_TOPIC_ENV) or DEFAULT_CONTROL_TOPIC
-
-
 def deployment_key(deployment_id: Any) -> bytes:
-    """The control message key: the deployment id as an 8-byte big-endian unsigned integer."""
-    try:
-        value = int(deployment_id)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"deployment_id must be an integer, got {deployment_id!r}") from exc
-    if isinstance(deployment_id, float) and deployment_id != value:
-        raise ValueError(f"deployment_id must be an integer, got {deployment_id!r}")
-    if not 0 <= value < 2**64:
-        raise ValueError(f"deployment_id must be between 0 and 2**64-1, got {value}")
-    return value.to_bytes(8, "big")
+    """The control message key: the deployment id as an 8-byte big-endian unsigned integer
+    (kept for scripts; :func:`datasources.control.encode_key`)."""
+    return control.encode_key(deployment_id)
 
 
 def parse_deployment_key(key: bytes | None) -> int:
-    """The deployment id in a control message key: big-endian, any length (old sinks send one
-    byte for ids below 256, this library sends eight)."""
-    if not key:
-        raise ValueError("the control message has no key (deployment id)")
-    return int.from_bytes(key, "big")
-
-
-def format_ranges(topic: str, ranges: Mapping[int, tuple[int, int]]) -> str:
-    """``{0: (5, 10)}`` -> ``"topic:0:5:10"`` (start inclusive, end exclusive)."""
-    return ",".join(f"{topic}:{p}:{start}:{end}" for p, (start, end) in sorted(ranges.items()))
+    """The deployment id in a control message key: big-endian, any length (kept for scripts;
+    :func:`datasources.control.parse_key`)."""
+    return control.parse_key(key)
 
 
 def _object_to_bytes(value: Any) -> bytes | None:
@@ -125,6 +117,17 @@ class KafkaMLSink:
             the samples were sent in and training's validation/test split (taken by position)
             sees a representative mix. ``None`` lets Kafka spread records by key (the label),
             which puts each class on its own partition.
+
+    Security (for a cluster that is not PLAINTEXT; see ``datasources.kafka_config``), with
+    kafka-python's names so scripts written for the original library keep their arguments:
+        security_protocol: ``PLAINTEXT``, ``SSL``, ``SASL_PLAINTEXT`` or ``SASL_SSL``.
+        sasl_mechanism: ``PLAIN`` (default), ``SCRAM-SHA-256`` or ``SCRAM-SHA-512``.
+        sasl_plain_username, sasl_plain_password: the SASL credentials.
+        ssl_cafile, ssl_certfile, ssl_keyfile, ssl_password: TLS CA, client certificate, key
+            and the key's password.
+        kafka_config: any librdkafka settings (``{"sasl.username": ...}`` too), applied last.
+    When none of these is given, the ``KAFKA_SECURITY_PROTOCOL``, ``KAFKA_SASL_*`` and
+    ``KAFKA_SSL_*`` environment variables are used.
     """
 
     def __init__(
@@ -146,6 +149,15 @@ class KafkaMLSink:
         unsupervised_topic: str | None = None,
         dataset_restrictions: Any = None,
         partition: int | None = 0,
+        security_protocol: str | None = None,
+        sasl_mechanism: str | None = None,
+        sasl_plain_username: str | None = None,
+        sasl_plain_password: str | None = None,
+        ssl_cafile: str | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        ssl_password: str | None = None,
+        kafka_config: Mapping[str, Any] | None = None,
     ):
         servers = bootstrap_servers or boostrap_servers or os.environ.get(BOOTSTRAP_ENV)
         if not servers:
@@ -156,11 +168,8 @@ class KafkaMLSink:
             raise ValueError("topic is required")
         if deployment_id is None:
             raise ValueError("deployment_id is required")
-        for name, rate in (("validation_rate", validation_rate), ("test_rate", test_rate)):
-            if not 0 <= float(rate) <= 1:
-                raise ValueError(f"{name} must be between 0 and 1, got {rate}")
-        if float(validation_rate) + float(test_rate) > 1:
-            raise ValueError("validation_rate + test_rate must not exceed 1")
+        control.check_rates(float(validation_rate), float(test_rate))
+        input_format = control.check_format(str(input_format))
 
         self.bootstrap_servers = servers
         self.boostrap_servers = servers  # the original attribute name
@@ -192,18 +201,83 @@ class KafkaMLSink:
         self._closed = False
         self._since_poll = 0
 
+        self._client_error: Any = None  # the last error librdkafka reported (KafkaError)
+        self._refused: Any = None  # an authentication or TLS error: waiting will not help
+
         from confluent_kafka import Producer
 
+        security = from_kafka_python(
+            {
+                "security_protocol": security_protocol,
+                "sasl_mechanism": sasl_mechanism,
+                "sasl_plain_username": sasl_plain_username,
+                "sasl_plain_password": sasl_plain_password,
+                "ssl_cafile": ssl_cafile,
+                "ssl_certfile": ssl_certfile,
+                "ssl_keyfile": ssl_keyfile,
+                "ssl_password": ssl_password,
+            }
+        )
         conf = {
-            "bootstrap.servers": servers,
             **THROUGHPUT_PRODUCER_CONFIG,
-            **dict(producer_config or {}),
+            **client_config(
+                servers, {**dict(producer_config or {}), **dict(kafka_config or {})}, **security
+            ),
             "on_delivery": self._on_delivery,
+            "error_cb": self._on_client_error,
         }
+        self._security_protocol = conf["security.protocol"]
         self._producer = Producer(conf)
         self._produce = self._producer.produce
 
     # -- delivery reports ------------------------------------------------------------------------
+    def _on_client_error(self, err) -> None:
+        from confluent_kafka import KafkaError
+
+        logger.debug("kafka client: %s", err)
+        if err.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL) or err.fatal():
+            self._refused = err
+        elif err.code() != KafkaError._ALL_BROKERS_DOWN or self._client_error is None:
+            self._client_error = err  # "all brokers down" says less than what came before
+
+    def _check_client(self) -> None:
+        """Stop waiting when the broker refused the credentials or the TLS handshake: those
+        never heal, and otherwise every record would wait out ``message.timeout.ms``."""
+        err = self._refused
+        if err is not None:
+            raise DeliveryError(
+                f"the broker {self.bootstrap_servers} refused this client: {err.str()} "
+                "(check security_protocol, sasl_mechanism and the credentials)",
+                errors=[err.str()],
+            )
+
+    def _hint(self) -> str:
+        """The last client error, to say why records are stuck."""
+        err = self._client_error
+        if err is None:
+            return ""
+        hint = f"; last client error: {err.str()}"
+        from confluent_kafka import KafkaError
+
+        if err.code() == KafkaError._TRANSPORT and self._security_protocol == "PLAINTEXT":
+            hint += (
+                " (a SASL or TLS listener closes PLAINTEXT connections: set security_protocol"
+                " and the credentials, or KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_*)"
+            )
+        return hint
+
+    def _flush_producer(self, timeout: float) -> int:
+        """``Producer.flush`` in short slices, failing fast on authentication errors."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = self._producer.flush(min(1.0, max(0.0, deadline - time.monotonic())))
+            if not remaining:
+                return 0
+            self._check_client()
+            if time.monotonic() >= deadline:
+                return remaining
+
+    # -- delivery reports (records) ------------------------------------------------------------------------
     def _on_delivery(self, err, msg) -> None:
         if err is not None:
             self._failed += 1
@@ -277,10 +351,11 @@ class KafkaMLSink:
         full = len(self._producer)
         while len(self._producer) > full // 2:
             self._producer.poll(0.05)
+            self._check_client()
             if time.monotonic() > deadline:
                 raise DeliveryError(
                     f"the producer queue did not drain in 60 s: is the broker "
-                    f"{self.bootstrap_servers} reachable?"
+                    f"{self.bootstrap_servers} reachable?{self._hint()}"
                 )
 
     def send(self, data: Any, label: Any = None) -> None:
@@ -305,44 +380,53 @@ class KafkaMLSink:
         return dtype_name(np.asarray(out_type).dtype)
 
     # -- the control message ---------------------------------------------------------------------
+    def build_control(self) -> control.ControlMessage:
+        """The control message for what has been delivered so far, as a
+        :class:`datasources.control.ControlMessage` (not validated yet)."""
+        ranges = self.ranges
+        return control.ControlMessage(
+            deployment_id=control.parse_key(self._key),
+            input_format=self.input_format,
+            ranges=()
+            if self.incremental
+            else tuple(
+                control.Range(self.topic, p, start, end)
+                for p, (start, end) in sorted(ranges.items())
+            ),
+            topic=self.topic if self.incremental else None,
+            input_config=self.input_config,
+            description=self.description,
+            validation_rate=self.validation_rate,
+            test_rate=self.test_rate,
+            total_msg=None
+            if self.incremental
+            else sum(end - start for start, end in ranges.values()),
+            incremental=self.incremental,
+            unsupervised_topic=self.unsupervised_topic,
+            dataset_restrictions=self.dataset_restrictions,
+        )
+
     def build_control_message(self) -> dict[str, Any]:
         """The control message for what has been delivered so far (see ``docs/protocol.md``)."""
-        if self.incremental:
-            topic = self.topic
-            total = None
-        else:
-            ranges = self.ranges
-            topic = format_ranges(self.topic, ranges)
-            total = sum(end - start for start, end in ranges.values())
-        message: dict[str, Any] = {
-            "topic": topic,
-            "input_format": self.input_format,
-            "input_config": self.input_config,
-            "description": self.description,
-            "validation_rate": self.validation_rate,
-            "test_rate": self.test_rate,
-            "total_msg": total,
-            "incremental": self.incremental,
-        }
-        if self.unsupervised_topic is not None:
-            message["unsupervised_topic"] = self.unsupervised_topic
-        if self.dataset_restrictions is not None:
-            message["dataset_restrictions"] = self.dataset_restrictions
-        return message
+        return self.build_control().as_dict()
 
     def send_control_message(self, timeout: float = 60) -> dict[str, Any]:
         """Send the control message now and wait until the broker has it."""
-        message = self.build_control_message()
+        body = self.build_control()
+        value = control.encode(body)  # validates: a malformed message never leaves
+        message = control.validate(body).as_dict()
         outcome: list[Any] = []
         self._producer.produce(
             self.control_topic,
-            json.dumps(message).encode("utf-8"),
+            value,
             self._key,
             on_delivery=lambda err, msg: outcome.append(err),
         )
-        remaining = self._producer.flush(timeout)
+        remaining = self._flush_producer(timeout)
         if remaining or not outcome:
-            raise DeliveryError(f"the control message was not delivered within {timeout:.0f} s")
+            raise DeliveryError(
+                f"the control message was not delivered within {timeout:.0f} s{self._hint()}"
+            )
         if outcome[0] is not None:
             raise DeliveryError(f"the control message was not delivered: {outcome[0]}")
         self.control_message = message
@@ -357,11 +441,11 @@ class KafkaMLSink:
     # -- closing ---------------------------------------------------------------------------------
     def flush(self, timeout: float = 300) -> None:
         """Wait until every record sent so far is acknowledged; raise ``DeliveryError`` if not."""
-        remaining = self._producer.flush(timeout)
+        remaining = self._flush_producer(timeout)
         if remaining:
             raise DeliveryError(
                 f"{remaining} records were still not acknowledged after {timeout:.0f} s "
-                f"(broker {self.bootstrap_servers})",
+                f"(broker {self.bootstrap_servers}){self._hint()}",
                 failed=remaining,
             )
         self._raise_delivery_errors()

@@ -257,26 +257,15 @@ class InferenceWorker:
         log.warning("kafka client: %s", err)
 
     def _ensure_topics(self) -> None:
-        from confluent_kafka.admin import AdminClient, NewTopic
+        from worker_common.kafka import ensure_topics
 
         c = self.config
         wanted = {c.output_topic: 1, dlq_topic(c.input_topic): 1, c.input_topic: c.input_partitions}
         if c.upper_topic:
             wanted[c.upper_topic] = c.input_partitions
-        admin = AdminClient({"bootstrap.servers": c.bootstrap_servers})
         try:
-            existing = set(admin.list_topics(timeout=15).topics)
-            missing = [
-                NewTopic(t, num_partitions=n) for t, n in wanted.items() if t not in existing
-            ]
-            if missing:
-                for topic, future in admin.create_topics(missing, operation_timeout=15).items():
-                    try:
-                        future.result(15)
-                        log.info("created topic %s", topic)
-                    except Exception as exc:  # noqa: BLE001 - e.g. created meanwhile
-                        if "ALREADY_EXISTS" not in str(exc).upper().replace(" ", "_"):
-                            log.warning("could not create topic %s: %s", topic, exc)
+            for topic in ensure_topics(wanted, bootstrap=c.bootstrap_servers, timeout=15):
+                log.info("created topic %s", topic)
         except Exception as exc:  # noqa: BLE001 - no admin rights: rely on auto-creation
             log.warning("could not check/create topics: %s", exc)
 

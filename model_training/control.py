@@ -7,13 +7,13 @@ big-endian integer of any length, is the deployment id.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from datasources.control import ControlMessageError, parse, parse_key
 from model_training.errors import TrainingError
 from model_training.job import DatasourceSpec
 
@@ -21,9 +21,11 @@ log = logging.getLogger(__name__)
 
 
 def deployment_of(key: bytes | None) -> int | None:
-    if not key:
+    """The deployment id of a control message key (``datasources.control``), or None."""
+    try:
+        return parse_key(key)
+    except ControlMessageError:
         return None
-    return int.from_bytes(key, "big")
 
 
 def wait_for_control_message(
@@ -80,9 +82,9 @@ def wait_for_control_message(
                 if deployment_of(msg.key()) != deployment_id:
                     continue
                 where = f"{msg.topic()}:{msg.partition()}:{msg.offset()}"
-                try:
-                    spec = DatasourceSpec.from_message(json.loads(msg.value().decode("utf-8")))
-                except (ValueError, UnicodeDecodeError, AttributeError, TypeError) as exc:
+                try:  # the one rule of datasources.control, as the control logger's
+                    spec = DatasourceSpec.from_message(parse(msg.key(), msg.value()).as_dict())
+                except ControlMessageError as exc:
                     log.warning("ignoring invalid control message at %s: %s", where, exc)
                     continue
                 log.info("control message at %s: %s", where, spec)

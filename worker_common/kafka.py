@@ -1,10 +1,38 @@
-"""Kafka client settings every worker shares."""
+"""Kafka client settings every worker shares, and the one way topics get created.
+
+The settings, security included (``KAFKA_SECURITY_PROTOCOL``, ``KAFKA_SASL_*``,
+``KAFKA_SSL_*``), are built by :mod:`datasources.kafka_config`. That builder lives in the
+``datasources`` package because the sink library is installed alone on users' machines and needs
+it too; this module adds the workers' defaults on top, so there is one implementation of the
+security rules for sinks, workers and the backend.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-DEFAULT_CONTROL_TOPIC = "KAFKA_ML_CONTROL_TOPIC"
+from datasources.control import DEFAULT_CONTROL_TOPIC
+from datasources.kafka_config import client_config, kafka_security, security_config
+
+__all__ = [
+    "DEFAULT_CONTROL_TOPIC",
+    "TopicCreationError",
+    "admin_config",
+    "bootstrap_servers",
+    "client_config",
+    "consumer_config",
+    "control_topic",
+    "ensure_topics",
+    "kafka_security",
+    "producer_config",
+    "security_config",
+]
+
+
+class TopicCreationError(RuntimeError):
+    """A topic could not be created (and does not exist)."""
 
 
 def bootstrap_servers() -> str:
@@ -20,9 +48,9 @@ def control_topic() -> str:
 
 def consumer_config(group_id: str | None = None, **overrides) -> dict:
     """Consumer settings: manual commits, and a short session timeout (a group join on the
-    embedded broker waits about half of it)."""
+    embedded broker waits about half of it). Security from the environment."""
     config = {
-        "bootstrap.servers": bootstrap_servers(),
+        **client_config(bootstrap_servers()),
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "session.timeout.ms": int(os.environ.get("KAFKAML_SESSION_TIMEOUT_MS", "6000")),
@@ -36,11 +64,58 @@ def consumer_config(group_id: str | None = None, **overrides) -> dict:
 
 
 def producer_config(**overrides) -> dict:
+    """Producer settings (acks from all replicas). Security from the environment."""
     config = {
-        "bootstrap.servers": bootstrap_servers(),
+        **client_config(bootstrap_servers()),
         "linger.ms": 5,
         "enable.idempotence": False,
         "acks": "all",
     }
     config.update(overrides)
     return config
+
+
+def admin_config(bootstrap: str | None = None, **overrides) -> dict:
+    """Admin client settings: the bootstrap servers given (or the environment's) and the
+    environment's security settings."""
+    return client_config(bootstrap or bootstrap_servers(), overrides)
+
+
+def ensure_topics(
+    topics: Mapping[str, int] | Iterable[str],
+    *,
+    bootstrap: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    partitions: int = 1,
+    replication_factor: int = -1,
+    timeout: float = 15,
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the ones created.
+
+    ``topics`` is a list of names (each gets ``partitions``) or a ``{name: partitions}`` map.
+    ``config`` holds extra librdkafka settings for the admin client (security keys in it replace
+    the environment's). ``replication_factor`` -1 takes the broker's default. Consumers must not
+    subscribe before their topics exist: the embedded broker does not retry a subscription soon.
+    A topic created meanwhile by someone else counts as existing.
+    """
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    wanted = dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, partitions)
+    admin = AdminClient(client_config(bootstrap or bootstrap_servers(), config))
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [
+        NewTopic(t, num_partitions=n, replication_factor=replication_factor)
+        for t, n in wanted.items()
+        if t not in existing
+    ]
+    if not missing:
+        return []
+    created = []
+    for topic, future in admin.create_topics(missing, operation_timeout=timeout).items():
+        try:
+            future.result(timeout)
+            created.append(topic)
+        except Exception as exc:  # noqa: BLE001 - the broker's error, reported with the topic
+            if "TOPIC_ALREADY_EXISTS" not in str(exc).upper().replace(" ", "_"):
+                raise TopicCreationError(f"could not create topic {topic!r}: {exc}") from exc
+    return created

@@ -10,10 +10,18 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from worker_common.kafka import TopicCreationError, client_config
+from worker_common.kafka import ensure_topics as create_missing_topics
 
 DEFAULT_SESSION_TIMEOUT_MS = 6000
+# The embedded broker has no authentication: its clients speak PLAINTEXT whatever the
+# environment's KAFKA_SECURITY_PROTOCOL says.
+EMBEDDED_CLIENT_CONFIG = {"security.protocol": "PLAINTEXT"}
 
 
 class BrokerError(RuntimeError):
@@ -112,7 +120,9 @@ class EmbeddedBroker:
                     f"embedded broker exited with code {self.process.returncode}"
                     + (f"; see {self.log_path}" if self.log_path else "")
                 )
-            if port_is_open("127.0.0.1", self.port) and _metadata_answers(self.bootstrap_servers):
+            if port_is_open("127.0.0.1", self.port) and _metadata_answers(
+                self.bootstrap_servers, EMBEDDED_CLIENT_CONFIG
+            ):
                 return
             time.sleep(0.1)
         self.stop()
@@ -135,34 +145,34 @@ class EmbeddedBroker:
         self.stop()
 
 
-def _metadata_answers(bootstrap: str) -> bool:
+def _metadata_answers(bootstrap: str, config: Mapping[str, Any] | None = None) -> bool:
+    """Whether a broker answers a metadata request. ``config``: extra client settings (security
+    keys in it replace the environment's ``KAFKA_SECURITY_PROTOCOL``...)."""
     from confluent_kafka.admin import AdminClient
 
     try:
-        AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=2)
+        AdminClient(client_config(bootstrap, config)).list_topics(timeout=2)
         return True
     except Exception:
         return False
 
 
 def ensure_topics(
-    bootstrap: str, topics: list[str], partitions: int = 1, timeout: float = 15
+    bootstrap: str,
+    topics: list[str],
+    partitions: int = 1,
+    timeout: float = 15,
+    *,
+    config: Mapping[str, Any] | None = None,
 ) -> None:
-    """Create the topics that do not exist yet (consumers must not subscribe before)."""
-    from confluent_kafka.admin import AdminClient, NewTopic
+    """Create the topics that do not exist yet (consumers must not subscribe before).
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    existing = set(admin.list_topics(timeout=timeout).topics)
-    missing = [t for t in topics if t not in existing]
-    if not missing:
-        return
-    futures = admin.create_topics(
-        [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing],
-        operation_timeout=timeout,
-    )
-    for topic, future in futures.items():
-        try:
-            future.result(timeout)
-        except Exception as exc:  # already created by a concurrent caller is fine
-            if "TOPIC_ALREADY_EXISTS" not in str(exc).upper().replace(" ", "_"):
-                raise BrokerError(f"could not create topic {topic!r}: {exc}") from exc
+    The platform's one topic creation is ``worker_common.kafka.ensure_topics``; this keeps the
+    backend's signature and error type.
+    """
+    try:
+        create_missing_topics(
+            topics, bootstrap=bootstrap, config=config, partitions=partitions, timeout=timeout
+        )
+    except TopicCreationError as exc:
+        raise BrokerError(str(exc)) from exc

@@ -121,6 +121,7 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
         consumer = Consumer(
             {
                 "bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS,
+                **settings.KAFKA_SECURITY,
                 "group.id": f"kafkaml-ui-{uuid.uuid4().hex}",
                 "enable.auto.commit": False,
                 # The embedded broker holds an empty fetch for the whole wait: keep it short.
@@ -132,7 +133,7 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
             # embedded broker: make sure it exists (the inference would create it anyway).
             from kafkaml.broker import ensure_topics
 
-            ensure_topics(settings.KAFKA_BOOTSTRAP_SERVERS, [topic])
+            ensure_topics(settings.KAFKA_BOOTSTRAP_SERVERS, [topic], config=settings.KAFKA_SECURITY)
             metadata = consumer.list_topics(topic, timeout=10)
             partitions = metadata.topics[topic].partitions if topic in metadata.topics else {0: 0}
             # Start near the end. On the embedded broker the high watermark can lag (it is the
