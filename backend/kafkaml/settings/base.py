@@ -180,6 +180,8 @@ FRONTEND_DIST = REPO_DIR / "frontend" / "dist"
 WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.exists() else None
 WHITENOISE_INDEX_FILE = True
 MEDIA_ROOT = Path(os.environ.get("KAFKAML_ARTIFACTS_DIR", DATA_DIR / "artifacts"))
+FILE_UPLOAD_PERMISSIONS = 0o600  # artifacts: for the platform's account only
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 REST_FRAMEWORK = {
     # Token first: a missing or bad credential is a 401 with `WWW-Authenticate: Token`.
