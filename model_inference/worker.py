@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from worker_common.kafka import client_config, ensure_topics
+
 from .core import ModelSpec, dlq_headers, dlq_topic, process_batch
 from .metrics import Metrics
 from .runtimes import load_runtime
@@ -218,7 +220,7 @@ class InferenceWorker:
     def _consumer_config(self) -> dict:
         c = self.config
         conf = {
-            "bootstrap.servers": c.bootstrap_servers,
+            **client_config(c.bootstrap_servers),  # + KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*...
             "group.id": c.group_id,
             "client.id": f"kafkaml-inference-{c.replica}",
             "enable.auto.commit": False,
@@ -239,7 +241,7 @@ class InferenceWorker:
     def _producer_config(self) -> dict:
         c = self.config
         conf = {
-            "bootstrap.servers": c.bootstrap_servers,
+            **client_config(c.bootstrap_servers),  # + KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*...
             "client.id": f"kafkaml-inference-{c.replica}",
             "acks": "all",
             "linger.ms": 1,
@@ -257,8 +259,6 @@ class InferenceWorker:
         log.warning("kafka client: %s", err)
 
     def _ensure_topics(self) -> None:
-        from worker_common.kafka import ensure_topics
-
         c = self.config
         wanted = {c.output_topic: 1, dlq_topic(c.input_topic): 1, c.input_topic: c.input_partitions}
         if c.upper_topic:

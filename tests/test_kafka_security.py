@@ -54,6 +54,21 @@ def test_worker_configs_carry_the_security(monkeypatch):
         producer_config()
 
 
+def test_inference_worker_configs_carry_the_security(monkeypatch):
+    from model_inference.worker import InferenceWorker, WorkerConfig
+
+    for name, value in SASL_ENV.items():
+        monkeypatch.setenv(name, value)
+    worker = InferenceWorker(WorkerConfig("k:1", "in", "out", "g", runtime="echo"))
+    try:
+        for config in (worker._consumer_config(), worker._producer_config()):
+            assert config["bootstrap.servers"] == "k:1"
+            assert config["security.protocol"] == "SASL_SSL"
+            assert config["sasl.username"] == "alice"
+    finally:
+        worker._pipeline.shutdown()
+
+
 # -- on Apache Kafka with SASL/SCRAM and ACLs ----------------------------------------------------
 class Tenant:
     """A SCRAM user allowed everything on topics and groups under ``<name>.`` and WRITE on one
