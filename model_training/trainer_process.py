@@ -180,7 +180,7 @@ class TrainerProcess:
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Spawn the trainer; it imports the framework and builds the models meanwhile."""
-        from mlcode_executor.jail import spawn
+        from mlcode_executor.jail import capabilities, spawn
 
         self.job_dir = _new_dir("training-")
         self.input_dir = _new_dir("training-in-")
@@ -222,6 +222,9 @@ class TrainerProcess:
             thread = threading.Thread(target=target, daemon=True, name=target.__name__)
             thread.start()
             self._threads.append(thread)
+        sandbox = capabilities()  # (probed while the trainer starts)
+        if not sandbox.complete:  # the platform runs single-user then (docs/security.md)
+            log.warning("the sandbox is incomplete here: %s", "; ".join(sandbox.missing))
 
     def __enter__(self) -> TrainerProcess:
         return self
@@ -232,29 +235,30 @@ class TrainerProcess:
     def close(self, *, kill: bool = False) -> None:
         """End the trainer (politely unless ``kill``) and remove its directories."""
         proc = self.proc
-        if proc is not None:
-            if kill or proc.poll() is not None:
-                self.kill()
-            else:
+        try:
+            if proc is not None and not kill and proc.poll() is None:
                 try:
                     self._send({"cmd": "exit"})
                     proc.stdin.close()
                 except OSError:
                     pass
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
+                proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            log.warning("the trainer did not exit: killing it")
+        finally:  # a stop arriving meanwhile must not leave the job or its files behind
+            if proc is not None:
+                if proc.returncode is None:
                     self.kill()
-            for thread in self._threads:
-                thread.join(timeout=5)
-            for stream in (proc.stdin, proc.stdout, proc.stderr):
-                try:
-                    stream.close()
-                except (OSError, ValueError):
-                    pass
-        for path in (self.job_dir, self.input_dir):
-            if path is not None:
-                shutil.rmtree(path, ignore_errors=True)
+                for thread in self._threads:
+                    thread.join(timeout=5)
+                for stream in (proc.stdin, proc.stdout, proc.stderr):
+                    try:
+                        stream.close()
+                    except (OSError, ValueError):
+                        pass
+            for path in (self.job_dir, self.input_dir):
+                if path is not None:
+                    shutil.rmtree(path, ignore_errors=True)
 
     def kill(self) -> None:
         """Kill the trainer's whole job (every process it started)."""
