@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fireEvent, render, screen } from '@testing-library/react';
 import Login from './Login';
-import { AuthProvider } from '../auth';
+import { AuthProvider, useAuth } from '../auth';
 
 function answer(status: number, body: unknown, headers: Record<string, string> = {}) {
   return new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
@@ -37,5 +37,27 @@ describe('login form', () => {
     fireEvent.click(screen.getByRole('button', { name: /Log in/ }));
     expect(await screen.findByText('Wrong username or password.')).toBeTruthy();
     expect((screen.getByRole('button', { name: /Log in/ }) as HTMLButtonElement).disabled).toBe(false);
+  });
+});
+
+function Who() {
+  const { user, checking, expired } = useAuth();
+  return <div data-testid="who">{checking ? 'checking' : user ? user.username : expired ? 'expired' : 'anonymous'}</div>;
+}
+
+describe('session check', () => {
+  it('treats /auth/me/ answering {authenticated: false} as logged out', async () => {
+    window.localStorage.setItem('kafkaml.session', '1');
+    vi.stubGlobal('fetch', vi.fn(async () => answer(200, { authenticated: false })));
+    render(<AuthProvider><Who /></AuthProvider>);
+    expect(await screen.findByText('expired')).toBeTruthy();
+    expect(window.localStorage.getItem('kafkaml.session')).toBeNull();
+  });
+
+  it('keeps a signed-in user', async () => {
+    window.localStorage.setItem('kafkaml.session', '1');
+    vi.stubGlobal('fetch', vi.fn(async () => answer(200, { authenticated: true, id: 1, username: 'ana', is_staff: false, single_user_mode: false })));
+    render(<AuthProvider><Who /></AuthProvider>);
+    expect(await screen.findByText('ana')).toBeTruthy();
   });
 });
