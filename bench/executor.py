@@ -2,9 +2,10 @@
 
     python bench/executor.py [--runs 20] [--url http://127.0.0.1:8001]
 
-Without --url it starts its own service (``python -m mlcode_executor --port 0``), waits until
+Without --url it starts its own service (``python -m mlcode_executor --port 0``, with a fresh
+``MLCODE_EXECUTOR_SECRET``; with --url the secret comes from the environment), waits until
 the zygote is ready, warms up, then times ``--runs`` sequential validations per framework
-(client-side wall time of POST /validate). Prints JSON:
+(client-side wall time of POST /validate, each a fresh jailed job when running as root). Prints JSON:
 ``{"keras": {"p50", "p95", "mean", "runs"}, "pytorch": {...}, "unit": "s"}``.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -54,16 +57,19 @@ def main() -> None:
     p.add_argument("--url", default=None)
     args = p.parse_args()
     proc = None
+    secret = os.environ.get("MLCODE_EXECUTOR_SECRET")
     if args.url is None:
+        secret = secrets.token_urlsafe(24)
         proc = subprocess.Popen(
             [sys.executable, "-m", "mlcode_executor", "--port", "0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, "MLCODE_EXECUTOR_SECRET": secret},
         )
         assert proc.stdout is not None
         args.url = json.loads(proc.stdout.readline())["url"]
     try:
-        client = ExecutorClient(args.url)
+        client = ExecutorClient(args.url, secret=secret)
         t0 = time.perf_counter()
         while True:
             try:
@@ -80,6 +86,7 @@ def main() -> None:
             "pytorch": measure(client, "pytorch-mnist", args.runs, args.warmup),
             "unit": "s",
             "startup_s": round(startup, 2) if proc is not None else None,
+            "jail_complete": client.health()["sandbox"]["jail"]["complete"],
         }
         print(json.dumps(out))
     finally:
