@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from datasources.control import ControlMessageError
+from datasources.control import parse_ranges as parse_control_ranges
 from model_training import settings
 from model_training.errors import DataError
 
@@ -46,27 +48,13 @@ class OffsetRange:
 
 
 def parse_ranges(text: str) -> list[OffsetRange]:
-    """``"topic:partition:start:end,..."`` (docs/protocol.md)."""
-    ranges = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        pieces = part.rsplit(":", 3)
-        if len(pieces) != 4:
-            raise DataError(f"bad offset range {part!r}: expected topic:partition:start:end")
-        topic, partition, start, end = pieces
-        try:
-            r = OffsetRange(topic, int(partition), int(start), int(end))
-        except ValueError:
-            raise DataError(
-                f"bad offset range {part!r}: partition/start/end must be integers"
-            ) from None
-        if r.start < 0 or r.end < r.start:
-            raise DataError(f"bad offset range {part!r}: need 0 <= start <= end")
-        ranges.append(r)
-    if not ranges:
-        raise DataError(f"no offset ranges in {text!r}")
-    return ranges
+    """``"topic:partition:start:end,..."`` (docs/protocol.md), by the one rule of
+    ``datasources.control`` that the control logger and the sinks use too."""
+    try:
+        parsed = parse_control_ranges(text)
+    except ControlMessageError as exc:
+        raise DataError(f"bad offset ranges {text!r}: {exc}") from None
+    return [OffsetRange(r.topic, r.partition, r.start, r.end) for r in parsed]
 
 
 @dataclass
