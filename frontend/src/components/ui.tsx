@@ -116,21 +116,24 @@ export function ActionButton({
 }
 
 export function CopyBlock({ text, label }: { text: string; label?: string }) {
-  const [copied, setCopied] = useState(false);
+  const [state, setState] = useState<'idle' | 'copied' | 'selected'>('idle');
+  const pre = useRef<HTMLPreElement>(null);
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(text);
-      setCopied(true);
-      setTimeout(() => setCopied(false), 1500);
+      setState('copied');
+      setTimeout(() => setState('idle'), 1500);
     } catch {
-      /* clipboard unavailable (http): the text is selectable */
+      // No clipboard (plain http, permissions): select the text for Ctrl+C instead.
+      if (pre.current) window.getSelection()?.selectAllChildren(pre.current);
+      setState('selected');
     }
   };
   return (
     <div className="copy-wrap">
-      <pre aria-label={label}>{text}</pre>
+      <pre aria-label={label} ref={pre}>{text}</pre>
       <button type="button" className="btn small" onClick={copy}>
-        {copied ? 'Copied' : 'Copy'}
+        {state === 'copied' ? 'Copied' : state === 'selected' ? 'Selected: press Ctrl+C' : 'Copy'}
       </button>
     </div>
   );

@@ -75,7 +75,10 @@ describe('API tokens', () => {
     const reveal = await screen.findByTestId('new-token');
     expect(within(reveal).getByText(client.secret)).toBeTruthy();
     expect(reveal.textContent).toMatch(/you will not see it again/);
-    expect(within(reveal).getByRole('button', { name: 'Copy' })).toBeTruthy();
+    // jsdom has no clipboard: the button selects the token for Ctrl+C instead.
+    fireEvent.click(within(reveal).getByRole('button', { name: 'Copy' }));
+    expect(await within(reveal).findByRole('button', { name: /press Ctrl\+C/ })).toBeTruthy();
+    expect(window.getSelection()?.toString()).toBe(client.secret);
     expect(client.create).toHaveBeenCalledWith('laptop');
     // The list shows the new row, without its secret.
     const row = await screen.findByTestId('token-laptop');
