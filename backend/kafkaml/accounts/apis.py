@@ -16,7 +16,7 @@ from .authentication import enforce_csrf
 from .mode import single_user_mode
 from .models import ApiToken
 from .permissions import IsUser
-from .services import password_change, token_create
+from .services import LOGIN_TOKEN_NAME, password_change, token_create
 from .throttles import PASSWORD_THROTTLES
 
 
@@ -128,7 +128,7 @@ class TokenApi(APIView):
     @extend_schema(request=CredentialsInput, responses=OutputSerializer)
     def post(self, request):
         user = _check_credentials(request)  # service accounts have no password: never pass
-        token, secret = token_create(user=user, name="auth/token")
+        token, secret = token_create(user=user, name=LOGIN_TOKEN_NAME, make_room=True)
         token.token = secret
         return Response(self.OutputSerializer(token).data)
 

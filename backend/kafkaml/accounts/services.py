@@ -20,6 +20,8 @@ from .mode import single_user_mode, single_user_reason
 from .models import ApiToken
 from .selectors import people
 
+LOGIN_TOKEN_NAME = "auth/token"  # the name of the tokens POST /api/v1/auth/token/ makes
+
 
 def password_check(*, password: str, user: AbstractBaseUser, field: str = "password") -> None:
     """Django's validators (length, common, numeric, similarity) as one 400 with every reason."""
@@ -121,10 +123,17 @@ def user_sign_out_everywhere(*, user) -> None:
 
 
 @transaction.atomic
-def token_create(*, user, name: str = "") -> tuple[ApiToken, str]:
-    """A new API token; the secret is returned once and only its digest is kept."""
+def token_create(*, user, name: str = "", make_room: bool = False) -> tuple[ApiToken, str]:
+    """A new API token; the secret is returned once and only its digest is kept. At the cap,
+    ``make_room`` (logins of scripts, which make a token per run) revokes the oldest tokens
+    made that way; named tokens are never revoked to make room."""
     ApiToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
-    if ApiToken.objects.filter(user=user).count() >= settings.KAFKAML_TOKENS_PER_USER:
+    tokens = ApiToken.objects.filter(user=user)
+    excess = tokens.count() - settings.KAFKAML_TOKENS_PER_USER + 1
+    if excess > 0 and make_room:
+        oldest = tokens.filter(name=LOGIN_TOKEN_NAME).order_by("created")[:excess]
+        ApiToken.objects.filter(pk__in=list(oldest.values_list("pk", flat=True))).delete()
+    if tokens.count() >= settings.KAFKAML_TOKENS_PER_USER:
         raise ConflictError(
             f"You have {settings.KAFKAML_TOKENS_PER_USER} API tokens: revoke some first."
         )

@@ -141,3 +141,16 @@ def test_me_says_whether_the_platform_is_in_single_user_mode(client, settings):
     assert client.get("/api/v1/auth/me/").json()["single_user_mode"] is False
     settings.KAFKAML_SINGLE_USER_MODE = True
     assert client.get("/api/v1/auth/me/").json()["single_user_mode"] is True
+
+
+def test_script_logins_at_the_cap_replace_their_oldest_token(user, settings):
+    settings.KAFKAML_TOKENS_PER_USER = 3
+    named = token_client(new_token()["token"]).post(
+        "/api/v1/auth/tokens/", {"name": "ci"}, format="json"
+    )
+    first, second, third = new_token(), new_token(), new_token()
+    assert token_client(first["token"]).get("/api/v1/models/").status_code == 401
+    assert token_client(third["token"]).get("/api/v1/models/").status_code == 200
+    assert token_client(named.json()["token"]).get("/api/v1/models/").status_code == 200
+    full = token_client(second["token"]).post("/api/v1/auth/tokens/", {"name": "x"}, format="json")
+    assert full.status_code == 409 and "revoke" in full.json()["detail"]
