@@ -120,17 +120,17 @@ class TokenApi(APIView):
     authentication_classes: list = []
     throttle_classes = PASSWORD_THROTTLES
 
-    class OutputSerializer(serializers.Serializer):
+    class NewTokenOutput(serializers.Serializer):
         token = serializers.CharField()
         id = serializers.CharField(source="public_id")
         expiry = serializers.DateTimeField(allow_null=True)
 
-    @extend_schema(request=CredentialsInput, responses=OutputSerializer)
+    @extend_schema(request=CredentialsInput, responses=NewTokenOutput)
     def post(self, request):
         user = _check_credentials(request)  # service accounts have no password: never pass
         token, secret = token_create(user=user, name=LOGIN_TOKEN_NAME, make_room=True)
         token.token = secret
-        return Response(self.OutputSerializer(token).data)
+        return Response(self.NewTokenOutput(token).data)
 
 
 class PasswordApi(APIView):
@@ -140,13 +140,13 @@ class PasswordApi(APIView):
     permission_classes = [IsUser]
     throttle_classes = PASSWORD_THROTTLES
 
-    class InputSerializer(serializers.Serializer):
+    class PasswordChangeInput(serializers.Serializer):
         old_password = serializers.CharField(max_length=256)
         new_password = serializers.CharField(max_length=256)
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(request=PasswordChangeInput, responses={204: None})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.PasswordChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
         current = request.auth if isinstance(request.auth, ApiToken) else None
         password_change(user=request.user, current_token=current, **data.validated_data)

@@ -25,10 +25,10 @@ class TokenOutput(serializers.Serializer):
 class TokensApi(APIView):
     permission_classes = [IsUser]
 
-    class InputSerializer(serializers.Serializer):
+    class TokenCreateInput(serializers.Serializer):
         name = serializers.CharField(max_length=100, allow_blank=True, required=False, default="")
 
-    class CreatedSerializer(serializers.Serializer):
+    class TokenCreatedOutput(serializers.Serializer):
         id = serializers.CharField(source="public_id")
         name = serializers.CharField()
         token = serializers.CharField()
@@ -39,13 +39,13 @@ class TokensApi(APIView):
         tokens = user_tokens(user=request.user)
         return Response(TokenOutput(tokens, many=True, context={"current": request.auth}).data)
 
-    @extend_schema(request=InputSerializer, responses={201: CreatedSerializer})
+    @extend_schema(request=TokenCreateInput, responses={201: TokenCreatedOutput})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.TokenCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         token, secret = token_create(user=request.user, name=data.validated_data["name"])
         token.token = secret
-        return Response(self.CreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+        return Response(self.TokenCreatedOutput(token).data, status=status.HTTP_201_CREATED)
 
 
 class TokenApi(APIView):

@@ -23,7 +23,7 @@ class UserOutput(serializers.Serializer):
 class UsersApi(APIView):
     permission_classes = [IsStaffUser]
 
-    class InputSerializer(serializers.Serializer):
+    class UserCreateInput(serializers.Serializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=256)
         is_staff = serializers.BooleanField(required=False, default=False)
@@ -32,9 +32,9 @@ class UsersApi(APIView):
     def get(self, request):
         return Response(UserOutput(people(), many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: UserOutput})
+    @extend_schema(request=UserCreateInput, responses={201: UserOutput})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.UserCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = user_create(**data.validated_data)
         return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
@@ -43,14 +43,14 @@ class UsersApi(APIView):
 class UserApi(APIView):
     permission_classes = [IsStaffUser]
 
-    class InputSerializer(serializers.Serializer):
+    class UserUpdateInput(serializers.Serializer):
         is_active = serializers.BooleanField(required=False)
         is_staff = serializers.BooleanField(required=False)
 
-    @extend_schema(request=InputSerializer, responses=UserOutput)
+    @extend_schema(request=UserUpdateInput, responses=UserOutput)
     def patch(self, request, pk: int):
         user = get_object_or_404(people(), pk=pk)
-        data = self.InputSerializer(data=request.data)
+        data = self.UserUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = user_update(user=user, by=request.user, **data.validated_data)
         return Response(UserOutput(user).data)
@@ -61,13 +61,13 @@ class UserPasswordApi(APIView):
 
     permission_classes = [IsStaffUser]
 
-    class InputSerializer(serializers.Serializer):
+    class UserPasswordInput(serializers.Serializer):
         password = serializers.CharField(max_length=256)
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(request=UserPasswordInput, responses={204: None})
     def post(self, request, pk: int):
         user = get_object_or_404(people(), pk=pk)
-        data = self.InputSerializer(data=request.data)
+        data = self.UserPasswordInput(data=request.data)
         data.is_valid(raise_exception=True)
         user_set_password(user=user, password=data.validated_data["password"])
         return Response(status=status.HTTP_204_NO_CONTENT)

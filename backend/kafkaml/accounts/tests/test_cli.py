@@ -86,3 +86,14 @@ def test_list_disable_enable_and_set_password(data_dir):
 def test_unknown_users_are_an_error_not_a_traceback(data_dir):
     done = users(data_dir, "disable", "nobody-here")
     assert done.returncode == 1 and "no user named 'nobody-here'" in done.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("single_user", [True, False])
+def test_up_warns_at_start_up_in_single_user_mode(settings, capsys, single_user):
+    from kafkaml.cli import _warn_single_user_mode
+
+    settings.KAFKAML_SINGLE_USER_MODE = single_user
+    _warn_single_user_mode()
+    printed = capsys.readouterr().out
+    assert ("WARNING: Kafka-ML runs in single-user mode" in printed) is single_user
