@@ -127,3 +127,64 @@ def test_job_from_backend_payload():
     assert s.confusion_matrix and s.stream_timeout == 30 and s.window_size == 500
     assert s.monitoring_metric == "val_accuracy" and s.improvement == 0.01
     assert job.datasource.topic == "t:0:0:10" and job.datasource.test_rate == 0.2
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if text.encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_sigterm_during_fit_kills_the_trainer_job_and_ends_stopped(
+    broker, unique_topic, control_topic, deployment_id, digits, tmp_path
+):
+    import re
+
+    from model_training.tests.conftest import TORCH_IMPORTS
+    from model_training.tests.test_sandboxed import probe
+
+    images, labels = digits
+    message = stream_digits(
+        broker.bootstrap_servers,
+        unique_topic,
+        deployment_id,
+        images[:300],
+        labels[:300],
+        control_topic=control_topic,
+    )
+    (tmp_path / "model.py").write_text(probe("import time; time.sleep(0.05)"))
+    (tmp_path / "imports.py").write_text(TORCH_IMPORTS)
+    proc = cli(
+        "--model-file", str(tmp_path / "model.py"),
+        "--imports-file", str(tmp_path / "imports.py"),
+        "--framework", "pytorch",
+        "--datasource", json.dumps(message),
+        "--kwargs", "epochs=1000",
+        "--bootstrap-servers", broker.bootstrap_servers,
+        "--output-dir", str(tmp_path / "out"),
+    )  # fmt: skip
+    lines, job_dir = [], None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait for the trainer's first epoch
+        line = proc.stdout.readline()
+        lines.append(line)
+        found = re.search(r"trainer started in (\S+)", line)
+        job_dir = found.group(1) if found else job_dir
+        if line.startswith('{"epoch": 1') or not line:
+            break
+    assert job_dir and _processes_mentioning(job_dir), "".join(lines)
+    stopped_at = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(lines) + out
+    assert json.loads(out.strip().splitlines()[-1])["status"] == "stopped"
+    assert time.monotonic() - stopped_at < 15
+    assert not _processes_mentioning(job_dir)  # the whole job is gone
+    assert not Path(job_dir).exists()
