@@ -130,22 +130,20 @@ def deploy(platform, user, tag: str) -> dict:
     )
 
 
-@pytest.fixture(scope="module")
-def bobs(platform, bob) -> dict:
-    """Bob's trained result and his running inference of it: the victims."""
-    tag = f"bob-{uuid.uuid4().hex[:6]}"
-    deployment = deploy(platform, bob, tag)
+def trained_and_served(platform, user, tag: str) -> dict:
+    """A finished result of ``user`` and a running inference of it."""
+    deployment = deploy(platform, user, tag)
     (result_id,) = [r["id"] for r in deployment["results"]]
     x, y = digits()
     send_training_data(platform.bootstrap_servers, tag, deployment["id"], x[:400], y[:400])
     result = poll(
-        lambda: ok(bob.api(platform, "GET", f"results/{result_id}/")),
+        lambda: ok(user.api(platform, "GET", f"results/{result_id}/")),
         lambda r: r["status"] in ("finished", "failed", "stopped"),
         timeout=300,
     )
     assert result["status"] == "finished", result
     inference = ok(
-        bob.api(
+        user.api(
             platform,
             "POST",
             "inferences/",
@@ -158,7 +156,7 @@ def bobs(platform, bob) -> dict:
             },
         )
     )
-    onnx = bob.api(platform, "GET", f"results/{result_id}/download/?kind=onnx")
+    onnx = user.api(platform, "GET", f"results/{result_id}/download/?kind=onnx")
     assert onnx.status_code == 200
     return {
         "deployment": deployment["id"],
@@ -166,6 +164,19 @@ def bobs(platform, bob) -> dict:
         "inference": inference["id"],
         "onnx": onnx.content,
     }
+
+
+@pytest.fixture(scope="module")
+def bobs(platform, bob) -> dict:
+    """Bob's trained result and his running inference of it: the victims."""
+    return trained_and_served(platform, bob, f"bob-{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture(scope="module")
+def alices_inference(platform, alice) -> dict:
+    """Alice's own running inference, and the key she stole from its workload."""
+    mine = trained_and_served(platform, alice, f"alice-inf-{uuid.uuid4().hex[:6]}")
+    return {**mine, "key": steal_workload_key(platform, f"inference-{mine['inference']}")}
 
 
 @pytest.fixture(scope="module")
@@ -237,6 +248,21 @@ def test_an_inference_credential_reaches_its_own_inference_and_model_only(platfo
         platform, serving, "GET", f"results/{alices['result']}/artifacts/"
     ).status_code == (404)
     assert worker(platform, serving, "GET", f"results/{bobs['result']}/").status_code == 403
+
+
+def test_a_stolen_inference_credential_gets_404_for_bobs_objects(
+    platform, alices_inference, bobs, bob
+):
+    thief = as_workload(alices_inference["key"])
+    ok(worker(platform, thief, "GET", f"inferences/{alices_inference['inference']}/"))
+    url = f"inferences/{bobs['inference']}/"
+    assert worker(platform, thief, "GET", url).status_code == 404
+    fake = {"replica": "evil", "records_in": 1e9, "errors": 1e9}
+    assert worker(platform, thief, "POST", url + "metrics/", json=fake).status_code == 404
+    artifacts = f"results/{bobs['result']}/artifacts/"
+    assert worker(platform, thief, "GET", artifacts).status_code == 404
+    live = ok(bob.api(platform, "GET", url))
+    assert "evil" not in json.dumps(live)
 
 
 def test_a_workload_credential_is_no_user_credential(platform, alices, alice, bobs):
