@@ -10,7 +10,12 @@ Standalone mode (examples, tests; no backend)::
     python -m model_training --model-file model.py --framework tensorflow \\
         --deployment-id 7 --kwargs "epochs=5" --output-dir out/
 
-SIGTERM (the launcher's stop) ends the run with status ``stopped``.
+This process is the privileged side of the workload: it never runs user code. It starts the
+sandboxed trainer (``python -m model_training.sandboxed``) in the jail and drives it; see
+``model_training.trainer_process`` and docs/training.md.
+
+SIGTERM (the launcher's stop) kills the trainer's whole job and ends the run with status
+``stopped``.
 """
 
 from __future__ import annotations
