@@ -179,6 +179,9 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True, mode=0o700)
 FRONTEND_DIST = REPO_DIR / "frontend" / "dist"
 WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.exists() else None
 WHITENOISE_INDEX_FILE = True
+# Static files of the apps (the API docs' Swagger UI) straight from the packages: no
+# collectstatic step before `kafkaml up`.
+WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(os.environ.get("KAFKAML_ARTIFACTS_DIR", DATA_DIR / "artifacts"))
 FILE_UPLOAD_PERMISSIONS = 0o600  # artifacts: for the platform's account only
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700

@@ -26,9 +26,13 @@ def test_every_response_carries_csp_and_frame_denial(client, path):
     )
 
 
-def test_api_docs_have_no_inline_script(client):
+def test_api_docs_have_no_inline_script_and_their_files_are_served(client):
     html = client.get("/api/docs/").content.decode()
     assert "<script>" not in html.replace(" ", "")
+    bundle = "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"
+    assert bundle in html
+    response = client.get(bundle)
+    assert response.status_code == 200 and "javascript" in response["Content-Type"]
 
 
 def test_deeply_nested_json_is_a_json_400(client):
