@@ -47,7 +47,8 @@ class JailError(RuntimeError):
 
 def jail_root() -> Path:
     """The root-owned, 0711 directory holding every job's 0700 dir (``$KAFKAML_JAIL_ROOT``)."""
-    root = Path(os.environ.get("KAFKAML_JAIL_ROOT", str(JAIL_ROOT)))
+    default = str(JAIL_ROOT) if os.geteuid() == 0 else f"{JAIL_ROOT}-{os.geteuid()}"
+    root = Path(os.environ.get("KAFKAML_JAIL_ROOT", default))
     return uids.ensure_private_dir(root, 0o711 if os.geteuid() == 0 else 0o700)
 
 

@@ -2,8 +2,8 @@
 
 * ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are fresh tmpfs mounts: private to the job and gone
   with it (the namespace dies with the job's last process).
-* Hidden trees (the platform's data dir, the jail root with every job's dir) are covered by an
-  empty tmpfs.
+* Hidden trees (the platform's data dir, the jail root with every job's dir, ``/run`` with the
+  daemons' Unix sockets) are covered by an empty tmpfs.
 * Paths the job must reach are bound back at the same path: its workdir read-write, ``readable``
   paths (and the Python runtime) read-only. Where an ancestor of such a path is closed to the
   job's uid (``/root`` 0700 holding pyenv, a 0700 data dir) the ancestor is covered by a tmpfs
@@ -20,6 +20,9 @@ from pathlib import Path
 from mlcode_executor.jail import linux
 
 SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+# Unix sockets are reached by path, not through the network namespace: cover where daemons
+# keep theirs (PostgreSQL, D-Bus, the container runtime, our zygote's is under /tmp).
+SOCKET_DIRS = ("/run", "/var/run")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ def covers(keep: list[Keep], hidden: list[str]) -> list[str]:
     """The tmpfs mounts to make: scratch dirs, hidden trees, and the topmost ancestor of each
     kept path that the job's uid could not enter (shallowest first, none inside another)."""
     roots = [p for p in SCRATCH if os.path.isdir(p)]
+    roots += [os.path.realpath(p) for p in SOCKET_DIRS if os.path.isdir(p)]
     roots += [os.path.realpath(h) for h in hidden if os.path.isdir(h)]
     for k in keep:
         parts = Path(k.path).parts

@@ -9,6 +9,11 @@ import pytest
 
 from mlcode_executor.client import ExecutorClient
 
+try:  # before any TensorFlow import: the CUDA torch build's triton crashes after TensorFlow
+    import torch._dynamo  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
 SECRET = secrets.token_urlsafe(24)
 
 

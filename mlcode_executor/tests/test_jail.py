@@ -97,6 +97,28 @@ def test_no_network():
     assert "CONNECTED" not in out and out.count("refused ") == 2, out
 
 
+def test_no_unix_socket_of_the_host_is_reachable():
+    path = f"/run/kafkaml-jail-test-{os.getpid()}.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    os.chmod(path, 0o777)  # as PostgreSQL's: anyone may connect who can reach the path
+    server.listen()
+    try:
+        _, out = run_job(f"""
+            import socket
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect("{path}")
+                print("CONNECTED")
+            except OSError as exc:
+                print("blocked", exc)
+        """)
+    finally:
+        server.close()
+        os.unlink(path)
+    assert "blocked" in out and "CONNECTED" not in out, out
+
+
 def test_a_setsid_grandchild_does_not_survive_the_job():
     proc, out = run_job("""
         import os, time
@@ -214,3 +236,24 @@ def test_wall_clock_and_kill_end_the_whole_job():
     assert proc.timed_out and time.monotonic() - start < 10
     assert processes_of(proc.job.uid) == []
     assert not Path(proc.job.workdir).exists() or os.stat(proc.job.workdir).st_uid == 0
+
+
+def test_without_root_jobs_still_run_and_capabilities_say_what_is_missing(monkeypatch, tmp_path):
+    """The degraded single-user mode, as a non-root platform gets it (euid faked here)."""
+    root = tmp_path / "jobs"
+    root.mkdir(mode=0o700)
+    os.chown(root, 1000, 1000)
+    monkeypatch.setenv("KAFKAML_JAIL_ROOT", str(root))
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    caps = capabilities.__wrapped__()
+    assert not caps.complete
+    assert any("not running as root" in m for m in caps.missing)
+    monkeypatch.setenv("KAFKAML_API_TOKEN", "s3cr3t-token")
+    proc, out = run_job("""
+        import os
+        print("token" in str(os.environ), os.getsid(0), os.getcwd())
+    """)
+    assert not proc.job.isolated and proc.returncode == 0
+    assert out.split()[0] == "False" and int(out.split()[1]) != os.getsid(0), out
+    proc, _ = run_job("import time; time.sleep(30)", limits=JailLimits(wall_s=1))
+    assert proc.timed_out
