@@ -5,7 +5,7 @@ session or namespace.
 cgroup v1 (separate ``memory`` and ``pids`` hierarchies) and v2 (one unified hierarchy with
 ``memory`` in ``cgroup.controllers``) are both handled. Job cgroups live under the creating
 process's own cgroup, in ``kafkaml-jobs/u<uid>``: named by the leased uid, so a cgroup left by a
-crashed holder is found, emptied and reused by the next lease of that uid.
+crashed holder is found, emptied and replaced by the next lease of that uid.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class JobCgroup:
                     _write(parent / "cgroup.subtree_control", "+memory +pids")
             dirs[controller] = parent / name
         group = cls(dirs)
-        group.kill()  # a stale cgroup of a crashed holder of this uid
+        group.remove()  # a stale cgroup of a crashed holder of this uid: emptied, recreated
         for d in dirs.values():
             d.mkdir(exist_ok=True)
         if "unified" in dirs:
