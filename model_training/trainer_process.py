@@ -170,7 +170,8 @@ class TrainerProcess:
         self.ready: dict[str, Any] | None = None
         self.failure: TrainingError | None = None
         self.start_time: float | None = None  # spawn until ``ready``, seconds
-        self.output = deque(maxlen=200)  # the trainer's last output lines
+        self.output: deque[str] = deque(maxlen=200)  # the trainer's last output lines
+        self._output_lock = threading.Lock()
         self._events: queue.Queue = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._ids = 0
@@ -328,10 +329,12 @@ class TrainerProcess:
     def _read_output(self) -> None:
         """The trainer's stderr (its log, and the user's prints) into the worker's log."""
         cap = worker_settings.trainer_log_bytes()
+        stream = self.proc.stderr
         try:
-            for raw in self.proc.stderr:
-                text = raw.decode("utf-8", "replace").rstrip()[:_LOG_LINE]
-                self.output.append(text)
+            while raw := stream.readline(_LOG_LINE):  # a line without end is cut, not hoarded
+                text = raw.decode("utf-8", "replace").rstrip()
+                with self._output_lock:
+                    self.output.append(text)
                 self._logged += len(text)
                 if self._logged <= cap:
                     child_log.info("%s", text)
@@ -340,15 +343,16 @@ class TrainerProcess:
         except (OSError, ValueError):
             pass
 
-    def output_tail(self) -> str:
-        return "\n".join(self.output)
+    def output_lines(self) -> list[str]:
+        with self._output_lock:
+            return list(self.output)
 
     def _exit_reason(self) -> str:
         try:
             code = self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.kill()
-            code = self.proc.returncode
+            return "the trainer closed its event pipe (it was killed)"
         limits = self.limits
         if getattr(self.proc, "timed_out", False):
             return f"the trainer ran out of time (wall clock {limits.wall_s:.0f}s)"
@@ -385,7 +389,9 @@ class TrainerProcess:
         """Process one queued event; returns it when it answers a request or says ready."""
         if item is _EOF:
             reason = self._exit_reason()
-            tail = [line for line in self.output if line.strip()][-3:]
+            for thread in self._threads:  # its last words may still be in the stderr pipe
+                thread.join(timeout=2)
+            tail = [line for line in self.output_lines() if line.strip()][-3:]
             detail = f"; last output: {' | '.join(tail)[-1500:]}" if tail else ""
             raise self._fail(TrainerFailed(reason + detail))
         if isinstance(item, protocol.ProtocolError):

@@ -123,8 +123,8 @@ def test_print_in_user_code_goes_to_the_log_not_the_event_pipe(broker, source, m
     worker, reporter = worker_for(broker, source, probe(statement), epochs=2)
     assert worker.run() == "finished", reporter.error
     assert [e for e, _ in reporter.epochs] == [1, 2]
-    printed = [line for line in worker.trainer.output if line.startswith("PROBE")]
-    assert printed, list(worker.trainer.output)
+    printed = [line for line in worker.trainer.output_lines() if line.startswith("PROBE")]
+    assert printed, worker.trainer.output_lines()
     _, uid, token, names = printed[0].split(" ", 3)
     assert token == "None" and names == "[]"
     if os.geteuid() == 0:  # the jail gives the job its own uid
