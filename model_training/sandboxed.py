@@ -60,6 +60,7 @@ def take_stdout() -> IO[bytes]:
 
 
 def import_framework(framework: str) -> None:
+    """Load the framework first thing: it is most of the trainer's start."""
     if framework != "tensorflow":
         import ignite  # noqa: F401
         import torch  # noqa: F401
