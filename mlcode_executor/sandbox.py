@@ -201,7 +201,9 @@ class Sandbox:
             "cpu_s": self.config.cpu_s,
             "output_bytes": self.config.output_bytes,
         }
-        confined = jail.Job.create(limits=job_limits(limits), hidden=[self._rundir])
+        confined = jail.Job.create(
+            limits=job_limits(limits), hidden=[self._rundir], private_workdir=True
+        )
         req = {**job, **paths, "job": confined.spec(), "limits": limits}
         try:
             response = self._ask_zygote(req, timeout)

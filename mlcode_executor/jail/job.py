@@ -90,6 +90,9 @@ class Job:
     hidden: list[str] = field(default_factory=list)
     cgroup: dict[str, str] = field(default_factory=dict)
     isolated: bool = False  # namespaces + own uid (root); False: degraded single-user mode
+    # the job sees a fresh tmpfs at ``workdir`` instead of the dir (nothing it writes reaches
+    # the disk or outlives it); only when isolated
+    private_workdir: bool = False
     owns_workdir: bool = False
     _lease: uids.UidLease | None = field(default=None, repr=False)
     _chowned: list[tuple[str, int, int]] = field(default_factory=list, repr=False)
@@ -103,6 +106,7 @@ class Job:
         readable: list[Path] | tuple[Path, ...] = (),
         network: bool = False,
         hidden: list[Path] | tuple[Path, ...] = (),
+        private_workdir: bool = False,
     ) -> Job:
         owns = workdir is None
         work = os.path.realpath(workdir if workdir is not None else new_job_dir())
@@ -114,6 +118,7 @@ class Job:
             readable=asked + _runtime_paths(),
             hidden=[os.path.realpath(p) for p in hidden] + _hidden_default(),
             owns_workdir=owns,
+            private_workdir=private_workdir,
         )
         if os.geteuid() != 0:
             return job
@@ -246,9 +251,12 @@ def enter(job: Job, *, init: bool = False) -> None:
         if not job.network:
             flags |= linux.CLONE_NEWNET
         linux.unshare(flags)
-        keep = [mounts.Keep(job.workdir, True)]
+        tmp_bytes = job.limits.memory_mb * 1024 * 1024
+        keep = [] if job.private_workdir else [mounts.Keep(job.workdir, True)]
         keep += [mounts.Keep(p, False) for p in job.readable if not mounts._under(p, job.workdir)]
-        mounts.build(keep, job.hidden, job.limits.memory_mb * 1024 * 1024)
+        mounts.build(keep, job.hidden, tmp_bytes)
+        if job.private_workdir:
+            mounts.private_dir(job.workdir, job.uid, tmp_bytes)
         if not job.network:
             try:
                 linux.loopback_up()

@@ -23,6 +23,7 @@ SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
 # Unix sockets are reached by path, not through the network namespace: cover where daemons
 # keep theirs (PostgreSQL, D-Bus, the container runtime, our zygote's is under /tmp).
 SOCKET_DIRS = ("/run", "/var/run")
+INODES = 65536  # files a job may create in one tmpfs (their pages count in its memory cgroup)
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def build(keep: list[Keep], hidden: list[str], tmp_bytes: int) -> None:
                 root,
                 "tmpfs",
                 linux.MS_NOSUID | linux.MS_NODEV,
-                f"mode={mode},size={max(tmp_bytes, 1 << 20)}",
+                f"mode={mode},size={max(tmp_bytes, 1 << 20)},nr_inodes={INODES}",
             )
         for k in keep:
             fd = fds.get(k.path)
@@ -106,6 +107,20 @@ def build(keep: list[Keep], hidden: list[str], tmp_bytes: int) -> None:
     finally:
         for fd in fds.values():
             os.close(fd)
+
+
+def private_dir(path: str, uid: int | None, tmp_bytes: int) -> None:
+    """A fresh tmpfs at ``path`` owned by ``uid``, 0700: a working dir that never touches the
+    disk and is gone with the job (the executor's validations use one)."""
+    _make_mountpoint(path, True)
+    owner = "" if uid is None else f",uid={uid},gid={uid}"
+    linux.mount(
+        "tmpfs",
+        path,
+        "tmpfs",
+        linux.MS_NOSUID | linux.MS_NODEV,
+        f"mode=700,size={max(tmp_bytes, 1 << 20)},nr_inodes={INODES}{owner}",
+    )
 
 
 def _make_mountpoint(path: str, is_dir: bool) -> None:

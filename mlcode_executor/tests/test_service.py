@@ -363,3 +363,18 @@ def test_bad_request(executor):
         urllib.request.urlopen(req)
     assert info.value.code == 400
     assert "framework" in json.loads(info.value.read())["errors"]
+
+
+def test_job_runs_as_own_uid_in_a_private_workdir(executor):
+    if not executor.health()["sandbox"]["jail"]["complete"]:
+        pytest.skip("the sandbox is incomplete here")
+    code = (
+        "import os\n"
+        "open('scratch.bin', 'wb').write(b'x' * 1000)\n"
+        "mounts = {l.split()[1]: l.split()[2] for l in open('/proc/self/mounts')}\n"
+        "raise RuntimeError(f'{os.getuid()} {mounts.get(os.getcwd())} {os.listdir(\"/proc\")}')\n"
+    )
+    answer = executor.validate("tensorflow", "", code)
+    uid, fstype, procs = answer["error"]["message"].split(" ", 2)
+    assert int(uid) >= 200000 and fstype == "tmpfs"  # nothing the job writes reaches the disk
+    assert all(p in procs for p in ("'1'",)) and "'2'" not in procs  # its own PID namespace
