@@ -402,6 +402,7 @@ def _become_pid1(job: Job) -> None:
         if os.getppid() != parent:
             os._exit(70)
     linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+    os.umask(0o077)  # what the job writes is its own
     os.chdir(job.workdir)
 
 

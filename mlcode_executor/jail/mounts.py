@@ -66,6 +66,8 @@ def covers(keep: list[Keep], hidden: list[str]) -> list[str]:
 
 def build(keep: list[Keep], hidden: list[str], tmp_bytes: int) -> None:
     """In a fresh mount namespace (as root): make the job's view. Keeps' paths must be real."""
+    os.umask(0o022)  # the skeleton's dirs must be enterable by the job's uid, whatever the
+    # platform's umask (pid 1 sets the job's own umask afterwards)
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     keep = sorted({k.path: k for k in keep}.values(), key=lambda k: k.path.count("/"))
     keep = [

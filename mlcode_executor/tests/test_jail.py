@@ -257,3 +257,12 @@ def test_without_root_jobs_still_run_and_capabilities_say_what_is_missing(monkey
     assert out.split()[0] == "False" and int(out.split()[1]) != os.getsid(0), out
     proc, _ = run_job("import time; time.sleep(30)", limits=JailLimits(wall_s=1))
     assert proc.timed_out
+
+
+def test_a_platform_umask_of_077_does_not_lock_the_job_out():
+    old = os.umask(0o077)  # kafkaml up keeps the data dir private this way
+    try:
+        proc, out = run_job("import numpy, os; open('f', 'w'); print(oct(os.stat('f').st_mode))")
+    finally:
+        os.umask(old)
+    assert proc.returncode == 0 and out.strip() == "0o100600", out
