@@ -157,9 +157,10 @@ def _died(component: Component) -> str:
 
 
 def up(args: argparse.Namespace) -> int:
-    # What the platform writes (database and its WAL, logs, secret key) is for this account
-    # only; the data dir is 0700 (docs/security.md). Artifacts: FILE_UPLOAD_PERMISSIONS.
-    inherited_umask = os.umask(0o077)
+    # What the platform and its components write (database and its WAL, logs, artifacts,
+    # workload state, secret key) is for this account only; the data dir is 0700
+    # (docs/security.md). The sandbox sets its jobs' modes itself.
+    os.umask(0o077)
     data_dir = Path(args.data_dir).resolve()
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -251,12 +252,6 @@ def up(args: argparse.Namespace) -> int:
             ),
             Component("control_logger", [python, "-m", "control_logger"]),
         ]
-        # The components get the caller's umask back: the sandbox makes its jobs' mount points
-        # with modes a 077 umask would mask (mlcode_executor/jail/mounts.py). Their logs are
-        # made here first, 0600.
-        for component in components:
-            (log_dir / f"{component.name}.log").touch(mode=0o600)
-        os.umask(inherited_umask)
         # one executor secret per run: only the components that call the executor get it
         executor_secret = secrets.token_urlsafe(32)
         for component in components:
