@@ -3,6 +3,7 @@ checks from outside that it was harmless. They need the complete sandbox (root, 
 cgroups: CI); elsewhere they are skipped, and ``capabilities()`` says why."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +33,7 @@ def run_job(code, limits=None, **kw):
     )
     out = proc.stdout.read().decode()
     proc.wait()
+    shutil.rmtree(proc.job.workdir, ignore_errors=True)  # the caller's dir: the caller's to drop
     return proc, out
 
 
@@ -70,6 +72,7 @@ def test_own_uid_clean_env_private_workdir(monkeypatch):
     b, out = run_job(code)
     a_out = a.stdout.read().decode()
     a.wait()
+    shutil.rmtree(a.job.workdir)
     uid, gid, groups, home = out.splitlines()[0].split(" ", 3)
     assert int(uid) >= 200000 and uid == gid and groups == "[]" and home == "True"
     assert a_out.split()[0] != uid  # two live jobs never share a uid
@@ -196,6 +199,7 @@ def test_a_job_cannot_signal_another_job():
     finally:
         victim.kill()
         victim.wait()
+        shutil.rmtree(victim.job.workdir)
     assert victim.returncode == -signal.SIGKILL
 
 
@@ -225,6 +229,7 @@ def test_data_dir_and_other_jobs_dirs_are_out_of_reach(tmp_path, monkeypatch):
     """,
         readable=[inputs],
     )
+    shutil.rmtree(other)
     assert "admin-token" not in out and "bob's code" not in out, out
     assert f"{inputs} arrays" in out and "write DENIED" in out, out
     assert os.stat(inputs).st_uid == 0  # lent to the job's uid for its lifetime only
