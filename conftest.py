@@ -6,6 +6,12 @@ import os
 
 import pytest
 
+try:  # before any TensorFlow import: PyPI's CUDA torch build (its triton) segfaults when
+    # torch._dynamo (pulled in by torch.optim) is first imported after TensorFlow
+    import torch._dynamo  # noqa: F401
+except ImportError:  # pragma: no cover - torch is pinned
+    pass
+
 # Which broker the broker-facing suites run on: the embedded Tansu (default), or Apache Kafka
 # started from the Maven-resolved jars (`TEST_BROKER=apache-kafka`, see tests/apache_kafka.py);
 # `TEST_KAFKA_BOOTSTRAP_SERVERS` points them at a broker that is already running instead.

@@ -20,7 +20,6 @@ failure of the user's code is a normal 200 answer with ``ok: false``.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import sys
 import threading
@@ -119,8 +118,8 @@ class Service:
         self.secret = secret or None
 
     def authorized(self, header: str | None) -> bool:
-        if self.secret is None:
-            return True
+        if self.secret is None:  # make_server refuses to start without one
+            return False
         expected = f"Bearer {self.secret}".encode()
         return hmac.compare_digest((header or "").encode(), expected)
 
@@ -280,9 +279,10 @@ class Server(ThreadingHTTPServer):
 def make_server(
     host: str, port: int, config: SandboxConfig, secret: str | None = None
 ) -> tuple[Server, Service]:
-    if not secret and not _is_loopback(host):
+    if not secret:
         raise SystemExit(
-            f"mlcode_executor: refusing to listen on {host} without MLCODE_EXECUTOR_SECRET"
+            "mlcode_executor: refusing to start without MLCODE_EXECUTOR_SECRET (every caller "
+            "must authenticate; `kafkaml up` generates one per run)"
         )
     service = Service(config, secret)
     handler = type("BoundHandler", (Handler,), {"service": service})
@@ -290,22 +290,8 @@ def make_server(
     return server, service
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def serve(host: str, port: int, config: SandboxConfig, secret: str | None = None) -> None:
     server, service = make_server(host, port, config, secret)
-    if not secret:
-        sys.stderr.write(
-            "mlcode_executor: WARNING: no MLCODE_EXECUTOR_SECRET: every local process may "
-            "send jobs (kafkaml up always sets one)\n"
-        )
     caps = service.sandbox.health()["jail"]
     if not caps["complete"]:
         sys.stderr.write(

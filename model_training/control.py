@@ -16,6 +16,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from datasources.control import ControlMessageError, parse, parse_key
 from model_training.errors import TrainingError
 from model_training.job import DatasourceSpec
+from worker_common.kafka import client_config
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def wait_for_control_message(
     """Block until the deployment's control message arrives (``timeout`` 0 = forever)."""
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **client_config(bootstrap),  # + KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*
             "group.id": f"kafkaml-training-control-{deployment_id}",  # required, never joined
             "enable.auto.commit": False,
             "enable.partition.eof": False,

@@ -26,6 +26,7 @@ from datasources.control import ControlMessageError
 from datasources.control import parse_ranges as parse_control_ranges
 from model_training import settings
 from model_training.errors import DataError
+from worker_common.kafka import client_config
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class Split:
 
 def consumer_for(bootstrap: str, **overrides) -> Consumer:
     config = {
-        "bootstrap.servers": bootstrap,
+        **client_config(bootstrap),  # + KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*
         "group.id": "kafkaml-training-reader",  # required by the client; assign() never joins
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -121,6 +122,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+EXECUTOR_SECRET = secrets.token_urlsafe(24)
+
+
 @pytest.fixture(scope="session")
 def executor_url(tmp_path_factory):
     """The real model-code executor service, started once for the session."""
@@ -130,7 +134,7 @@ def executor_url(tmp_path_factory):
         [sys.executable, "-m", "mlcode_executor", "--host", "127.0.0.1", "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ},
+        env={**os.environ, "MLCODE_EXECUTOR_SECRET": EXECUTOR_SECRET},
     )
     url = f"http://127.0.0.1:{port}"
     import requests
@@ -155,6 +159,7 @@ def executor_url(tmp_path_factory):
 @pytest.fixture
 def executor(settings, executor_url):
     settings.MLCODE_EXECUTOR_URL = executor_url
+    settings.MLCODE_EXECUTOR_SECRET = EXECUTOR_SECRET
     return executor_url
 
 

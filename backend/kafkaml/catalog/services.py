@@ -35,7 +35,7 @@ def _validation_failed(error: dict, field: str = "code", link: str | None = None
 def _validate(model: MLModel) -> None:
     """Ask the executor; fill the summary on success, raise a 400 on failure."""
     outcome = executor_client.validate_model(
-        framework=model.framework, imports=model.imports, code=model.code
+        framework=model.framework, imports=model.imports, code=model.code, user=model.owner_id
     )
     if not outcome.get("ok"):
         error = outcome.get("error") or {}
@@ -53,6 +53,7 @@ def _validate(model: MLModel) -> None:
         outcome = executor_client.validate_chain(
             framework=model.framework,
             models=[{"name": m.name, "imports": m.imports, "code": m.code} for m in chain],
+            user=model.owner_id,
         )
         if not outcome.get("ok"):
             error = outcome.get("error") or {}
