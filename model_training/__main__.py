@@ -173,6 +173,11 @@ def _printing_epoch(record):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from worker_common.hardening import make_undumpable
+
+    # the credential in this process's environment stays out of a same-uid trainer's reach
+    # (/proc/<pid>/environ, ptrace) where the sandbox cannot give the trainer its own uid
+    make_undumpable()
     worker_settings.configure_threads()
     logging.basicConfig(
         level=os.environ.get("KAFKAML_LOG_LEVEL", "INFO"),
