@@ -259,10 +259,12 @@ class KafkaMLSink:
         hint = f"; last client error: {err.str()}"
         from confluent_kafka import KafkaError
 
-        if err.code() == KafkaError._TRANSPORT and self._security_protocol == "PLAINTEXT":
+        transport = (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN)
+        if err.code() in transport and self._security_protocol == "PLAINTEXT":
             hint += (
-                " (a SASL or TLS listener closes PLAINTEXT connections: set security_protocol"
-                " and the credentials, or KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_*)"
+                " (if the broker is up: a SASL or TLS listener closes PLAINTEXT connections;"
+                " set security_protocol and the credentials, or KAFKA_SECURITY_PROTOCOL and"
+                " KAFKA_SASL_*)"
             )
         return hint
 
