@@ -176,3 +176,44 @@ def test_sink_module_keeps_its_names():
     assert DEFAULT_CONTROL_TOPIC == "KAFKA_ML_CONTROL_TOPIC" and default_control_topic()
     with pytest.raises(ValueError):
         deployment_key(-1)
+
+
+# The control logger's parsing cases (it parses with this module's `parse`).
+
+
+def test_logger_keys_of_any_length_are_big_endian():
+    assert control.parse(bytes([7]), _value()).deployment_id == 7
+    assert control.parse((300).to_bytes(8, "big"), _value()).deployment_id == 300
+
+
+def test_logger_optional_fields_take_defaults_and_unknown_ones_are_ignored():
+    parsed = control.parse(
+        b"\x01", json.dumps({"topic": "t:0:0:1", "input_format": "json", "extra": 1}).encode()
+    )
+    assert parsed.input_format == "JSON"
+    assert parsed.incremental is False and parsed.total_msg is None
+    assert "extra" not in parsed.as_dict()
+
+
+@pytest.mark.parametrize(
+    "key,raw,message",
+    [
+        (b"", _value(), "key"),
+        (b"\x01", b"\xff\xfe", "JSON"),
+        (b"\x01", b"[1, 2]", "object"),
+        (b"\x01", _value(topic=""), "topic"),
+        (b"\x01", _value(input_format="XML"), "input_format"),
+        (b"\x01", _value(validation_rate=2), "validation_rate"),
+        (b"\x01", _value(validation_rate=0.5, test_rate=0.5), "below 1"),
+        (b"\x01", _value(topic="digits:0:10"), "topic:partition:start:end"),
+        (b"\x01", _value(topic="digits:0:10:5"), "ends before"),
+    ],
+)
+def test_logger_malformed_messages_name_the_problem(key, raw, message):
+    with pytest.raises(ControlMessageError, match=message):
+        control.parse(key, raw)
+
+
+def test_logger_incremental_streams_announce_a_bare_topic():
+    parsed = control.parse(b"\x02", _value(topic="live", incremental=True, total_msg=None))
+    assert parsed.as_dict()["topic"] == "live" and parsed.incremental is True
