@@ -34,6 +34,10 @@ RUNTIMES: dict[str, str] = {
 }
 
 
+# canonical framework (mlcode_executor.frameworks, the one alias table) -> native runtime
+NATIVE_RUNTIMES = {"tensorflow": "keras", "pytorch": "pytorch"}
+
+
 def get_runtime_class(name: str) -> type[Runtime]:
     try:
         target = RUNTIMES[name.lower()]
@@ -57,14 +61,15 @@ def choose_runtime_name(artifact_dir: str | Path, requested: str | None = None) 
         return "onnx" if requested == "auto" else requested
     if requested == "onnx":
         log.warning("%s has no ONNX model: using the native one", artifact_dir)
-    framework = (metadata.get("framework") or "").lower()
-    if framework in ("tensorflow", "keras"):
-        return "keras"
-    if framework in ("pytorch", "torch"):
-        return "pytorch"
-    raise RuntimeLoadError(
-        f"{artifact_dir}: no ONNX model and unknown framework {framework!r} in metadata.json"
-    )
+    from mlcode_executor.frameworks import normalize_framework
+
+    framework = metadata.get("framework") or ""
+    try:
+        return NATIVE_RUNTIMES[normalize_framework(framework)]
+    except ValueError:
+        raise RuntimeLoadError(
+            f"{artifact_dir}: no ONNX model and unknown framework {framework!r} in metadata.json"
+        ) from None
 
 
 def load_runtime(artifact_dir: str | Path, requested: str | None = None, **options: Any) -> Runtime:
