@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Install (from Debian's packages, when missing) and start the PostgreSQL and Redis servers the
 # CI test run uses, on loopback. Idempotent: a server already answering is left as it is.
-# Prints the DATABASE_URL and REDIS_URL to export on its last two lines.
+# Prints the DATABASE_URL base and REDIS_URL on its standard output, two lines and nothing else:
+# everything the tools it calls print (pg_ctlcluster's "Removed stale pid file." after a crash,
+# apt) goes to standard error.
 set -euo pipefail
+exec 3>&1 1>&2
 
 PG_PASSWORD="${CI_PG_PASSWORD:-kafkaml-ci}"
 SUDO=""
@@ -24,6 +27,12 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   version="$(ls /etc/postgresql | sort -V | tail -n 1)"
   if [ ! -d "/etc/postgresql/$version/main" ]; then
     $SUDO pg_createcluster "$version" main >/dev/null
+  fi
+  # A server killed uncleanly (a CI run stopped mid-way) leaves its pid and socket lock files;
+  # where its pid lives on as a zombie or was reused, PostgreSQL refuses to start. With no live
+  # postgres process on the machine, those files are stale: remove them.
+  if [ "$(ps -C postgres -o stat= | grep -vc '^Z' || true)" = 0 ]; then
+    $SUDO rm -f /var/run/postgresql/.s.PGSQL.5432.lock "/var/lib/postgresql/$version/main/postmaster.pid"
   fi
   $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start
 fi
@@ -47,5 +56,8 @@ fi
 for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "services: Redis did not start" >&2; exit 1; }
 
-echo "postgres://postgres:${PG_PASSWORD}@127.0.0.1:5432"
-echo "redis://127.0.0.1:6379/0"
+# The URLs only once a login with them works.
+PGPASSWORD="$PG_PASSWORD" psql -h 127.0.0.1 -U postgres -d postgres -q -c "SELECT 1" >/dev/null \
+  || { echo "services: PostgreSQL refused the CI role's password" >&2; exit 1; }
+echo "postgres://postgres:${PG_PASSWORD}@127.0.0.1:5432" >&3
+echo "redis://127.0.0.1:6379/0" >&3
