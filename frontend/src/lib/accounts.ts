@@ -112,3 +112,36 @@ export function expiryText(expiry: string | null, now: number = Date.now()): { t
   if (Number.isNaN(t)) return { text: expiry, expired: false };
   return { text: new Date(t).toLocaleString(), expired: t <= now };
 }
+
+/** The signed-in user's Kafka access (GET /api/v1/auth/kafka/): where to connect, how, and
+ *  the topic prefix the user owns. On the embedded broker `secured` is false and `notice`
+ *  says the broker has no authentication. */
+export interface KafkaAccess {
+  secured: boolean;
+  bootstrap_servers: string;
+  security_protocol: string;
+  sasl_mechanism: string | null;
+  username: string | null;
+  topic_prefix: string;
+  group_prefix: string;
+  control_topic: string;
+  has_credentials: boolean;
+  rotated_at: string | null;
+  notice: string;
+}
+
+/** The answer to creating (or rotating) Kafka credentials: the only time the password is sent. */
+export interface KafkaCredentials {
+  username: string;
+  password: string;
+  security_protocol: string;
+  sasl_mechanism: string | null;
+  bootstrap_servers: string;
+  rotated_at: string | null;
+}
+
+export const kafkaAccessApi = {
+  get: (signal?: AbortSignal) => api.get<KafkaAccess>('/api/v1/auth/kafka/', signal),
+  /** Creates the user's Kafka password, or replaces it (the old one stops working). */
+  createCredentials: () => api.post<KafkaCredentials>('/api/v1/auth/kafka/credentials/'),
+};

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cliSnippet, kwargsPayload, kwargsProblem, kwargsToText, pythonSnippet } from './snippets';
+import { cliSnippet, defaultTopic, inferenceSnippet, kwargsPayload, kwargsProblem, kwargsToText, pythonSnippet, snippetSecurity } from './snippets';
+import { fallbackKafkaAccess, inNamespace, ownsTopic, topicPrefixFor } from './kafkaAccess';
 import { templatesFor } from './templates';
 import { epochCharts, mergeEpoch, confusion } from './metrics';
 import { pickItems } from './chains';
@@ -12,6 +13,83 @@ describe('send-data snippets', () => {
     expect(pythonSnippet(s)).toContain('topic="kafkaml-train-7"');
     expect(pythonSnippet(s)).toContain('bootstrap_servers="localhost:9190"');
     expect(cliSnippet(s)).toContain('--deployment-id 7');
+  });
+});
+
+const securedAccess = {
+  secured: true, security_protocol: 'SASL_SSL', sasl_mechanism: 'SCRAM-SHA-512', username: 'user.alice',
+};
+const embeddedAccess = { secured: false, security_protocol: 'PLAINTEXT', sasl_mechanism: null, username: null };
+
+describe('snippets in the user\'s namespace', () => {
+  it('puts the training topic under the prefix', () => {
+    expect(defaultTopic(7, 'alice.')).toBe('alice.train-7');
+    expect(defaultTopic(7)).toBe('kafkaml-train-7');
+  });
+
+  it('adds no security settings on the embedded broker', () => {
+    expect(snippetSecurity(embeddedAccess)).toBeNull();
+    const s = { deploymentId: 7, topic: 'alice.train-7', bootstrapServers: 'localhost:9190', security: snippetSecurity(embeddedAccess) };
+    for (const text of [pythonSnippet(s), cliSnippet(s)]) {
+      expect(text).toContain('alice.train-7');
+      expect(text).not.toMatch(/security|sasl|KAFKA_SASL_PASSWORD/i);
+    }
+  });
+
+  it('sets protocol, mechanism and username, and reads the password from the environment, when secured', () => {
+    const security = snippetSecurity(securedAccess);
+    expect(security).toEqual({ protocol: 'SASL_SSL', mechanism: 'SCRAM-SHA-512', username: 'user.alice' });
+    const s = { deploymentId: 7, topic: 'alice.train-7', bootstrapServers: 'kafka.example.org:9093', security };
+    const py = pythonSnippet(s);
+    expect(py).toMatch(/^import os\n/);
+    expect(py).toContain('security_protocol="SASL_SSL",');
+    expect(py).toContain('sasl_mechanism="SCRAM-SHA-512",');
+    expect(py).toContain('sasl_plain_username="user.alice",');
+    expect(py).toContain('sasl_plain_password=os.environ["KAFKA_SASL_PASSWORD"],');
+    const cli = cliSnippet(s);
+    expect(cli).toContain('--security-protocol SASL_SSL --sasl-mechanism SCRAM-SHA-512 --sasl-username user.alice');
+    expect(cli).toContain('read -rs KAFKA_SASL_PASSWORD && export KAFKA_SASL_PASSWORD');
+    expect(cli).not.toMatch(/--sasl-password/);
+    // Every continued line ends with a backslash: the command stays one command.
+    const command = cli.slice(cli.indexOf('KAFKA_BOOTSTRAP_SERVERS'));
+    expect(command.split('\n').slice(0, -1).every((l) => l.endsWith(' \\'))).toBe(true);
+  });
+
+  it('SASL_PLAINTEXT is secured too; SSL alone needs no password', () => {
+    const plain = snippetSecurity({ ...securedAccess, security_protocol: 'SASL_PLAINTEXT', sasl_mechanism: 'PLAIN' });
+    expect(pythonSnippet({ deploymentId: 1, topic: 'alice.t', bootstrapServers: 'k:9092', security: plain })).toContain('security_protocol="SASL_PLAINTEXT"');
+    const ssl = snippetSecurity({ ...securedAccess, security_protocol: 'SSL', sasl_mechanism: null });
+    const py = pythonSnippet({ deploymentId: 1, topic: 'alice.t', bootstrapServers: 'k:9093', security: ssl });
+    expect(py).toContain('security_protocol="SSL"');
+    expect(py).not.toContain('sasl');
+  });
+
+  it('the inference snippet reads with a consumer group under the prefix', () => {
+    const base = { bootstrapServers: 'k:9093', inputTopic: 'alice.m-in', outputTopic: 'alice.m-out', inputFormat: 'RAW', inputConfig: {}, groupPrefix: 'alice.' };
+    expect(inferenceSnippet(base)).toContain('"group.id": "alice.my-reader"');
+    expect(inferenceSnippet(base)).not.toContain('sasl');
+    const secured = inferenceSnippet({ ...base, security: snippetSecurity(securedAccess) });
+    expect(secured).toContain('"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512"');
+    expect(secured).toContain('"sasl.username": "user.alice", "sasl.password": os.environ["KAFKA_SASL_PASSWORD"]');
+  });
+});
+
+describe('topic prefix', () => {
+  it('derives the prefix the way the server does', () => {
+    expect(topicPrefixFor('alice', 1)).toBe('alice.');
+    expect(topicPrefixFor('a.b', 1)).toBe('a_2eb.');
+    expect(topicPrefixFor('bob@x.org', 1)).toBe('bob_40x_2eorg.');
+    expect(topicPrefixFor('josé', 1)).toBe('jos_c3_a9.');
+    expect(topicPrefixFor('x'.repeat(65), 42)).toBe('_u42.');
+  });
+  it('checks and builds names inside the namespace', () => {
+    const access = fallbackKafkaAccess({ id: 1, username: 'alice', kafka: { bootstrap_servers: 'localhost:9190' } });
+    expect(access).toMatchObject({ secured: false, topic_prefix: 'alice.', bootstrap_servers: 'localhost:9190' });
+    expect(ownsTopic(access, 'alice.digits')).toBe(true);
+    expect(ownsTopic(access, 'alice.')).toBe(false);
+    expect(ownsTopic(access, 'bob.digits')).toBe(false);
+    expect(inNamespace('alice.', 'digits')).toBe('alice.digits');
+    expect(inNamespace('alice.', 'alice.digits')).toBe('alice.digits');
   });
 });
 

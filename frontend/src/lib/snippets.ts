@@ -1,5 +1,15 @@
 // Text the results page shows so a user can send data to a deployment right away.
 
+/** How a client authenticates to a secured broker; null on the embedded broker (PLAINTEXT).
+ *  Never holds the password: snippets read it from $KAFKA_SASL_PASSWORD. */
+export interface SnippetSecurity {
+  protocol: string;
+  mechanism: string | null;
+  username: string | null;
+}
+
+export const PASSWORD_ENV = 'KAFKA_SASL_PASSWORD';
+
 export interface SnippetInput {
   deploymentId: number;
   topic: string;
@@ -7,15 +17,44 @@ export interface SnippetInput {
   controlTopic?: string;
   validationRate?: number;
   testRate?: number;
+  security?: SnippetSecurity | null;
 }
 
-export function defaultTopic(deploymentId: number): string {
-  return `kafkaml-train-${deploymentId}`;
+/** The security part of a user's Kafka access, for snippets (null when there is none to set). */
+export function snippetSecurity(access: { secured: boolean; security_protocol: string; sasl_mechanism: string | null; username: string | null } | null | undefined): SnippetSecurity | null {
+  if (!access?.secured || !access.security_protocol || access.security_protocol.toUpperCase() === 'PLAINTEXT') return null;
+  return { protocol: access.security_protocol.toUpperCase(), mechanism: access.sasl_mechanism, username: access.username };
+}
+
+function usesSasl(s: SnippetSecurity): boolean {
+  return s.protocol.startsWith('SASL_');
+}
+
+/** The training topic a deployment's snippet suggests, inside the user's prefix (`alice.train-7`). */
+export function defaultTopic(deploymentId: number, prefix = ''): string {
+  return prefix ? `${prefix}train-${deploymentId}` : `kafkaml-train-${deploymentId}`;
+}
+
+function hasCustomControlTopic(controlTopic: string | undefined): controlTopic is string {
+  return !!controlTopic && controlTopic !== 'KAFKA_ML_CONTROL_TOPIC';
+}
+
+/** Keyword arguments of the original-compatible sinks (kafka-python's names). */
+function pythonSecurityKwargs(security: SnippetSecurity | null | undefined): string {
+  if (!security) return '';
+  const lines = [`    security_protocol=${JSON.stringify(security.protocol)},`];
+  if (usesSasl(security)) {
+    if (security.mechanism) lines.push(`    sasl_mechanism=${JSON.stringify(security.mechanism)},`);
+    lines.push(`    sasl_plain_username=${JSON.stringify(security.username ?? '<your Kafka username>')},`);
+    lines.push(`    sasl_plain_password=os.environ["${PASSWORD_ENV}"],  # your Kafka password (Account page)`);
+  }
+  return '\n' + lines.join('\n');
 }
 
 export function pythonSnippet(s: SnippetInput): string {
-  const control = s.controlTopic && s.controlTopic !== 'KAFKA_ML_CONTROL_TOPIC' ? `\n    control_topic=${JSON.stringify(s.controlTopic)},` : '';
-  return `from sklearn.datasets import load_digits
+  const control = hasCustomControlTopic(s.controlTopic) ? `\n    control_topic=${JSON.stringify(s.controlTopic)},` : '';
+  const needsOs = !!s.security && usesSasl(s.security);
+  return `${needsOs ? 'import os\n' : ''}from sklearn.datasets import load_digits
 from datasources import RawSink
 
 digits = load_digits()
@@ -28,35 +67,76 @@ sink = RawSink(
     label_type="uint8",
     data_reshape="64",
     validation_rate=${s.validationRate ?? 0.1},
-    test_rate=${s.testRate ?? 0.1},${control}
+    test_rate=${s.testRate ?? 0.1},${control}${pythonSecurityKwargs(s.security)}
 )
 sink.send_batch(digits.data.astype("float32"), digits.target.astype("uint8"))
 sink.close()  # sends the control message: training starts
 `;
 }
 
-export function cliSnippet(s: SnippetInput): string {
-  const control = s.controlTopic && s.controlTopic !== 'KAFKA_ML_CONTROL_TOPIC' ? ` \\\n  --control-topic ${s.controlTopic}` : '';
-  return `KAFKA_BOOTSTRAP_SERVERS=${s.bootstrapServers} \\
-kafkaml-send --sklearn digits --topic ${s.topic} --deployment-id ${s.deploymentId} \\
-  --validation-rate ${s.validationRate ?? 0.1} --test-rate ${s.testRate ?? 0.1}${control}`;
+/** kafkaml-send's security flags; the password never goes on the command line. */
+function cliSecurityFlags(security: SnippetSecurity | null | undefined): string {
+  if (!security) return '';
+  let flags = ` \\\n  --security-protocol ${security.protocol}`;
+  if (usesSasl(security)) {
+    if (security.mechanism) flags += ` --sasl-mechanism ${security.mechanism}`;
+    flags += ` --sasl-username ${security.username ?? '<your-kafka-username>'}`;
+  }
+  return flags;
 }
 
-export function inferenceSnippet(opts: { bootstrapServers: string; inputTopic: string; outputTopic: string; inputFormat: string; inputConfig: Record<string, unknown> }): string {
+function cliPasswordPrompt(security: SnippetSecurity | null | undefined): string {
+  if (!security || !usesSasl(security)) return '';
+  return `# Paste your Kafka password (Account page); it is read from $${PASSWORD_ENV}, not typed on the command line:
+read -rs ${PASSWORD_ENV} && export ${PASSWORD_ENV}
+`;
+}
+
+export function cliSnippet(s: SnippetInput): string {
+  const control = hasCustomControlTopic(s.controlTopic) ? ` \\\n  --control-topic ${s.controlTopic}` : '';
+  return `${cliPasswordPrompt(s.security)}KAFKA_BOOTSTRAP_SERVERS=${s.bootstrapServers} \\
+kafkaml-send --sklearn digits --topic ${s.topic} --deployment-id ${s.deploymentId} \\
+  --validation-rate ${s.validationRate ?? 0.1} --test-rate ${s.testRate ?? 0.1}${control}${cliSecurityFlags(s.security)}`;
+}
+
+/** librdkafka (confluent_kafka) settings as Python dict entries. */
+function librdkafkaSecurity(security: SnippetSecurity | null | undefined): string {
+  if (!security) return '';
+  let out = `,\n         "security.protocol": ${JSON.stringify(security.protocol)}`;
+  if (usesSasl(security)) {
+    if (security.mechanism) out += `, "sasl.mechanism": ${JSON.stringify(security.mechanism)}`;
+    out += `,\n         "sasl.username": ${JSON.stringify(security.username ?? '<your Kafka username>')}, "sasl.password": os.environ["${PASSWORD_ENV}"]`;
+  }
+  return out;
+}
+
+export interface InferenceSnippetInput {
+  bootstrapServers: string;
+  inputTopic: string;
+  outputTopic: string;
+  inputFormat: string;
+  inputConfig: Record<string, unknown>;
+  /** Consumer groups must start with it too (`alice.`). */
+  groupPrefix?: string;
+  security?: SnippetSecurity | null;
+}
+
+export function inferenceSnippet(opts: InferenceSnippetInput): string {
   const dtype = String(opts.inputConfig.data_type ?? 'float32');
+  const needsOs = !!opts.security && usesSasl(opts.security);
   return `import json
-import numpy as np
+${needsOs ? 'import os\n' : ''}import numpy as np
 from confluent_kafka import Consumer, Producer
 from sklearn.datasets import load_digits
 
-producer = Producer({"bootstrap.servers": ${JSON.stringify(opts.bootstrapServers)}})
+kafka = {"bootstrap.servers": ${JSON.stringify(opts.bootstrapServers)}${librdkafkaSecurity(opts.security)}}
+producer = Producer(kafka)
 for sample in load_digits().data[:100]:
     # ${opts.inputFormat} record: the sample's bytes (${dtype}, little-endian, C order)
     producer.produce(${JSON.stringify(opts.inputTopic)}, np.asarray(sample, dtype="${dtype}").tobytes())
 producer.flush()
 
-consumer = Consumer({"bootstrap.servers": ${JSON.stringify(opts.bootstrapServers)},
-                     "group.id": "my-reader", "auto.offset.reset": "earliest"})
+consumer = Consumer({**kafka, "group.id": ${JSON.stringify(`${opts.groupPrefix ?? ''}my-reader`)}, "auto.offset.reset": "earliest"})
 consumer.subscribe([${JSON.stringify(opts.outputTopic)}])
 msg = consumer.poll(10)
 print(json.loads(msg.value()) if msg else "no prediction yet")

@@ -1,7 +1,9 @@
-import { FormEvent, useState } from 'react';
+import { FormEvent, ReactNode, useState } from 'react';
 import { useAuth } from '../auth';
-import { ApiToken, NewToken, expiryText, formErrors, passwordApi, passwordFormProblems, tokensApi, type PasswordForm } from '../lib/accounts';
-import type { FieldErrors } from '../lib/api';
+import { ApiToken, KafkaAccess, KafkaCredentials, NewToken, kafkaAccessApi, expiryText, formErrors, passwordApi, passwordFormProblems, tokensApi, type PasswordForm } from '../lib/accounts';
+import { ApiError, type FieldErrors } from '../lib/api';
+import { fallbackKafkaAccess } from '../lib/kafkaAccess';
+import UnsecuredBrokerNotice from '../components/KafkaNotice';
 import { ActionButton, CopyBlock, Empty, ErrorAlert, Field, Loading, Spinner, fmtDate, fmtDay, useLoad } from '../components/ui';
 
 const EMPTY_PASSWORDS: PasswordForm = { old_password: '', new_password: '', confirm: '' };
@@ -58,19 +60,37 @@ export function ChangePasswordForm({ onSubmit, onChanged }: { onSubmit: (oldPass
   );
 }
 
-/** The secret of a token just created: shown here once, never stored, gone when dismissed. */
-export function TokenReveal({ token, onDone }: { token: NewToken; onDone: () => void }) {
+/** A secret the server sends once (a token, a Kafka password): shown here, never stored, gone
+ *  when dismissed. `children` says what it is; each secret gets its own copy button. */
+export function OneTimeSecret({ testId, secrets, footer, onDone, children }: {
+  testId: string; secrets: { label: string; text: string; caption?: string }[]; footer?: ReactNode; onDone: () => void; children: ReactNode;
+}) {
   return (
-    <div className="alert ok token-reveal" role="status" data-testid="new-token">
-      <strong>Token “{token.name}” created.</strong> Copy it now: <strong>you will not see it again.</strong>
-      {' '}Scripts send it in the header <code>Authorization: Token &lt;token&gt;</code>.
-      <CopyBlock text={token.token} label="New API token" />
+    <div className="alert ok token-reveal" role="status" data-testid={testId}>
+      {children}
+      {secrets.map((s) => (
+        <div key={s.label}>
+          {s.caption && <div className="small secret-caption">{s.caption}</div>}
+          <CopyBlock text={s.text} label={s.label} />
+        </div>
+      ))}
       <div className="actions">
-        <span className="muted small">Expires: {expiryText(token.expiry).text}</span>
+        {footer}
         <span className="spacer" />
         <button type="button" className="btn small" onClick={onDone}>I have copied it</button>
       </div>
     </div>
+  );
+}
+
+/** The secret of a token just created: shown here once, never stored, gone when dismissed. */
+export function TokenReveal({ token, onDone }: { token: NewToken; onDone: () => void }) {
+  return (
+    <OneTimeSecret testId="new-token" secrets={[{ label: 'New API token', text: token.token }]} onDone={onDone}
+      footer={<span className="muted small">Expires: {expiryText(token.expiry).text}</span>}>
+      <strong>Token “{token.name}” created.</strong> Copy it now: <strong>you will not see it again.</strong>
+      {' '}Scripts send it in the header <code>Authorization: Token &lt;token&gt;</code>.
+    </OneTimeSecret>
   );
 }
 
@@ -159,6 +179,93 @@ export function TokensPanel({ client = tokensApi }: { client?: TokensClient }) {
   );
 }
 
+/** The Kafka password just created or rotated: shown once, like a new API token. */
+export function KafkaCredentialsReveal({ credentials, onDone }: { credentials: KafkaCredentials; onDone: () => void }) {
+  return (
+    <OneTimeSecret testId="new-kafka-credentials" onDone={onDone}
+      secrets={[
+        { label: 'Kafka username', text: credentials.username, caption: 'Username' },
+        { label: 'Kafka password', text: credentials.password, caption: 'Password' },
+      ]}
+      footer={credentials.rotated_at ? <span className="muted small">Created {fmtDate(credentials.rotated_at)}</span> : undefined}>
+      <strong>Kafka credentials ready.</strong> Copy the password now: <strong>you will not see it again.</strong>
+      {' '}Any earlier Kafka password of yours no longer works. Scripts read it from <code>$KAFKA_SASL_PASSWORD</code>.
+    </OneTimeSecret>
+  );
+}
+
+type KafkaAccessClient = Pick<typeof kafkaAccessApi, 'get' | 'createCredentials'>;
+
+function KafkaSettingsList({ access }: { access: KafkaAccess }) {
+  return (
+    <dl className="kv small" aria-label="Kafka settings">
+      <dt>Your topic prefix</dt><dd><code data-testid="kafka-topic-prefix">{access.topic_prefix}</code> <span className="muted">(every topic you use must start with it)</span></dd>
+      {access.group_prefix && access.group_prefix !== access.topic_prefix && <><dt>Consumer group prefix</dt><dd><code>{access.group_prefix}</code></dd></>}
+      <dt>Bootstrap servers</dt><dd><code>{access.bootstrap_servers || '—'}</code></dd>
+      <dt>Protocol</dt><dd>{access.security_protocol || 'PLAINTEXT'}{access.sasl_mechanism && <> · {access.sasl_mechanism}</>}</dd>
+      {access.username && <><dt>Kafka username</dt><dd><code>{access.username}</code></dd></>}
+      {access.control_topic && <><dt>Control topic</dt><dd><code>{access.control_topic}</code></dd></>}
+      {access.secured && <><dt>Password</dt><dd>{access.has_credentials ? <>set{access.rotated_at && <>, last rotated {fmtDate(access.rotated_at)}</>}</> : <span className="muted">none yet</span>}</dd></>}
+    </dl>
+  );
+}
+
+/** Where and how to reach Kafka, the topic prefix the user owns, and (on a secured broker) the
+ *  user's Kafka password: created or rotated here, shown once. */
+export function KafkaAccessPanel({ client = kafkaAccessApi, fallback }: { client?: KafkaAccessClient; fallback?: KafkaAccess }) {
+  const loaded = useLoad((s) => client.get(s), []);
+  const [revealed, setRevealed] = useState<KafkaCredentials | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const missing = loaded.error instanceof ApiError && loaded.error.status === 404;
+  const access = loaded.data ?? (missing ? fallback ?? null : null);
+
+  const createOrRotate = async () => {
+    if (access?.has_credentials && !window.confirm('Rotate your Kafka password? The current one stops working at once: update your scripts.')) return;
+    setError(null);
+    setBusy(true);
+    try {
+      const created = await client.createCredentials();
+      setRevealed(created);
+      await loaded.reload(true);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section className="card" aria-labelledby="kafka-h" data-testid="kafka-access">
+      <h2 id="kafka-h">Kafka access</h2>
+      <p className="muted small">
+        For sending data with the <code>datasources</code> library or <code>kafkaml-send</code>, and reading predictions. You own exactly the topics and
+        consumer groups that start with your prefix; the platform refuses anything else.
+      </p>
+      {loaded.loading && !access ? (
+        <Loading what="your Kafka settings" />
+      ) : !access ? (
+        <ErrorAlert error={loaded.error} />
+      ) : (
+        <>
+          {missing && <div className="alert info small">This server does not report Kafka settings yet: the prefix below is derived from your username.</div>}
+          <UnsecuredBrokerNotice access={access} />
+          {revealed && <KafkaCredentialsReveal credentials={revealed} onDone={() => setRevealed(null)} />}
+          <KafkaSettingsList access={access} />
+          {access.secured && (
+            <div className="actions kafka-actions">
+              <button type="button" className="btn primary" disabled={busy} onClick={createOrRotate}>
+                {busy && <Spinner />} {access.has_credentials ? 'Rotate credentials' : 'Create credentials'}
+              </button>
+            </div>
+          )}
+          <ErrorAlert error={error} />
+        </>
+      )}
+    </section>
+  );
+}
+
 export default function Account() {
   const { user } = useAuth();
   // A password change revokes the tokens: load the list again.
@@ -176,6 +283,7 @@ export default function Account() {
         <ChangePasswordForm onSubmit={(o, n) => passwordApi.change(o, n)} onChanged={() => setGeneration((g) => g + 1)} />
         <TokensPanel key={generation} />
       </div>
+      <KafkaAccessPanel fallback={fallbackKafkaAccess(user)} />
     </>
   );
 }

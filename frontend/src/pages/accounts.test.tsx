@@ -1,10 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { MemoryRouter } from 'react-router-dom';
-import { ChangePasswordForm, TokensPanel } from './Account';
+import { ChangePasswordForm, KafkaAccessPanel, TokensPanel } from './Account';
 import { NewUserFormView, UsersView } from './Users';
 import { ApiError } from '../lib/api';
-import type { ApiToken, ManagedUser, NewToken } from '../lib/accounts';
+import type { ApiToken, KafkaAccess, KafkaCredentials, ManagedUser, NewToken } from '../lib/accounts';
+import { SendDataView } from '../components/SendData';
 
 const type = (label: string | RegExp, value: string) => fireEvent.change(screen.getByLabelText(label), { target: { value } });
 
@@ -111,6 +112,99 @@ describe('API tokens', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Create token' }));
     expect(await screen.findByText(/try again in 30 seconds/)).toBeTruthy();
     expect(screen.queryByTestId('new-token')).toBeNull();
+  });
+});
+
+const EMBEDDED_NOTICE = 'The embedded broker has no authentication: it is not a security boundary.';
+const embeddedKafka: KafkaAccess = {
+  secured: false, bootstrap_servers: 'localhost:9190', security_protocol: 'PLAINTEXT', sasl_mechanism: null, username: null,
+  topic_prefix: 'alice.', group_prefix: 'alice.', control_topic: 'KAFKA_ML_CONTROL_TOPIC', has_credentials: false, rotated_at: null,
+  notice: EMBEDDED_NOTICE,
+};
+const securedKafka: KafkaAccess = {
+  ...embeddedKafka, secured: true, bootstrap_servers: 'kafka.example.org:9093', security_protocol: 'SASL_SSL', sasl_mechanism: 'SCRAM-SHA-512',
+  username: 'user.alice', notice: '',
+};
+
+function fakeKafka(initial: KafkaAccess) {
+  let access = { ...initial };
+  let n = 0;
+  return {
+    get: vi.fn(async () => ({ ...access })),
+    createCredentials: vi.fn(async (): Promise<KafkaCredentials> => {
+      if (!access.secured) throw new ApiError(409, { detail: access.notice });
+      n += 1;
+      access = { ...access, has_credentials: true, rotated_at: `2026-12-07T0${n}:00:00Z` };
+      return { username: 'user.alice', password: `kafka-secret-${n}`, security_protocol: access.security_protocol, sasl_mechanism: access.sasl_mechanism, bootstrap_servers: access.bootstrap_servers, rotated_at: access.rotated_at };
+    }),
+  };
+}
+
+describe('Kafka access', () => {
+  it('on the embedded broker shows the prefix and the notice, and offers no credentials', async () => {
+    render(<KafkaAccessPanel client={fakeKafka(embeddedKafka)} />);
+    expect((await screen.findByTestId('kafka-topic-prefix')).textContent).toBe('alice.');
+    expect(screen.getByTestId('kafka-unsecured-notice').textContent).toContain(EMBEDDED_NOTICE);
+    expect(screen.getByText('localhost:9190')).toBeTruthy();
+    expect(screen.getByText('PLAINTEXT')).toBeTruthy();
+    expect(screen.queryByRole('button', { name: /credentials/ })).toBeNull();
+  });
+
+  it('on a secured broker creates credentials, shows the password once, then offers rotation', async () => {
+    const client = fakeKafka(securedKafka);
+    render(<KafkaAccessPanel client={client} />);
+    expect(await screen.findByText('user.alice')).toBeTruthy();
+    expect(screen.queryByTestId('kafka-unsecured-notice')).toBeNull();
+    expect(screen.getByText('none yet')).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Create credentials' }));
+    const reveal = await screen.findByTestId('new-kafka-credentials');
+    expect(within(reveal).getByText('kafka-secret-1')).toBeTruthy();
+    expect(reveal.textContent).toMatch(/you will not see it again/);
+    expect(within(reveal).getAllByRole('button', { name: 'Copy' })).toHaveLength(2);
+    expect(await screen.findByRole('button', { name: 'Rotate credentials' })).toBeTruthy();
+    expect(screen.getByText(/last rotated/)).toBeTruthy();
+    fireEvent.click(within(reveal).getByRole('button', { name: 'I have copied it' }));
+    expect(screen.queryByTestId('new-kafka-credentials')).toBeNull();
+    expect(document.body.textContent).not.toContain('kafka-secret-1');
+
+    const confirm = vi.spyOn(window, 'confirm').mockReturnValueOnce(false).mockReturnValueOnce(true);
+    fireEvent.click(screen.getByRole('button', { name: 'Rotate credentials' }));
+    expect(client.createCredentials).toHaveBeenCalledTimes(1);
+    fireEvent.click(screen.getByRole('button', { name: 'Rotate credentials' }));
+    expect(within(await screen.findByTestId('new-kafka-credentials')).getByText('kafka-secret-2')).toBeTruthy();
+    expect(client.createCredentials).toHaveBeenCalledTimes(2);
+    confirm.mockRestore();
+  });
+
+  it('shows the reason when the server refuses credentials (409)', async () => {
+    const client = fakeKafka(securedKafka);
+    client.createCredentials.mockRejectedValueOnce(new ApiError(409, { detail: 'This broker has no authentication.' }));
+    render(<KafkaAccessPanel client={client} />);
+    fireEvent.click(await screen.findByRole('button', { name: 'Create credentials' }));
+    expect(await screen.findByText('This broker has no authentication.')).toBeTruthy();
+    expect(screen.queryByTestId('new-kafka-credentials')).toBeNull();
+  });
+
+  it('falls back to the derived prefix when the server has no Kafka endpoint (404)', async () => {
+    const client = fakeKafka(embeddedKafka);
+    client.get.mockRejectedValue(new ApiError(404, { detail: 'Not found.' }));
+    render(<KafkaAccessPanel client={client} fallback={{ ...embeddedKafka, topic_prefix: 'bob.', notice: '' }} />);
+    expect((await screen.findByTestId('kafka-topic-prefix')).textContent).toBe('bob.');
+    expect(screen.getByText(/does not report Kafka settings yet/)).toBeTruthy();
+  });
+
+  it('the send-data snippet warns on the embedded broker and carries the security settings when secured', () => {
+    const { unmount } = render(<SendDataView deploymentId={7} access={embeddedKafka} />);
+    expect(screen.getByTestId('kafka-unsecured-notice').textContent).toContain(EMBEDDED_NOTICE);
+    const snippet = screen.getByLabelText('Send data snippet').textContent ?? '';
+    expect(snippet).toContain('topic="alice.train-7"');
+    expect(snippet).not.toContain('sasl');
+    unmount();
+    render(<SendDataView deploymentId={7} access={securedKafka} />);
+    expect(screen.queryByTestId('kafka-unsecured-notice')).toBeNull();
+    expect(screen.getByLabelText('Send data snippet').textContent).toContain('sasl_plain_username="user.alice"');
+    fireEvent.click(screen.getByRole('tab', { name: 'Command line' }));
+    expect(screen.getByLabelText('Send data snippet').textContent).toContain('--sasl-username user.alice');
   });
 });
 
