@@ -7,19 +7,41 @@ seen as already registered. While the backend is down the logger waits and retri
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import signal
 import time
 
 from confluent_kafka import Consumer, KafkaError
 
-from datasources.control import ControlMessageError
+from datasources.control import ControlMessageError, parse_key
 from datasources.control import parse as parse_control_message
 from worker_common.backend import BackendClient, BackendError
 from worker_common.kafka import consumer_config, control_topic
 
 log = logging.getLogger("control_logger")
 HEARTBEAT_SECONDS = 10
+_DETAIL = re.compile(r'"detail":\s*("(?:[^"\\]|\\.)*")')
+
+
+def _deployment_of(key: bytes | None) -> int | None:
+    """The deployment a message names, if its key can be read (its value may not)."""
+    try:
+        return parse_key(key)
+    except ControlMessageError:
+        return None
+
+
+def _refusal(exc: BackendError) -> str:
+    """The backend's reason for refusing a registration (its ``detail``), else the error."""
+    match = _DETAIL.search(str(exc))
+    if match:
+        try:
+            return json.loads(match.group(1))
+        except ValueError:
+            pass
+    return str(exc)
 
 
 class ControlLogger:
@@ -44,7 +66,7 @@ class ControlLogger:
         try:
             parsed = parse_control_message(message.key(), message.value())
         except ControlMessageError as exc:
-            self._record_error(where, str(exc), message.value())
+            self._record_error(where, str(exc), message.value(), _deployment_of(message.key()))
             return
         body = {"deployment_id": parsed.deployment_id, **parsed.as_dict()}
         delay = 1.0
@@ -56,22 +78,31 @@ class ControlLogger:
                 return
             except BackendError as exc:
                 if exc.status_code is not None and 400 <= exc.status_code < 500:
-                    self._record_error(where, str(exc), message.value())
+                    self._record_error(where, _refusal(exc), message.value(), body["deployment_id"])
                     return
                 log.warning("backend unavailable (%s); retrying in %.0fs", exc, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 30)
 
-    def _record_error(self, where: dict, error: str, raw: bytes | None) -> None:
+    def _record_error(
+        self, where: dict, error: str, raw: bytes | None, deployment_id: int | None
+    ) -> None:
+        """Keep the refusal; with the deployment the message named, whose owner sees it."""
         self.errors += 1
         log.error("control message %s rejected: %s", where, error)
         text = (raw or b"")[:10000].decode("utf-8", errors="replace")
+        report = {**where, "error": error, "raw": text, "deployment_id": deployment_id}
         delay = 1.0
         while self.running:
             try:
-                self.client.record_control_error({**where, "error": error, "raw": text})
+                self.client.record_control_error(report)
                 return
             except BackendError as exc:
+                if exc.status_code is not None and 400 <= exc.status_code < 500:
+                    if report.pop("deployment_id", None) is not None:
+                        continue  # kept without the link rather than not at all
+                    log.error("the backend refused the error report: %s", exc)
+                    return
                 log.warning("could not record the error (%s); retrying", exc)
                 time.sleep(delay)
                 delay = min(delay * 2, 30)

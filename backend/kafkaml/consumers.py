@@ -105,15 +105,18 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def allowed_topic(self, user, inference_id: str, topic: str):
+        """The output topic of one of the user's inferences, and in the user's namespace (an
+        inference made before topics were owned may name another user's topic); else None."""
         from kafkaml.inference.models import Inference
+        from kafkaml.topics.ownership import owns_topic
 
         owned = Inference.objects.filter(owner=user)
         if inference_id.isdigit():
             inference = owned.filter(pk=int(inference_id)).first()
-            return inference.output_topic if inference else None
-        if topic and owned.filter(output_topic=topic).exists():
-            return topic
-        return None
+            topic = inference.output_topic if inference else ""
+        elif not (topic and owned.filter(output_topic=topic).exists()):
+            return None
+        return topic if owns_topic(user, topic) else None
 
     def _tail(self, topic: str, loop) -> None:
         from confluent_kafka import OFFSET_END, Consumer, TopicPartition

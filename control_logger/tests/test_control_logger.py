@@ -58,7 +58,7 @@ def send(broker, topic, key: bytes, value: bytes):
 def announcement(**extra):
     return json.dumps(
         {
-            "topic": "digits:0:0:100",
+            "topic": "alice.digits:0:0:100",
             "input_format": "RAW",
             "input_config": {"data_type": "uint8", "label_type": "uint8", "data_reshape": "8 8"},
             "description": "digits",
@@ -108,7 +108,7 @@ def test_same_control_message_twice_is_one_datasource(control_logger_client, use
     )
     body = {
         "deployment_id": deployment.pk,
-        "topic": "t:0:0:5",
+        "topic": "alice.t:0:0:5",
         "input_format": "RAW",
         "control_topic": "ctl",
         "control_partition": 0,

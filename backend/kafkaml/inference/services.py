@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from kafkaml import realtime
 from kafkaml.errors import ApplicationError, ConflictError
+from kafkaml.topics.ownership import foreign_topics, require_owned_topics
 from kafkaml.training.models import ResultStatus, TrainingResult
 from kafkaml.workloads import services as workloads
 
@@ -18,6 +19,7 @@ from .models import Inference, InferenceStatus
 log = logging.getLogger(__name__)
 TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 ACTIVE = (InferenceStatus.CREATED, InferenceStatus.RUNNING)
+TOPIC_FIELDS = ("input_topic", "output_topic", "upper_topic")
 
 
 def _check_topic(field: str, topic: str) -> None:
@@ -26,6 +28,18 @@ def _check_topic(field: str, topic: str) -> None:
             f"{topic!r} is not a valid Kafka topic name.",
             errors={field: ["Use letters, digits, '.', '_' and '-' (at most 249)."]},
         )
+
+
+def _topics(source) -> dict[str, str]:
+    """The topics an inference reads and writes (``source``: an inference or its fields)."""
+    get = source.get if isinstance(source, dict) else lambda name: getattr(source, name)
+    return {name: get(name) or "" for name in TOPIC_FIELDS}
+
+
+def _require_own_topics(inference: Inference) -> None:
+    """An inference made before topics were owned may name another user's topics: it may not
+    be scaled, swapped or relaunched (stopping and deleting it stay possible)."""
+    require_owned_topics(inference.owner, _topics(inference))
 
 
 def _latest_version(result: TrainingResult) -> int:
@@ -66,6 +80,7 @@ def inference_create(*, owner, result: TrainingResult, **fields) -> Inference:
             "The output topic must differ from the input topic.",
             errors={"output_topic": ["Same as the input topic."]},
         )
+    require_owned_topics(owner, _topics(fields))
     inference = Inference(
         owner=owner, result=result, serving_result=result, model_version=version, **fields
     )
@@ -110,6 +125,7 @@ def _require_active(inference: Inference) -> None:
 @transaction.atomic
 def inference_scale(*, inference: Inference, replicas: int) -> Inference:
     _require_active(inference)
+    _require_own_topics(inference)
     if not 1 <= replicas <= 64:
         raise ApplicationError("replicas must be 1..64", errors={"replicas": ["1 to 64."]})
     inference.replicas = replicas
@@ -123,6 +139,7 @@ def inference_swap(*, inference: Inference, result: TrainingResult, version=None
     """Point a running inference at another trained model (or version); replicas pick it up
     between batches. Rolling back is the same call with the previous result."""
     _require_active(inference)
+    _require_own_topics(inference)
     if result.owner_id != inference.owner_id:
         raise ApplicationError("Unknown result.", errors={"result": ["Not found."]})
     version = version or _latest_version(result)
@@ -205,6 +222,11 @@ def inference_resume_all() -> int:
     for inference in Inference.objects.filter(status=InferenceStatus.RUNNING):
         state = workloads.get_launcher().status(inference.workload_name)
         if state.state in ("running", "pending"):
+            continue
+        foreign = foreign_topics(inference.owner, _topics(inference))
+        if foreign:
+            reasons = "; ".join(r for rs in foreign.values() for r in rs)
+            _set_status(inference, InferenceStatus.FAILED, error=f"not resumed: {reasons}")
             continue
         try:
             workloads.workload_launch(workloads.inference_spec(inference))

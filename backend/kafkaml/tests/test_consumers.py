@@ -76,8 +76,8 @@ async def test_predictions_flow_to_the_page_from_a_fresh_topic(
         serving_result=result,
         model_version=1,
         input_format="RAW",
-        input_topic=f"{unique_topic}-in",
-        output_topic=unique_topic,
+        input_topic=f"alice.{unique_topic}-in",
+        output_topic=f"alice.{unique_topic}",
         status="running",
     )
     communicator, connected, _ = await connect(
@@ -91,7 +91,7 @@ async def test_predictions_flow_to_the_page_from_a_fresh_topic(
         producer = Producer({"bootstrap.servers": broker.bootstrap_servers})
         for i in range(5):
             producer.produce(
-                unique_topic,
+                inference.output_topic,
                 key=str(i).encode(),
                 value=json.dumps({"values": [i, 1 - i], "model_version": 1}),
             )
@@ -117,8 +117,8 @@ async def test_inference_metrics_reach_the_owner(tokens, result):
         serving_result=result,
         model_version=1,
         input_format="RAW",
-        input_topic="in",
-        output_topic="out",
+        input_topic="alice.in",
+        output_topic="alice.out",
         status="running",
     )
     communicator, connected, _ = await connect(f"/ws/inferences/{inference.pk}/?token={tokens[0]}")
@@ -131,3 +131,27 @@ async def test_inference_metrics_reach_the_owner(tokens, result):
     event = await communicator.receive_json_from(timeout=10)
     assert event == {"event": "metrics", "data": {"replica": "r0", "records_in_per_s": 12.5}}
     await communicator.disconnect()
+
+
+async def test_predictions_of_a_topic_outside_the_namespace_are_refused(tokens, result):
+    """Even the user's own inference, made before topics were owned, cannot tail a topic
+    outside their namespace; nor can a topic be named that no inference of theirs outputs."""
+    from kafkaml.inference.models import Inference
+
+    legacy = await sync_to_async(Inference.objects.create)(
+        owner_id=result.owner_id,
+        result=result,
+        serving_result=result,
+        model_version=1,
+        input_format="RAW",
+        input_topic="alice.in",
+        output_topic="bob.out",
+        status="running",
+    )
+    mine, theirs = tokens
+    for query in (f"inference={legacy.pk}", "topic=bob.out"):
+        _, connected, code = await connect(f"/ws/predictions/?{query}&token={mine}")
+        assert (connected, code) == (False, 4404), query
+    # bob's token cannot tail it either: the inference is not his
+    _, connected, code = await connect(f"/ws/predictions/?topic=bob.out&token={theirs}")
+    assert (connected, code) == (False, 4404)

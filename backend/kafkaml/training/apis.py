@@ -16,12 +16,14 @@ from kafkaml.workloads.services import workload_logs
 from . import services
 from .models import Datasource, Deployment, ModelArtifact, TrainingResult
 from .selectors import (
+    control_errors_of,
     worker_artifact_result_get,
     worker_deployment_get,
     worker_result_get,
     worker_result_payload,
 )
 from .serializers import (
+    ControlErrorOutput,
     DatasourceOutput,
     DeploymentInput,
     DeploymentOutput,
@@ -53,6 +55,14 @@ class DeploymentViewSet(
     def destroy(self, request, pk=None):
         services.deployment_delete(deployment=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=ControlErrorOutput(many=True))
+    @action(detail=True, methods=["get"], url_path="control-errors")
+    def control_errors(self, request, pk=None):
+        """Control messages naming this deployment that were refused (malformed, or announcing
+        topics that are not the owner's): the newest 100, newest first."""
+        errors = control_errors_of(deployment=self.get_object())
+        return Response(ControlErrorOutput(errors, many=True).data)
 
 
 class ResultViewSet(

@@ -139,8 +139,19 @@ class Datasource(models.Model):
 
 
 class ControlError(models.Model):
-    """A control message the control logger could not register (kept for operators)."""
+    """A control message the control logger could not register. Kept for operators, and shown
+    to the owner of the deployment the message named (when it named one that exists)."""
 
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    deployment = models.ForeignKey(
+        Deployment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="control_errors",
+    )
     control_topic = models.CharField(max_length=255)
     control_partition = models.IntegerField()
     control_offset = models.BigIntegerField()

@@ -6,7 +6,15 @@ from django.shortcuts import get_object_or_404
 
 from kafkaml.workloads.models import CredentialKind, WorkloadCredential
 
-from .models import FINAL_RESULT_STATUSES, Deployment, TrainingResult
+from .models import FINAL_RESULT_STATUSES, ControlError, Deployment, TrainingResult
+
+CONTROL_ERRORS_SHOWN = 100
+
+
+def control_errors_of(*, deployment: Deployment) -> list[ControlError]:
+    """The newest refused control messages that named ``deployment`` (its owner's view)."""
+    scope = ControlError.objects.filter(deployment=deployment, owner_id=deployment.owner_id)
+    return list(scope.order_by("-id")[:CONTROL_ERRORS_SHOWN])
 
 
 def _model_payload(model) -> dict:

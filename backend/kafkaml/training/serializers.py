@@ -4,7 +4,7 @@ from rest_framework import serializers
 from kafkaml.catalog.models import Configuration
 from kafkaml.catalog.serializers import OwnedPrimaryKeyField
 
-from .models import Datasource, Deployment, ModelArtifact, TrainingResult
+from .models import ControlError, Datasource, Deployment, ModelArtifact, TrainingResult
 
 
 @extend_schema_field({"oneOf": [{"type": "object"}, {"type": "string"}]})
@@ -144,6 +144,19 @@ class DatasourceOutput(serializers.ModelSerializer):
         ]
 
 
+class ControlErrorOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ControlError
+        fields = [
+            "id",
+            "error",
+            "control_topic",
+            "control_partition",
+            "control_offset",
+            "created_at",
+        ]
+
+
 # --- worker endpoints --------------------------------------------------------------------
 
 
@@ -181,6 +194,8 @@ class WorkerDatasourceInput(serializers.Serializer):
 
 
 class WorkerControlErrorInput(serializers.Serializer):
+    # The message's key, when it could be read: the error is shown to that deployment's owner.
+    deployment_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
     control_topic = serializers.CharField(max_length=255)
     control_partition = serializers.IntegerField()
     control_offset = serializers.IntegerField()

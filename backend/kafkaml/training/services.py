@@ -14,6 +14,7 @@ from django.db.models import Max
 from kafkaml import realtime
 from kafkaml.catalog.selectors import model_chain
 from kafkaml.errors import ApplicationError, ConflictError
+from kafkaml.topics.ownership import foreign_topics
 from kafkaml.workloads import services as workloads
 
 from .kwargs import parse_deployment_kwargs
@@ -282,18 +283,55 @@ def datasource_fingerprint(data: dict) -> str:
     return hashlib.sha256(json.dumps(announced, sort_keys=True, default=str).encode()).hexdigest()
 
 
+MAX_DEPLOYMENT_PK = 2**63 - 1  # a key may carry up to 2**64-1; no row has such an id
+
+
+def _deployment_named(deployment_id: int | None) -> Deployment | None:
+    """The deployment a control message's key names, if it exists."""
+    if deployment_id is None or not 0 <= deployment_id <= MAX_DEPLOYMENT_PK:
+        return None
+    return Deployment.objects.select_related("owner").filter(pk=deployment_id).first()
+
+
+def _announced_topics(data: dict) -> dict[str, set[str]]:
+    """The topics a registration makes the platform read, per field, by the protocol's one
+    rule (``datasources.control``): the ranges' topics (or an incremental stream's bare topic)
+    and the ``unsupervised_topic``."""
+    from datasources.control import ControlMessageError, from_dict
+
+    try:
+        message = from_dict(data["deployment_id"], data)
+    except ControlMessageError as exc:
+        raise ApplicationError(str(exc), errors={exc.field: [str(exc)]}) from exc
+    return {
+        "topic": {r.topic for r in message.ranges} | ({message.topic} if message.topic else set()),
+        "unsupervised_topic": {message.unsupervised_topic} if message.unsupervised_topic else set(),
+    }
+
+
 def datasource_register(*, data: dict) -> tuple[Datasource, bool]:
-    """Idempotent: the same announcement (redelivered, or sent twice) is one datasource."""
-    fingerprint = datasource_fingerprint(data)
-    existing = Datasource.objects.filter(fingerprint=fingerprint).first()
-    if existing:
-        return existing, False
-    deployment = Deployment.objects.filter(pk=data["deployment_id"]).first()
+    """Idempotent: the same announcement (redelivered, or sent twice) is one datasource.
+
+    Registered only for an existing deployment, and only if every topic it announces is in the
+    namespace of the deployment's owner (``kafkaml.topics.ownership``): a message naming someone
+    else's deployment, or announcing someone else's topic, is refused (409); the control logger
+    then records the refusal as a control error of that deployment."""
+    deployment = _deployment_named(data["deployment_id"])
     if deployment is None:
         raise ApplicationError(
             f"No deployment {data['deployment_id']} exists for this control message.",
             errors={"deployment_id": ["Unknown deployment."]},
         )
+    errors = foreign_topics(deployment.owner, _announced_topics(data))
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise ConflictError(
+            f"Not registered for deployment {deployment.pk}: {first}", errors=errors
+        )
+    fingerprint = datasource_fingerprint(data)
+    existing = Datasource.objects.filter(fingerprint=fingerprint).first()
+    if existing:
+        return existing, False
     fields = {k: v for k, v in data.items() if k != "deployment_id"}
     try:
         with transaction.atomic():
@@ -310,4 +348,10 @@ def datasource_register(*, data: dict) -> tuple[Datasource, bool]:
 
 
 def control_error_record(*, data: dict) -> ControlError:
-    return ControlError.objects.create(**data)
+    """A control message the control logger refused. ``deployment_id`` (the message's key,
+    when it could be read) links the error to that deployment, so its owner sees it."""
+    data = dict(data)
+    deployment = _deployment_named(data.pop("deployment_id", None))
+    return ControlError.objects.create(
+        deployment=deployment, owner_id=deployment.owner_id if deployment else None, **data
+    )

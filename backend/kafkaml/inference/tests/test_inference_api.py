@@ -20,8 +20,8 @@ def body(result_id, **extra):
         "result": result_id,
         "input_format": "RAW",
         "input_config": {"data_type": "float32", "data_reshape": "8 8"},
-        "input_topic": "digits-in",
-        "output_topic": "digits-out",
+        "input_topic": "alice.digits-in",
+        "output_topic": "alice.digits-out",
         **extra,
     }
 
@@ -123,5 +123,66 @@ def test_bad_topic_and_missing_limit(client, finished_result, launcher):
         "/api/v1/inferences/", body(result_id, input_topic="no spaces"), format="json"
     )
     assert bad.status_code == 400 and "input_topic" in bad.json()["errors"]
-    no_limit = client.post("/api/v1/inferences/", body(result_id, upper_topic="up"), format="json")
+    no_limit = client.post(
+        "/api/v1/inferences/", body(result_id, upper_topic="alice.up"), format="json"
+    )
     assert no_limit.status_code == 400 and "limit" in no_limit.json()["errors"]
+
+
+def test_topics_of_another_user_are_refused_and_nothing_is_launched(
+    client, finished_result, launcher
+):
+    result_id = finished_result()
+    launched = len(launcher.launched)
+    for field, topic in (
+        ("input_topic", "bob.digits-in"),
+        ("output_topic", "bob.digits-out"),
+        ("upper_topic", "bob.upper"),
+        ("input_topic", "digits-in"),  # outside every namespace
+    ):
+        extra = {field: topic, "limit": 0.8} if field == "upper_topic" else {field: topic}
+        response = client.post("/api/v1/inferences/", body(result_id, **extra), format="json")
+        assert response.status_code == 409, response.json()
+        assert response.json()["errors"] == {
+            field: [f"{topic!r} is not yours: your topics start with 'alice.'."]
+        }
+    assert len(launcher.launched) == launched
+    assert client.get("/api/v1/inferences/").json()["count"] == 0
+
+
+def test_an_inference_made_before_ownership_with_a_foreign_topic_is_not_scaled_or_swapped(
+    client, finished_result, launcher, user, monkeypatch
+):
+    from kafkaml.inference.models import Inference
+    from kafkaml.inference.services import inference_resume_all
+    from kafkaml.training.models import TrainingResult
+    from kafkaml.workloads.launchers.base import WorkloadStatus
+
+    result = TrainingResult.objects.get(pk=finished_result())
+    legacy = Inference.objects.create(
+        owner=user,
+        result=result,
+        serving_result=result,
+        model_version=1,
+        input_format="RAW",
+        input_topic="bob.digits-in",
+        output_topic="alice.out",
+        status="running",
+        workload_name="inference-legacy",
+    )
+    url = f"/api/v1/inferences/{legacy.pk}/"
+    scaled = client.post(url + "scale/", {"replicas": 3}, format="json")
+    assert scaled.status_code == 409 and "input_topic" in scaled.json()["errors"]
+    swapped = client.post(url + "swap/", {"result": result.pk}, format="json")
+    assert swapped.status_code == 409
+    assert launcher.scaled == []
+
+    # the platform restarted and the workload is gone: it is not relaunched
+    monkeypatch.setattr(launcher, "status", lambda name: WorkloadStatus("stopped"))
+    launched = len(launcher.launched)
+    assert inference_resume_all() == 0
+    assert len(launcher.launched) == launched
+    legacy.refresh_from_db()
+    assert legacy.status == "failed" and "'bob.digits-in' is not yours" in legacy.error
+    assert client.post(url + "stop/").status_code == 409  # already ended
+    assert client.delete(url).status_code == 204

@@ -131,7 +131,7 @@ def test_archive_without_metadata_is_refused(training_client, make_deployment):
 def control(deployment_id, offset, **extra):
     return {
         "deployment_id": deployment_id,
-        "topic": "digits:0:0:100",
+        "topic": "alice.digits:0:0:100",
         "input_format": "RAW",
         "input_config": {"data_type": "uint8", "label_type": "uint8", "data_reshape": "8 8"},
         "validation_rate": 0.1,
@@ -177,3 +177,62 @@ def test_datasources_are_private(other_client, control_logger_client, make_deplo
         "/api/v1/worker/datasources/", control(deployment["id"], 1), format="json"
     )
     assert other_client.get("/api/v1/datasources/").json()["count"] == 0
+
+
+def test_a_datasource_naming_topics_of_another_user_is_refused(
+    control_logger_client, make_deployment, other_client
+):
+    deployment = make_deployment()  # alice's
+    for extra, field in (
+        ({"topic": "bob.digits:0:0:100"}, "topic"),
+        ({"topic": "alice.digits:0:0:50,bob.digits:0:0:50"}, "topic"),
+        ({"topic": "digits:0:0:100"}, "topic"),
+        ({"unsupervised_topic": "bob.unlabelled"}, "unsupervised_topic"),
+        ({"topic": "bob.stream", "incremental": True}, "topic"),
+    ):
+        response = control_logger_client.post(
+            "/api/v1/worker/datasources/", control(deployment["id"], 1, **extra), format="json"
+        )
+        assert response.status_code == 409, (extra, response.json())
+        assert list(response.json()["errors"]) == [field]
+        assert "is not yours: your topics start with 'alice.'" in response.json()["detail"]
+    from kafkaml.training.models import Datasource
+
+    assert not Datasource.objects.exists()
+    incremental = control(deployment["id"], 2, topic="alice.stream", incremental=True)
+    response = control_logger_client.post("/api/v1/worker/datasources/", incremental, format="json")
+    assert response.status_code == 201, response.json()
+
+
+def test_control_errors_are_shown_to_the_owner_of_the_deployment_they_name(
+    client, other_client, control_logger_client, make_deployment
+):
+    deployment = make_deployment()
+    error = {
+        "control_topic": "KAFKA_ML_CONTROL_TOPIC",
+        "control_partition": 0,
+        "control_offset": 9,
+        "error": "'bob.x' is not yours",
+        "raw": "{}",
+    }
+    for deployment_id in (deployment["id"], 999_999, 2**64 - 1, None):
+        response = control_logger_client.post(
+            "/api/v1/worker/control-errors/",
+            {**error, "deployment_id": deployment_id},
+            format="json",
+        )
+        assert response.status_code == 201
+    url = f"/api/v1/deployments/{deployment['id']}/control-errors/"
+    shown = client.get(url)
+    assert shown.status_code == 200
+    assert [
+        {k: v for k, v in e.items() if k not in ("id", "created_at")} for e in shown.json()
+    ] == [
+        {
+            "error": "'bob.x' is not yours",
+            "control_topic": "KAFKA_ML_CONTROL_TOPIC",
+            "control_partition": 0,
+            "control_offset": 9,
+        }
+    ]
+    assert other_client.get(url).status_code == 404
