@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kafkaml.errors import ApplicationError
+from kafkaml.topics.namespace import topic_prefix
 
 from .authentication import enforce_csrf
 from .mode import single_user_mode
@@ -33,11 +34,13 @@ class MeOutput(serializers.Serializer):
         return single_user_mode()
 
     def get_kafka(self, obj) -> dict:
-        """Where users send their data streams (for the snippets the UI shows)."""
+        """Where users send their data streams (for the snippets the UI shows), and the prefix
+        their topics must start with (``kafkaml.topics.namespace``)."""
         return {
             "bootstrap_servers": settings.KAFKAML_PUBLIC_BOOTSTRAP_SERVERS
             or settings.KAFKA_BOOTSTRAP_SERVERS,
             "control_topic": settings.KAFKAML_CONTROL_TOPIC,
+            "topic_prefix": topic_prefix(obj),
         }
 
 

@@ -47,6 +47,7 @@ def test_session_login_me_logout(user):
     me = api.get("/api/v1/auth/me/").json()
     assert me["username"] == "alice" and me["authenticated"] is True
     assert me["kafka"]["control_topic"] == "KAFKA_ML_CONTROL_TOPIC"
+    assert me["kafka"]["topic_prefix"] == "alice."
     # Unsafe requests need the CSRF token once logged in with a session.
     assert api.post("/api/v1/auth/logout/").status_code == 403
     token = api.get("/api/v1/auth/csrf/").json()["csrftoken"]
