@@ -55,16 +55,35 @@ export function inNamespace(prefix: string, name: string): string {
   return name.startsWith(prefix) ? name : `${prefix}${name}`;
 }
 
+// One answer shared by every component of a page (each inference card shows a snippet).
+const CACHE_MS = 60_000;
+let cache: { userId: number; at: number; answer: Promise<KafkaAccess> } | null = null;
+
+function cachedKafkaAccess(userId: number): Promise<KafkaAccess> {
+  if (cache && cache.userId === userId && Date.now() - cache.at < CACHE_MS) return cache.answer;
+  const answer = kafkaAccessApi.get();
+  const entry = { userId, at: Date.now(), answer };
+  cache = entry;
+  answer.catch(() => {
+    if (cache === entry) cache = null;
+  });
+  return answer;
+}
+
+/** Drop the shared answer (after creating or rotating credentials). */
+export function forgetKafkaAccess(): void {
+  cache = null;
+}
+
 /** The signed-in user's Kafka access; `access` is the derived fallback when the endpoint is
  *  missing (404) or fails, so snippets and forms always have a prefix. */
 export function useKafkaAccess() {
   const { user } = useAuth();
-  const load = useLoad(async (signal) => {
+  const load = useLoad(async () => {
     if (!user) return null;
     try {
-      return { access: await kafkaAccessApi.get(signal), fromServer: true, error: null as unknown };
+      return { access: await cachedKafkaAccess(user.id), fromServer: true, error: null as unknown };
     } catch (err) {
-      if ((err as Error).name === 'AbortError') throw err;
       const missing = err instanceof ApiError && (err.status === 404 || err.status === 405);
       return { access: fallbackKafkaAccess(user), fromServer: false, error: missing ? null : (err as unknown) };
     }
@@ -74,6 +93,5 @@ export function useKafkaAccess() {
     fromServer: load.data?.fromServer ?? false,
     error: load.data?.error ?? load.error,
     loading: load.loading,
-    reload: load.reload,
   };
 }

@@ -2,7 +2,7 @@ import { FormEvent, ReactNode, useState } from 'react';
 import { useAuth } from '../auth';
 import { ApiToken, KafkaAccess, KafkaCredentials, NewToken, kafkaAccessApi, expiryText, formErrors, passwordApi, passwordFormProblems, tokensApi, type PasswordForm } from '../lib/accounts';
 import { ApiError, type FieldErrors } from '../lib/api';
-import { fallbackKafkaAccess } from '../lib/kafkaAccess';
+import { fallbackKafkaAccess, forgetKafkaAccess } from '../lib/kafkaAccess';
 import UnsecuredBrokerNotice from '../components/KafkaNotice';
 import { ActionButton, CopyBlock, Empty, ErrorAlert, Field, Loading, Spinner, fmtDate, fmtDay, useLoad } from '../components/ui';
 
@@ -227,6 +227,7 @@ export function KafkaAccessPanel({ client = kafkaAccessApi, fallback }: { client
     try {
       const created = await client.createCredentials();
       setRevealed(created);
+      forgetKafkaAccess();
       await loaded.reload(true);
     } catch (err) {
       setError(err);

@@ -1,6 +1,8 @@
-import { FormEvent, useEffect, useState } from 'react';
+import { FormEvent, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
-import { api, ApiError, listAll } from '../lib/api';
+import { api, ApiError, listAll, type FieldErrors } from '../lib/api';
+import { formErrors, type KafkaAccess } from '../lib/accounts';
+import { ownsTopic, useKafkaAccess } from '../lib/kafkaAccess';
 import type { Datasource, Inference, MLModel, TrainingResult } from '../lib/types';
 import { ErrorAlert, Field, Loading, Spinner, useLoad } from '../components/ui';
 
@@ -17,8 +19,10 @@ export interface InferenceDraft {
   runtime: string;
 }
 
-export function inferenceDefaults(result: TrainingResult, source: Datasource | null, hasUpper: boolean): InferenceDraft {
-  const base = `kafkaml-${result.model_name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'model'}-${result.id}`;
+/** Suggested values; topics go inside the user's namespace when `prefix` is given (`alice.`). */
+export function inferenceDefaults(result: TrainingResult, source: Datasource | null, hasUpper: boolean, prefix = ''): InferenceDraft {
+  const name = `${result.model_name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'model'}-${result.id}`;
+  const base = prefix ? `${prefix}${name}` : `kafkaml-${name}`;
   return {
     replicas: '1',
     input_format: source?.input_format ?? 'RAW',
@@ -33,7 +37,11 @@ export function inferenceDefaults(result: TrainingResult, source: Datasource | n
   };
 }
 
-export function inferenceProblems(d: InferenceDraft, chain: boolean): Record<string, string> {
+const TOPIC_FIELDS = ['input_topic', 'output_topic', 'upper_topic'] as const;
+const FORM_FIELDS = ['replicas', 'input_format', 'input_config', ...TOPIC_FIELDS, 'limit', 'batch_size', 'max_wait_ms', 'runtime'];
+
+/** `prefix`: when given, a topic outside it is flagged before the server refuses it. */
+export function inferenceProblems(d: InferenceDraft, chain: boolean, prefix = ''): Record<string, string> {
   const p: Record<string, string> = {};
   const r = Number(d.replicas);
   if (!Number.isInteger(r) || r < 1 || r > 64) p.replicas = 'Replicas must be a whole number from 1 to 64.';
@@ -52,6 +60,12 @@ export function inferenceProblems(d: InferenceDraft, chain: boolean): Record<str
     const l = Number(d.limit);
     if (d.limit.trim() === '' || !(l >= 0 && l <= 1)) p.limit = 'A confidence between 0 and 1.';
   }
+  if (prefix) {
+    for (const f of TOPIC_FIELDS) {
+      if (f === 'upper_topic' && !chain) continue;
+      if (!p[f] && d[f] && !ownsTopic({ topic_prefix: prefix }, d[f].trim())) p[f] = `Your topics start with “${prefix}”: any other is refused.`;
+    }
+  }
   const b = Number(d.batch_size);
   if (!Number.isInteger(b) || b < 1 || b > 100000) p.batch_size = 'A whole number from 1 to 100,000.';
   const w = Number(d.max_wait_ms);
@@ -59,32 +73,39 @@ export function inferenceProblems(d: InferenceDraft, chain: boolean): Record<str
   return p;
 }
 
-export default function InferenceForm() {
-  const { id } = useParams();
-  const navigate = useNavigate();
-  const res = useLoad((s) => api.get<TrainingResult>(`/api/v1/results/${id}/`, s), [id]);
-  const sources = useLoad(async (s) => {
-    const r = await api.get<TrainingResult>(`/api/v1/results/${id}/`, s);
-    const deps = await api.get<{ datasource: number | null }>(`/api/v1/deployments/${r.deployment}/`, s);
-    if (deps.datasource) return [await api.get<Datasource>(`/api/v1/datasources/${deps.datasource}/`, s)];
-    return listAll<Datasource>(`/api/v1/datasources/?deployment=${r.deployment}`, s);
-  }, [id]);
-  const model = useLoad((s) => (res.data ? api.get<MLModel>(`/api/v1/models/${res.data.model}/`, s) : Promise.resolve(null)), [res.data?.model]);
-  const [d, setD] = useState<InferenceDraft | null>(null);
+/** Where a refused submission's messages go: next to their fields, or in the alert above.
+ *  A refusal naming a topic but no field (a bare 409) goes to the field holding that topic. */
+export function inferenceApiErrors(err: unknown, d: InferenceDraft): { fields: FieldErrors; general: string | null } {
+  const placed = formErrors(err, FORM_FIELDS);
+  if (!(err instanceof ApiError) || Object.keys(err.errors).length) return placed;
+  const mentioned = TOPIC_FIELDS.filter((f) => d[f].trim() && err.detail.includes(d[f].trim()));
+  // `alice.m-in` is inside `alice.m-in-2`: the longer name is the one meant.
+  const named = mentioned.filter((f) => !mentioned.some((g) => g !== f && d[g].trim().length > d[f].trim().length && d[g].includes(d[f].trim())));
+  if (!named.length) return placed;
+  return { fields: Object.fromEntries(named.map((f) => [f, [err.detail]])), general: null };
+}
+
+export interface InferenceFormViewProps {
+  result: TrainingResult;
+  source: Datasource | null;
+  chain: boolean;
+  /** The user's Kafka access (prefix, …); `prefixKnown`: the server said so (else derived). */
+  access: Pick<KafkaAccess, 'topic_prefix'>;
+  prefixKnown: boolean;
+  onSubmit: (body: Record<string, unknown>) => Promise<void>;
+}
+
+export function InferenceFormView({ result: r, source, chain, access, prefixKnown, onSubmit }: InferenceFormViewProps) {
+  const prefix = access.topic_prefix;
+  const [d, setD] = useState<InferenceDraft>(() => inferenceDefaults(r, source, chain, prefix));
   const [touched, setTouched] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const chain = !!model.data?.distributed && model.data.upper_model != null;
-
-  useEffect(() => {
-    if (res.data && !sources.loading && !model.loading && d === null) setD(inferenceDefaults(res.data, sources.data?.[0] ?? null, chain));
-  }, [res.data, sources.loading, sources.data, model.loading, chain, d]);
-
-  if (!res.data || !d) return res.error ? <ErrorAlert error={res.error} /> : <Loading what="the trained model" />;
-  const r = res.data;
-  const problems = inferenceProblems(d, chain);
-  const set = <K extends keyof InferenceDraft>(k: K, v: string) => setD((x) => (x ? { ...x, [k]: v } : x));
-  const fe = (f: string) => [...(touched && problems[f] ? [problems[f]] : []), ...(error instanceof ApiError ? error.field(f) : [])];
+  const problems = inferenceProblems(d, chain, prefixKnown ? prefix : '');
+  const refused = inferenceApiErrors(error, d);
+  const set = <K extends keyof InferenceDraft>(k: K, v: string) => setD((x) => ({ ...x, [k]: v }));
+  const fe = (f: string) => [...(touched && problems[f] ? [problems[f]] : []), ...(refused.fields[f] ?? [])];
+  const topicHint = (text: string) => <>{text} Starts with <code>{prefix}</code>, your namespace.</>;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -101,8 +122,7 @@ export default function InferenceForm() {
         body.upper_topic = d.upper_topic.trim();
         body.limit = Number(d.limit);
       }
-      const inf = await api.post<Inference>('/api/v1/inferences/', body);
-      navigate(`/inferences?created=${inf.id}`);
+      await onSubmit(body);
     } catch (err) {
       setError(err);
     } finally {
@@ -110,7 +130,6 @@ export default function InferenceForm() {
     }
   };
 
-  const source = sources.data?.[0];
   return (
     <form onSubmit={submit} aria-label="Deploy for inference" noValidate>
       <div className="page-head">
@@ -118,7 +137,7 @@ export default function InferenceForm() {
         <span className="spacer" />
         <Link className="btn" to={`/results/${r.id}`}>Cancel</Link>
       </div>
-      {error instanceof ApiError && !Object.keys(error.errors).length ? <ErrorAlert error={error} /> : !(error instanceof ApiError) && <ErrorAlert error={error} />}
+      {refused.general && <div className="alert error" role="alert">{refused.general}</div>}
       <div className="grid two" style={{ alignItems: 'start' }}>
         <div className="card">
           <h2>Input</h2>
@@ -131,16 +150,16 @@ export default function InferenceForm() {
           <Field label="Input configuration (JSON)" htmlFor="i-config" errors={fe('input_config')} hint="RAW: data_type, data_reshape; AVRO: data_scheme; JSON: data_reshape, fields.">
             <textarea id="i-config" rows={5} value={d.input_config} onChange={(e) => set('input_config', e.target.value)} />
           </Field>
-          <Field label="Input topic" htmlFor="i-in" errors={fe('input_topic')} hint="Send records to predict here.">
-            <input id="i-in" type="text" value={d.input_topic} onChange={(e) => set('input_topic', e.target.value)} />
+          <Field label="Input topic" htmlFor="i-in" errors={fe('input_topic')} hint={topicHint('Send records to predict here.')}>
+            <input id="i-in" type="text" value={d.input_topic} placeholder={`${prefix}my-model-in`} onChange={(e) => set('input_topic', e.target.value)} />
           </Field>
-          <Field label="Output topic" htmlFor="i-out" errors={fe('output_topic')} hint='Predictions arrive here as JSON {"values": [...]}.'>
-            <input id="i-out" type="text" value={d.output_topic} onChange={(e) => set('output_topic', e.target.value)} />
+          <Field label="Output topic" htmlFor="i-out" errors={fe('output_topic')} hint={topicHint('Predictions arrive here as JSON {"values": [...]}.')}>
+            <input id="i-out" type="text" value={d.output_topic} placeholder={`${prefix}my-model-out`} onChange={(e) => set('output_topic', e.target.value)} />
           </Field>
           {chain && (
             <div className="row">
-              <Field label="Upper topic" htmlFor="i-up" errors={fe('upper_topic')} hint="Records this sub-model is unsure about go on here, to the upper model.">
-                <input id="i-up" type="text" value={d.upper_topic} onChange={(e) => set('upper_topic', e.target.value)} />
+              <Field label="Upper topic" htmlFor="i-up" errors={fe('upper_topic')} hint={topicHint('Records this sub-model is unsure about go on here, to the upper model.')}>
+                <input id="i-up" type="text" value={d.upper_topic} placeholder={`${prefix}my-model-up`} onChange={(e) => set('upper_topic', e.target.value)} />
               </Field>
               <Field label="Limit" htmlFor="i-limit" errors={fe('limit')} hint="Below this confidence a record goes up.">
                 <input id="i-limit" type="number" step="0.01" min={0} max={1} value={d.limit} onChange={(e) => set('limit', e.target.value)} />
@@ -174,5 +193,32 @@ export default function InferenceForm() {
         </div>
       </div>
     </form>
+  );
+}
+
+export default function InferenceForm() {
+  const { id } = useParams();
+  const navigate = useNavigate();
+  const res = useLoad((s) => api.get<TrainingResult>(`/api/v1/results/${id}/`, s), [id]);
+  const sources = useLoad(async (s) => {
+    const r = await api.get<TrainingResult>(`/api/v1/results/${id}/`, s);
+    const deps = await api.get<{ datasource: number | null }>(`/api/v1/deployments/${r.deployment}/`, s);
+    if (deps.datasource) return [await api.get<Datasource>(`/api/v1/datasources/${deps.datasource}/`, s)];
+    return listAll<Datasource>(`/api/v1/datasources/?deployment=${r.deployment}`, s);
+  }, [id]);
+  const model = useLoad((s) => (res.data ? api.get<MLModel>(`/api/v1/models/${res.data.model}/`, s) : Promise.resolve(null)), [res.data?.model]);
+  const kafka = useKafkaAccess();
+  const chain = !!model.data?.distributed && model.data.upper_model != null;
+
+  if (res.error) return <ErrorAlert error={res.error} />;
+  // The draft is made once, on mount: wait for this result's own model (chain or not) and the prefix.
+  const modelReady = !!res.data && (model.data?.id === res.data.model || (!!model.error && !model.loading));
+  if (!res.data || sources.loading || !modelReady || !kafka.access) return <Loading what="the trained model" />;
+  return (
+    <InferenceFormView result={res.data} source={sources.data?.[0] ?? null} chain={chain} access={kafka.access} prefixKnown={kafka.fromServer}
+      onSubmit={async (body) => {
+        const inf = await api.post<Inference>('/api/v1/inferences/', body);
+        navigate(`/inferences?created=${inf.id}`);
+      }} />
   );
 }

@@ -3,14 +3,14 @@ import { Link, useSearchParams } from 'react-router-dom';
 import { api, listAll } from '../lib/api';
 import type { Inference, TrainingResult } from '../lib/types';
 import { useSocket } from '../lib/socket';
-import { useAuth } from '../auth';
-import { inferenceSnippet } from '../lib/snippets';
+import { useKafkaAccess } from '../lib/kafkaAccess';
+import { inferenceSnippet, snippetSecurity } from '../lib/snippets';
 import { ActionButton, CopyBlock, Empty, ErrorAlert, LiveDot, Loading, StatusBadge, fmtNum, useInterval, useLoad } from '../components/ui';
 
 const ACTIVE = new Set(['created', 'running']);
 
 function InferenceCard({ initial, results, onGone, highlight }: { initial: Inference; results: TrainingResult[]; onGone: () => void; highlight: boolean }) {
-  const { user } = useAuth();
+  const kafka = useKafkaAccess();
   const [inf, setInf] = useState(initial);
   const [replicas, setReplicas] = useState(String(initial.replicas));
   const [swapTo, setSwapTo] = useState('');
@@ -92,7 +92,10 @@ function InferenceCard({ initial, results, onGone, highlight }: { initial: Infer
       )}
       {showSend && active && (
         <div style={{ marginTop: 12 }}>
-          <CopyBlock text={inferenceSnippet({ bootstrapServers: user?.kafka?.bootstrap_servers || 'localhost:9092', inputTopic: inf.input_topic, outputTopic: inf.output_topic, inputFormat: inf.input_format, inputConfig: inf.input_config })} />
+          <CopyBlock text={inferenceSnippet({
+            bootstrapServers: kafka.access?.bootstrap_servers || 'localhost:9092', inputTopic: inf.input_topic, outputTopic: inf.output_topic,
+            inputFormat: inf.input_format, inputConfig: inf.input_config, groupPrefix: kafka.access?.group_prefix, security: snippetSecurity(kafka.access),
+          })} />
         </div>
       )}
     </div>

@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { DeployFormView, localProblems, DEFAULT_DEPLOY, deployPayload } from './DeployForm';
-import { inferenceProblems, inferenceDefaults } from './InferenceForm';
+import { InferenceFormView, inferenceApiErrors, inferenceProblems, inferenceDefaults } from './InferenceForm';
+import { MemoryRouter } from 'react-router-dom';
 import { ClassificationView } from './Visualization';
 import { ApiError } from '../lib/api';
 import { addPredictions, defaultConfig, emptyState } from '../lib/viz';
@@ -73,6 +74,55 @@ describe('inference form', () => {
   it('asks a chain sub-model for upper topic and limit', () => {
     const d = { ...inferenceDefaults(result, null, false), limit: '2' };
     expect(Object.keys(inferenceProblems(d, true)).sort()).toEqual(['limit', 'upper_topic']);
+  });
+});
+
+describe('inference form in the user\'s namespace', () => {
+  const result = { id: 9, model_name: 'Digits Net', framework: 'tensorflow' } as TrainingResult;
+  const renderForm = (onSubmit: (body: Record<string, unknown>) => Promise<void>, prefixKnown = true) =>
+    render(
+      <MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+        <InferenceFormView result={result} source={null} chain={false} access={{ topic_prefix: 'alice.' }} prefixKnown={prefixKnown} onSubmit={onSubmit} />
+      </MemoryRouter>,
+    );
+
+  it('prefills topics inside the prefix', async () => {
+    const onSubmit = vi.fn().mockResolvedValue(undefined);
+    renderForm(onSubmit);
+    expect((screen.getByLabelText('Input topic') as HTMLInputElement).value).toBe('alice.digits-net-9-in');
+    expect((screen.getByLabelText('Output topic') as HTMLInputElement).placeholder).toBe('alice.my-model-out');
+    fireEvent.click(screen.getByRole('button', { name: /Deploy inference/ }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalled());
+    expect(onSubmit.mock.calls[0][0]).toMatchObject({ input_topic: 'alice.digits-net-9-in', output_topic: 'alice.digits-net-9-out' });
+  });
+
+  it('flags a topic outside the prefix before sending, when the server told the prefix', async () => {
+    const onSubmit = vi.fn();
+    renderForm(onSubmit);
+    fireEvent.change(screen.getByLabelText('Input topic'), { target: { value: 'bob.digits' } });
+    fireEvent.click(screen.getByRole('button', { name: /Deploy inference/ }));
+    expect(await screen.findByText(/Your topics start with “alice\.”/)).toBeTruthy();
+    expect(onSubmit).not.toHaveBeenCalled();
+  });
+
+  it('shows the server\'s 409 reason on the topic field', async () => {
+    const reason = "The topic 'bob.digits' is not yours: your topics start with 'alice.'.";
+    const onSubmit = vi.fn().mockRejectedValue(new ApiError(409, { detail: reason, errors: { input_topic: [reason] } }));
+    renderForm(onSubmit, false);
+    fireEvent.change(screen.getByLabelText('Input topic'), { target: { value: 'bob.digits' } });
+    fireEvent.click(screen.getByRole('button', { name: /Deploy inference/ }));
+    const message = await screen.findByText(reason);
+    expect(message.closest('.field')?.querySelector('input')?.id).toBe('i-in');
+  });
+
+  it('puts a bare 409 on the field holding the topic it names, else above the form', () => {
+    const d = { ...inferenceDefaults(result, null, false, 'alice.'), input_topic: 'alice.m', output_topic: 'alice.m-out' };
+    const bare = new ApiError(409, { detail: "Topic 'alice.m-out' belongs to another inference." });
+    expect(inferenceApiErrors(bare, d)).toEqual({ fields: { output_topic: [bare.detail] }, general: null });
+    const other = new ApiError(409, { detail: 'Too many inferences.' });
+    expect(inferenceApiErrors(other, d)).toEqual({ fields: {}, general: 'Too many inferences.' });
+    const stray = new ApiError(409, { detail: 'Refused.', errors: { topic: ['Not yours.'] } });
+    expect(inferenceApiErrors(stray, d).general).toContain('Not yours.');
   });
 });
 
