@@ -1,0 +1,8 @@
+from kafkaml.conftest import (  # noqa: F401
+    client,
+    launcher,
+    make_deployment,
+    make_model,
+    other_user,
+    user,
+)
