@@ -204,7 +204,7 @@ export function fmtDay(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleDateString();
 }
 
-export function LiveDot({ state }: { state: 'connecting' | 'open' | 'closed' | 'denied' }) {
-  const text = { connecting: 'connecting…', open: 'live', closed: 'reconnecting…', denied: 'live updates unavailable' }[state];
+export function LiveDot({ state }: { state: 'connecting' | 'open' | 'closed' | 'failing' | 'denied' }) {
+  const text = { connecting: 'connecting…', open: 'live', closed: 'reconnecting…', failing: 'cannot connect (retrying)', denied: 'live updates unavailable' }[state];
   return <span className={`badge ${state === 'open' ? 'running pulse' : ''}`} title="Live updates over a websocket">{text}</span>;
 }

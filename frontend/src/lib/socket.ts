@@ -1,7 +1,19 @@
 import { useEffect, useRef, useState } from 'react';
 import { wsUrl } from './api';
 
-export type SocketState = 'connecting' | 'open' | 'closed' | 'denied';
+/** `failing`: several tries in a row never opened (a refused handshake looks like this to a
+ *  browser: the server answers 403 and the close code is 1006); it keeps retrying. */
+export type SocketState = 'connecting' | 'open' | 'closed' | 'failing' | 'denied';
+
+/** Close codes that mean "not for you" (not logged in, not found, forbidden, not yours): stop. */
+export const REFUSAL_CODES = new Set([4401, 4403, 4404, 4409]);
+const FAILING_AFTER = 3;
+
+export interface SocketStatus {
+  state: SocketState;
+  /** Why the server refused or closed, when it said so (close reason or an `error` event). */
+  reason: string | null;
+}
 
 export interface SocketMessage {
   event: string;
@@ -9,9 +21,22 @@ export interface SocketMessage {
 }
 
 /** A websocket that reconnects with back-off; `onMessage` gets each parsed `{event, data}`.
- *  Closing codes 4401/4404 (not logged in / not yours) stop reconnecting. */
+ *  Closing codes 4401/4403/4404/4409 (not logged in / not yours) stop reconnecting. */
 export function useSocket(path: string | null, onMessage: (msg: SocketMessage) => void): SocketState {
+  return useSocketStatus(path, onMessage).state;
+}
+
+/** The text of an `error` event (`{event: "error", data: {detail}}` or a string). */
+export function errorEventText(msg: SocketMessage): string | null {
+  if (msg.event !== 'error') return null;
+  if (typeof msg.data === 'string') return msg.data;
+  const detail = (msg.data as { detail?: unknown } | null)?.detail;
+  return typeof detail === 'string' && detail ? detail : 'The server refused this stream.';
+}
+
+export function useSocketStatus(path: string | null, onMessage: (msg: SocketMessage) => void): SocketStatus {
   const [state, setState] = useState<SocketState>('connecting');
+  const [reason, setReason] = useState<string | null>(null);
   const handler = useRef(onMessage);
   handler.current = onMessage;
   useEffect(() => {
@@ -22,28 +47,48 @@ export function useSocket(path: string | null, onMessage: (msg: SocketMessage) =
     let ws: WebSocket | null = null;
     let stopped = false;
     let attempt = 0;
+    let failedOpens = 0;
+    setReason(null);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const connect = () => {
-      setState('connecting');
+      if (failedOpens < FAILING_AFTER) setState('connecting');
       ws = new WebSocket(wsUrl(path));
+      let opened = false;
+      let refusedHere = false;
       ws.onopen = () => {
+        opened = true;
         attempt = 0;
+        failedOpens = 0;
         setState('open');
       };
       ws.onmessage = (e) => {
+        let msg: SocketMessage;
         try {
-          handler.current(JSON.parse(e.data));
+          msg = JSON.parse(e.data);
         } catch {
-          /* ignore malformed frames */
+          return; /* ignore malformed frames */
+        }
+        const refusal = errorEventText(msg);
+        if (refusal) {
+          refusedHere = true;
+          setReason(refusal);
+        }
+        try {
+          handler.current(msg);
+        } catch {
+          /* a page's handler failing must not end the stream */
         }
       };
       ws.onclose = (e) => {
         if (stopped) return;
-        if (e.code === 4401 || e.code === 4404 || e.code === 4403) {
+        // Refused with a code, or told why (an `error` event) and then closed: don't retry.
+        if (REFUSAL_CODES.has(e.code) || refusedHere) {
+          if (e.reason) setReason(e.reason);
           setState('denied');
           return;
         }
-        setState('closed');
+        failedOpens = opened ? 0 : failedOpens + 1;
+        setState(failedOpens >= FAILING_AFTER ? 'failing' : 'closed');
         attempt++;
         timer = setTimeout(connect, Math.min(10000, 500 * 2 ** Math.min(attempt, 5)));
       };
@@ -60,6 +105,6 @@ export function useSocket(path: string | null, onMessage: (msg: SocketMessage) =
       }
     };
   }, [path]);
-  return state;
+  return { state, reason };
 }
 

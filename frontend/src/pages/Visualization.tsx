@@ -2,7 +2,8 @@ import { useMemo, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import { listAll } from '../lib/api';
 import type { Inference } from '../lib/types';
-import { useSocket } from '../lib/socket';
+import { useSocketStatus, type SocketStatus } from '../lib/socket';
+import { useKafkaAccess } from '../lib/kafkaAccess';
 import {
   addPredictions, classCounts, currentClass, emptyState, labelFor, parseConfig, regressionSeries, colorFor,
   Prediction, VizConfig, VizState,
@@ -77,6 +78,31 @@ export function RegressionView({ state, config }: { state: VizState; config: Viz
   );
 }
 
+/** Why the page will not stream this selection, known before asking the server: the list holds
+ *  only the user's own inferences, so a topic or id not in it would be refused. */
+export function selectionRefusal(own: Pick<Inference, 'id' | 'output_topic'>[] | null, inferenceId: string, topic: string): string | null {
+  if (!own) return null;
+  if (inferenceId && !own.some((i) => String(i.id) === inferenceId)) return `Inference #${inferenceId} is not one of yours: you can only watch your own inferences.`;
+  if (!inferenceId && topic && !own.some((i) => i.output_topic === topic)) return `“${topic}” is not the output topic of one of your inferences: you can only watch your own.`;
+  return null;
+}
+
+/** The refusal to show instead of a spinner: refused by the page, by the server, or never connecting. */
+export function StreamRefusal({ refusal, socket }: { refusal: string | null; socket: SocketStatus }) {
+  if (refusal) return <div className="alert error" role="alert" data-testid="stream-refused">{refusal}</div>;
+  if (socket.state === 'denied') {
+    return <div className="alert error" role="alert" data-testid="stream-refused">{socket.reason || 'That output topic is not one of your inferences (or you are logged out).'}</div>;
+  }
+  if (socket.state === 'failing') {
+    return (
+      <div className="alert error" role="alert" data-testid="stream-failing">
+        The live stream cannot be opened: the server refused it or cannot be reached. {socket.reason && <>{socket.reason} </>}Retrying…
+      </div>
+    );
+  }
+  return null;
+}
+
 export default function Visualization() {
   const [params, setParams] = useSearchParams();
   const inferenceId = params.get('inference') ?? '';
@@ -93,8 +119,11 @@ export default function Visualization() {
   const configRef = useRef(parsed.config);
   configRef.current = parsed.config;
 
-  const path = inferenceId ? `/ws/predictions/?inference=${encodeURIComponent(inferenceId)}` : topicParam ? `/ws/predictions/?topic=${encodeURIComponent(topicParam)}` : null;
-  const socket = useSocket(path, (msg) => {
+  const kafka = useKafkaAccess();
+  const refusal = selectionRefusal(list.data, inferenceId, topicParam);
+  const selected = !!(inferenceId || topicParam);
+  const path = refusal ? null : inferenceId ? `/ws/predictions/?inference=${encodeURIComponent(inferenceId)}` : topicParam ? `/ws/predictions/?topic=${encodeURIComponent(topicParam)}` : null;
+  const socket = useSocketStatus(path, (msg) => {
     if (msg.event === 'subscribed') setSubscribed(String((msg.data as { topic?: string })?.topic ?? ''));
     if (msg.event === 'predictions' && Array.isArray(msg.data)) {
       const batch = msg.data as Prediction[];
@@ -138,12 +167,12 @@ export default function Visualization() {
           </Field>
           <Field label="…or an output topic" htmlFor="v-topic" hint="The output topic of one of your inferences.">
             <div className="actions" style={{ flexWrap: 'nowrap' }}>
-              <input id="v-topic" type="text" value={topicInput} onChange={(e) => setTopicInput(e.target.value)} placeholder="my-model-out" />
+              <input id="v-topic" type="text" value={topicInput} onChange={(e) => setTopicInput(e.target.value)} placeholder={`${kafka.access?.topic_prefix ?? ''}my-model-out`} />
               <button type="button" className="btn" disabled={!topicInput.trim()} onClick={() => choose({ topic: topicInput.trim() })}>Watch</button>
             </div>
           </Field>
           {list.loading && !list.data && <Loading what="inferences" />}
-          {list.data && !running.length && !path && (
+          {list.data && !running.length && !selected && (
             <p className="muted">No inference is running. <Link to="/inferences">Deploy one</Link> to see its predictions here.</p>
           )}
         </div>
@@ -155,21 +184,22 @@ export default function Visualization() {
         </div>
       </div>
 
-      {!path ? (
+      {!selected ? (
         <Empty title="Nothing selected">Pick a running inference or an output topic above.</Empty>
-      ) : socket === 'denied' ? (
-        <div className="alert error" role="alert">That output topic is not one of your inferences (or you are logged out).</div>
+      ) : refusal || socket.state === 'denied' ? (
+        <StreamRefusal refusal={refusal} socket={socket} />
       ) : (
         <>
+          <StreamRefusal refusal={null} socket={socket} />
           <div className="card">
             <div className="stats">
-              <div className="stat"><div className="k">Connection</div><div className="v"><LiveDot state={socket} /></div></div>
+              <div className="stat"><div className="k">Connection</div><div className="v"><LiveDot state={socket.state} /></div></div>
               <div className="stat"><div className="k">Topic</div><div className="v mono" style={{ fontSize: 13 }}>{subscribed || inference?.output_topic || topicParam || '…'}</div></div>
               <div className="stat"><div className="k">Predictions seen</div><div className="v" data-testid="predictions-seen">{state.total}</div></div>
               <div className="stat"><div className="k">Per second</div><div className="v">{rate.toFixed(1)}</div></div>
               {state.lastVersion != null && <div className="stat"><div className="k">Model version</div><div className="v">v{state.lastVersion}</div></div>}
             </div>
-            {state.total === 0 && socket === 'open' && <p className="muted small">Listening from now on: send records to {inference ? <code>{inference.input_topic}</code> : 'the input topic'} to see predictions.</p>}
+            {state.total === 0 && socket.state === 'open' && <p className="muted small">Listening from now on: send records to {inference ? <code>{inference.input_topic}</code> : 'the input topic'} to see predictions.</p>}
             {inference && inference.status !== 'running' && inference.status !== 'created' && <div className="alert warn small">This inference is {inference.status}: no new predictions will come.</div>}
           </div>
           {parsed.config.type === 'classification' ? <ClassificationView state={state} config={parsed.config} /> : <RegressionView state={state} config={parsed.config} />}
