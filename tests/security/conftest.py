@@ -15,6 +15,16 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from kafkaml.conftest import (  # noqa: F401 - the backend's fixtures, for backend-level attacks
+    client,
+    make_deployment,
+    make_model,
+    other_client,
+    other_user,
+    training_client,
+    user,
+    workload_client,
+)
 
 from tests.e2e_platform.harness import KAFKAML, Platform, clean_env, local_platform
 
