@@ -194,3 +194,14 @@ export interface Inference {
 export interface Templates {
   [framework: string]: { imports: string; code: string; [k: string]: unknown } | unknown;
 }
+
+/** A control message for a deployment that the platform refused (e.g. it announced a topic
+ *  outside the user's prefix): GET /api/v1/deployments/<id>/control-errors/. */
+export interface ControlError {
+  id: number;
+  error: string;
+  control_topic: string;
+  control_partition: number | null;
+  control_offset: number | null;
+  created_at: string;
+}

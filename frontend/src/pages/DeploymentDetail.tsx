@@ -3,6 +3,7 @@ import { api, listAll } from '../lib/api';
 import type { Datasource, Deployment } from '../lib/types';
 import { kwargsToText } from '../lib/snippets';
 import SendData from '../components/SendData';
+import ControlErrors from '../components/ControlErrors';
 import { ActionButton, ErrorAlert, Loading, StatusBadge, fmtDate, useInterval, useLoad } from '../components/ui';
 
 const FINAL = new Set(['finished', 'failed', 'stopped']);
@@ -29,6 +30,7 @@ export default function DeploymentDetail() {
           Delete
         </ActionButton>
       </div>
+      <ControlErrors deploymentId={d.id} live={running} />
       <div className="grid two" style={{ alignItems: 'start' }}>
         <div className="card">
           <h2>Results</h2>
