@@ -181,6 +181,7 @@ def control_logger(broker, live_server, monkeypatch):
     yield service
     service.stop()
     thread.join(30)
+    client.session.close()  # no keep-alive request left open when the live server stops
     assert not thread.is_alive()
 
 
