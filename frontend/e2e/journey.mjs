@@ -210,7 +210,7 @@ print("sent", i)
 const COUNT_OUTPUT = `
 import os
 from confluent_kafka import Consumer, TopicPartition
-c = Consumer({"bootstrap.servers": os.environ["BOOTSTRAP"], "group.id": "e2e-count", "enable.auto.commit": False})
+c = Consumer({"bootstrap.servers": os.environ["BOOTSTRAP"], "group.id": os.environ["GROUP"], "enable.auto.commit": False})
 md = c.list_topics(os.environ["TOPIC"], timeout=10).topics.get(os.environ["TOPIC"])
 parts = list(md.partitions) if md else []
 c.assign([TopicPartition(os.environ["TOPIC"], p, 0) for p in parts])
@@ -223,12 +223,43 @@ for _ in range(10):
 print(n, "records in partitions", parts, "first:", first)
 `;
 
+/** The topic the deployment page's snippet suggests (lib/snippets.ts defaultTopic). */
+function trainingTopic(kafka, deploymentId) {
+  return `${kafka.topic_prefix}train-${deploymentId}`;
+}
+
 async function stopInference(id) {
   if (!page || !id) return;
   await page.evaluate(async (iid) => {
     const token = document.cookie.split('; ').find((c) => c.startsWith('csrftoken='))?.slice(10) ?? '';
     await fetch(`/api/v1/inferences/${iid}/stop/`, { method: 'POST', headers: { 'X-CSRFToken': decodeURIComponent(token) } });
   }, id).catch(() => undefined);
+}
+
+/** The user's Kafka namespace, as backend/kafkaml/topics/namespace.py derives it: characters
+ *  outside [A-Za-z0-9-] become `_xx` per UTF-8 byte; too long: `_u<id>`; then a dot. */
+function derivedTopicPrefix(username, userId) {
+  let name = '';
+  for (const ch of username) {
+    if (/^[A-Za-z0-9-]$/.test(ch)) name += ch;
+    else for (const b of new TextEncoder().encode(ch)) name += `_${b.toString(16).padStart(2, '0')}`;
+  }
+  return `${name && name.length <= 64 ? name : `_u${userId}`}.`;
+}
+
+/** The signed-in user's Kafka access: GET /api/v1/auth/kafka/ when the server has it (asked
+ *  with the browser's cookies but outside the page, so a 404 is no console error), else the
+ *  prefix derived from the username. Every topic and consumer group the journey uses starts
+ *  with `topic_prefix` / `group_prefix`: the platform refuses any other. */
+async function kafkaAccessOf(U, username) {
+  const answer = await context.request.get(U('/api/v1/auth/kafka/'), { headers: { Accept: 'application/json' } }).catch(() => null);
+  if (answer?.ok()) {
+    const access = await answer.json();
+    if (access?.topic_prefix) return { ...access, group_prefix: access.group_prefix || access.topic_prefix, fromServer: true };
+  }
+  const me = await context.request.get(U('/api/v1/auth/me/'), { headers: { Accept: 'application/json' } }).then((r) => r.json()).catch(() => ({}));
+  const prefix = derivedTopicPrefix(username, me.id ?? 0);
+  return { secured: false, notice: '', topic_prefix: prefix, group_prefix: prefix, fromServer: false };
 }
 
 /** GET an API path from this process (not the browser: an expected 401 there is a console error). */
@@ -245,7 +276,7 @@ async function logIn(user, password) {
   await page.getByTestId('username').getByText(user).waitFor();
 }
 
-async function accountSteps(target, U, suffix, newUser) {
+async function accountSteps(target, U, suffix, newUser, kafka) {
   await step('users: create, disable, enable, reset a password', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users', exact: true }).click();
     await page.getByRole('heading', { name: 'Users' }).waitFor();
@@ -292,6 +323,11 @@ async function accountSteps(target, U, suffix, newUser) {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account', exact: true }).click();
     await page.getByRole('heading', { name: 'Account' }).waitFor();
     await page.getByRole('heading', { name: 'Change password' }).waitFor();
+    // The Kafka section: the topic prefix, and on an unsecured broker the notice saying so.
+    const kafkaSection = page.getByTestId('kafka-access');
+    const shownPrefix = (await kafkaSection.getByTestId('kafka-topic-prefix').textContent())?.trim();
+    if (shownPrefix !== kafka.topic_prefix) throw new Error(`the Account page shows the topic prefix “${shownPrefix}”, the server says “${kafka.topic_prefix}”`);
+    if (kafka.fromServer && !kafka.secured && kafka.notice) await kafkaSection.getByTestId('kafka-unsecured-notice').waitFor();
     const name = `e2e-${suffix}`;
     await page.getByLabel('Token name').fill(name);
     await page.getByRole('button', { name: 'Create token' }).click();
@@ -382,6 +418,7 @@ async function main() {
   let deploymentId;
   let resultId;
   let inference;
+  let kafka; // the admin's Kafka access: topic prefix, secured or not
 
   try {
     await step('log in', async () => {
@@ -394,9 +431,11 @@ async function main() {
       await page.getByTestId('username').getByText(target.user).waitFor();
       await page.getByRole('heading', { name: 'Models' }).waitFor();
       await screenshot('models-empty');
+      kafka = await kafkaAccessOf(U, target.user);
+      say(`  Kafka topic prefix ${kafka.topic_prefix} (${kafka.fromServer ? (kafka.secured ? 'secured broker' : 'unsecured broker') : 'derived: no /api/v1/auth/kafka/ on this server'})`);
     });
 
-    await accountSteps(target, U, suffix, newUser);
+    await accountSteps(target, U, suffix, newUser, kafka);
     if (ONLY_ACCOUNTS) {
       await step('log out', async () => {
         await page.getByRole('button', { name: 'Log out' }).click();
@@ -456,12 +495,13 @@ async function main() {
       deploymentId = Number(/deployments\/(\d+)/.exec(page.url())[1]);
       const snippet = page.getByTestId('send-data');
       await snippet.getByText(`deployment_id=${deploymentId}`).waitFor();
-      await snippet.getByText(`kafkaml-train-${deploymentId}`).first().waitFor();
+      await snippet.getByText(trainingTopic(kafka, deploymentId)).first().waitFor();
+      if (kafka.fromServer && !kafka.secured && kafka.notice) await snippet.getByTestId('kafka-unsecured-notice').waitFor();
       await screenshot('deployment-send-data');
     });
 
     await step('send digits with the datasources library', async () => {
-      const out = await runPython(SEND_DIGITS, { BOOTSTRAP: target.bootstrap, TOPIC: `kafkaml-train-${deploymentId}`, DEPLOYMENT: String(deploymentId) });
+      const out = await runPython(SEND_DIGITS, { BOOTSTRAP: target.bootstrap, TOPIC: trainingTopic(kafka, deploymentId), DEPLOYMENT: String(deploymentId) });
       say(`  sink: ${out.trim().split('\n').pop()}`);
     });
 
@@ -502,6 +542,10 @@ async function main() {
       await page.goto(U(`/results/${resultId}`));
       await page.getByRole('link', { name: 'Deploy for inference' }).click();
       await page.getByLabel('Input topic').waitFor();
+      for (const label of ['Input topic', 'Output topic']) {
+        const topic = await page.getByLabel(label).inputValue();
+        if (!topic.startsWith(kafka.topic_prefix)) throw new Error(`${label} “${topic}” is not prefilled inside the prefix ${kafka.topic_prefix}`);
+      }
       const cfg = await page.getByLabel('Input configuration (JSON)').inputValue();
       if (!/float32/.test(cfg)) throw new Error(`input configuration not prefilled from the datasource: ${cfg}`);
       await screenshot('inference-form');
@@ -536,7 +580,7 @@ async function main() {
         say(`  inference #${info.id} status ${info.status}, live ${JSON.stringify(info.live)}`);
         const logs = await page.evaluate((id) => fetch(`/api/v1/inferences/${id}/logs/`).then((r) => r.json()), inference.id).catch(() => ({}));
         say(`  inference log tail:\n${String(logs.logs ?? '').split('\n').filter((l) => !/Connect to|brokers are down/.test(l)).slice(-15).join('\n')}`);
-        const count = await runPython(COUNT_OUTPUT, { BOOTSTRAP: target.bootstrap, TOPIC: inference.output_topic }, 60_000).catch((e) => e.message);
+        const count = await runPython(COUNT_OUTPUT, { BOOTSTRAP: target.bootstrap, TOPIC: inference.output_topic, GROUP: `${kafka.group_prefix}e2e-count-${suffix}` }, 60_000).catch((e) => e.message);
         say(`  records on the output topic ${inference.output_topic}: ${count.trim()}`);
         throw err;
       }
