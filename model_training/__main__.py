@@ -3,12 +3,16 @@
 Backend mode (what the Launcher runs)::
 
     python -m model_training --result-id 42
-        # KAFKAML_BACKEND_URL, KAFKAML_API_TOKEN, KAFKA_BOOTSTRAP_SERVERS, KAFKAML_CONTROL_TOPIC
+        # KAFKAML_BACKEND_URL, KAFKAML_API_TOKEN, KAFKA_BOOTSTRAP_SERVERS
 
-Standalone mode (examples, tests; no backend)::
+It trains on the data source the user picked, or waits for the one the backend registered for
+the deployment (the control logger's registration, accepted only for the owner's own topics).
+
+Standalone mode (examples, tests; no backend, so the data source is given)::
 
     python -m model_training --model-file model.py --framework tensorflow \\
-        --deployment-id 7 --kwargs "epochs=5" --output-dir out/
+        --datasource '{"topic": "alice.digits:0:0:1797", ...}' --kwargs "epochs=5" \\
+        --output-dir out/
 
 This process is the privileged side of the workload: it never runs user code. It starts the
 sandboxed trainer (``python -m model_training.sandboxed``) in the jail and drives it; see
@@ -45,8 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--imports-file", help="standalone: Python imports run before the model code")
     p.add_argument("--framework", default="tensorflow", help="tensorflow | pytorch")
-    p.add_argument("--deployment-id", type=int, help="wait for this deployment's control message")
-    p.add_argument("--datasource", help="a control message (JSON) to use instead of waiting")
+    p.add_argument("--datasource", help="standalone: the data source, a control message (JSON)")
     p.add_argument("--kwargs", default="", help='fit arguments, e.g. "epochs=5, shuffle=True"')
     p.add_argument("--kwargs-val", default="", help="evaluate arguments")
     p.add_argument("--batch", type=int, default=32)
@@ -54,10 +57,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--confusion-matrix", action="store_true")
     p.add_argument("--output-dir", default="training-output", help="standalone: where artifacts go")
     p.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ""))
-    p.add_argument("--control-topic", default=None)
     args = p.parse_args(argv)
     if args.result_id is None and not args.model_file:
         p.error("give --result-id (backend mode) or --model-file (standalone mode)")
+    if args.result_id is None and not args.datasource:
+        p.error("standalone mode trains on --datasource (only the backend registers data sources)")
     if not args.bootstrap_servers:
         p.error("set KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers")
     return args
@@ -82,7 +86,6 @@ def backend_mode(args, stop: threading.Event) -> str:
     from model_training.reporting import BackendReporter
     from model_training.worker import TrainingWorker
     from worker_common.backend import BackendClient
-    from worker_common.kafka import control_topic
 
     client = BackendClient()
     try:
@@ -103,7 +106,7 @@ def backend_mode(args, stop: threading.Event) -> str:
         job,
         reporters,
         bootstrap=args.bootstrap_servers,
-        control_topic=args.control_topic or control_topic(),
+        backend=client,
         stop_event=stop,
     )
     return worker.run()
@@ -121,9 +124,7 @@ def standalone_mode(args, stop: threading.Event) -> str:
         )
         for f in args.model_file
     )
-    datasource = None
-    if args.datasource:
-        datasource = DatasourceSpec.from_message(json.loads(args.datasource))
+    datasource = DatasourceSpec.from_message(json.loads(args.datasource))
     settings = TrainingSettings.from_deployment(
         {
             "batch": args.batch,
@@ -134,9 +135,7 @@ def standalone_mode(args, stop: threading.Event) -> str:
         },
         models[0].framework,
     )
-    job = TrainingJob(
-        models=models, settings=settings, deployment_id=args.deployment_id, datasource=datasource
-    )
+    job = TrainingJob(models=models, settings=settings, datasource=datasource)
     out = Path(args.output_dir)
     reporters = [MemoryReporter(keep_dir=out / f"model-{i}") for i in range(len(models))]
     for reporter in reporters:
@@ -145,7 +144,6 @@ def standalone_mode(args, stop: threading.Event) -> str:
         job,
         reporters,
         bootstrap=args.bootstrap_servers,
-        control_topic=args.control_topic,
         stop_event=stop,
     )
     status = worker.run()

@@ -2,9 +2,9 @@
 
 ``TrainingWorker(job, reporters, bootstrap=...).run()`` marks the result ``deployed``, starts
 the sandboxed trainer (which builds the model(s) from the user's code at once, so broken code
-fails before any data is awaited), waits for the deployment's data (or uses the data source the
-user picked), reads and splits it, has the trainer fit, evaluate and export, uploads the
-artifacts, and ends in ``finished``, ``failed`` (error text + log tail) or ``stopped``.
+fails before any data is awaited), waits for the datasource the backend registered for the
+deployment (or uses the data source the user picked), reads and splits it, has the trainer fit,
+evaluate and export, uploads the artifacts, and ends in ``finished``, ``failed`` (error text + log tail) or ``stopped``.
 
 This is the privileged side: it holds the workload's credential (through its reporters) and
 talks to Kafka and the backend, and it never imports or runs user code; the trainer
@@ -21,7 +21,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datasources.codecs import get_codec
 from model_training import settings as worker_settings
@@ -29,6 +29,9 @@ from model_training.errors import StopRequested, TrainingError
 from model_training.job import DatasourceSpec, TrainingJob
 from model_training.reporting import LogTail, Reporter
 from model_training.trainer_process import TrainerFailed, TrainerProcess
+
+if TYPE_CHECKING:
+    from worker_common.backend import BackendClient
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ class TrainingWorker:
         reporters: Sequence[Reporter],
         *,
         bootstrap: str,
-        control_topic: str | None = None,
+        backend: BackendClient | None = None,
         work_dir: Path | None = None,
         stop_event: threading.Event | None = None,
         log_tail: LogTail | None = None,
@@ -60,9 +63,7 @@ class TrainingWorker:
         self.job = job
         self.reporters = list(reporters)
         self.bootstrap = bootstrap
-        from worker_common.kafka import DEFAULT_CONTROL_TOPIC
-
-        self.control_topic = control_topic or DEFAULT_CONTROL_TOPIC
+        self.backend = backend  # where the deployment's registered datasource is asked for
         self.work_dir = Path(work_dir) if work_dir else None
         self.stop_event = stop_event or threading.Event()
         self.log_tail = log_tail or LogTail()
@@ -132,16 +133,22 @@ class TrainingWorker:
             raise StopRequested()
 
     def datasource(self, trainer: TrainerProcess) -> DatasourceSpec:
+        """The data source the user picked, or the one the backend registered for the
+        deployment (never a control message read here: the backend checks who owns the
+        announced topics first)."""
         if self.job.datasource is not None:
             return self.job.datasource
         if self.job.deployment_id is None:
             raise TrainingError("no data source given and no deployment id to wait for")
-        from model_training.control import wait_for_control_message
+        if self.backend is None:
+            raise TrainingError(
+                "no data source given and no backend to ask for the deployment's registered one"
+            )
+        from model_training.registered import wait_for_registered_datasource
 
         try:
-            spec = wait_for_control_message(
-                self.bootstrap,
-                self.control_topic,
+            spec = wait_for_registered_datasource(
+                self.backend,
                 int(self.job.deployment_id),
                 timeout=worker_settings.control_timeout(),
                 # the trainer builds the models meanwhile: broken code ends the wait at once

@@ -51,11 +51,16 @@ class BackendClient:
         self.session.headers["Authorization"] = f"{AUTH_KEYWORD} {token}"
 
     # -- generic --------------------------------------------------------------------------
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str, path: str, *, max_retries: int | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """``max_retries`` (default: the client's) transient failures are retried here; a
+        caller that polls anyway passes 0 and retries on its own schedule."""
         url = f"{self.base_url}{path}"
         kwargs.setdefault("timeout", self.timeout)
+        retries = self.max_retries if max_retries is None else max_retries
         delay = self.backoff
-        for attempt in range(self.max_retries + 1):
+        for attempt in range(retries + 1):
             try:
                 response = self.session.request(method, url, **kwargs)
             except requests.ConnectionError as exc:
@@ -65,7 +70,7 @@ class BackendClient:
                 error = None
                 if response.status_code not in RETRYABLE_STATUS:
                     break
-            if attempt == self.max_retries:
+            if attempt == retries:
                 break
             log.warning(
                 "backend %s %s failed (%s); retrying in %.1fs",
@@ -85,8 +90,8 @@ class BackendClient:
             )
         return response
 
-    def get_json(self, path: str, **params: Any) -> Any:
-        return self.request("GET", path, params=params or None).json()
+    def get_json(self, path: str, *, max_retries: int | None = None, **params: Any) -> Any:
+        return self.request("GET", path, params=params or None, max_retries=max_retries).json()
 
     def post_json(self, path: str, body: Mapping[str, Any]) -> Any:
         response = self.request("POST", path, json=body)
@@ -140,8 +145,13 @@ class BackendClient:
                 out.write(chunk)
         return dest_path
 
-    def deployment_datasources(self, deployment_id: int) -> list[dict]:
-        return self.get_json(f"/api/v1/worker/deployments/{deployment_id}/datasources/")
+    def deployment_datasources(
+        self, deployment_id: int, *, max_retries: int | None = None
+    ) -> list[dict]:
+        """The datasources the backend registered for the deployment (newest first)."""
+        return self.get_json(
+            f"/api/v1/worker/deployments/{deployment_id}/datasources/", max_retries=max_retries
+        )
 
     # -- control logger -------------------------------------------------------------------
     def register_datasource(self, body: Mapping[str, Any]) -> dict:

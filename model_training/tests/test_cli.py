@@ -10,14 +10,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from model_training.job import TrainingJob
 from model_training.tests.conftest import KERAS_CODE, KERAS_IMPORTS, stream_digits
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args, **kwargs):
-    env = {**os.environ, "KAFKAML_TRAINING_THREADS": "1"}
+def cli(*args, env=None, **kwargs):
+    env = env or {**os.environ, "KAFKAML_TRAINING_THREADS": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "model_training", *args],
         cwd=ROOT,
@@ -33,7 +35,7 @@ def test_standalone_run_trains_and_writes_artifacts(
     broker, unique_topic, control_topic, deployment_id, digits, tmp_path
 ):
     images, labels = digits
-    stream_digits(
+    message = stream_digits(
         broker.bootstrap_servers,
         unique_topic,
         deployment_id,
@@ -46,10 +48,9 @@ def test_standalone_run_trains_and_writes_artifacts(
     proc = cli(
         "--model-file", str(tmp_path / "model.py"),
         "--imports-file", str(tmp_path / "imports.py"),
-        "--deployment-id", str(deployment_id),
+        "--datasource", json.dumps(message),
         "--kwargs", "epochs=2",
         "--bootstrap-servers", broker.bootstrap_servers,
-        "--control-topic", control_topic,
         "--output-dir", str(tmp_path / "out"),
     )  # fmt: skip
     out, _ = proc.communicate(timeout=180)
@@ -62,28 +63,40 @@ def test_standalone_run_trains_and_writes_artifacts(
     assert (tmp_path / "out" / "model-0" / "v1" / "metadata.json").exists()
 
 
-def test_sigterm_while_waiting_ends_stopped(broker, control_topic, tmp_path):
+def test_standalone_without_a_datasource_is_refused(tmp_path):
     (tmp_path / "model.py").write_text(KERAS_CODE)
-    (tmp_path / "imports.py").write_text(KERAS_IMPORTS)
+    proc = cli("--model-file", str(tmp_path / "model.py"), "--bootstrap-servers", "127.0.0.1:1")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "--datasource" in out, out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_while_waiting_ends_stopped(broker, deployed, tmp_path):
+    """Backend mode: the worker waits for the backend to register the deployment's datasource
+    (none comes) until SIGTERM, and reports ``stopped``."""
+    from kafkaml.training.models import TrainingResult
+
     proc = cli(
-        "--model-file", str(tmp_path / "model.py"),
-        "--imports-file", str(tmp_path / "imports.py"),
-        "--deployment-id", "987654321",
+        "--result-id", str(deployed.result_id),
         "--bootstrap-servers", broker.bootstrap_servers,
-        "--control-topic", control_topic,
-        "--output-dir", str(tmp_path / "out"),
+        env={
+            **os.environ,
+            "KAFKAML_TRAINING_THREADS": "1",
+            "KAFKAML_BACKEND_URL": deployed.backend_url,
+            "KAFKAML_API_TOKEN": deployed.token,
+        },
     )  # fmt: skip
     lines = []
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:  # wait until it is waiting for the control message
+    while time.monotonic() < deadline:  # wait until it is waiting for the datasource
         line = proc.stdout.readline()
         lines.append(line)
-        if "waiting for the control message" in line or not line:
+        if "waiting for the backend to register a datasource" in line or not line:
             break
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, "".join(lines) + out
-    assert json.loads(out.strip().splitlines()[-1])["status"] == "stopped"
+    assert TrainingResult.objects.get(pk=deployed.result_id).status == "stopped", out
 
 
 def test_job_from_backend_payload():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from datasources.raw_sink import RawSink
 from model_training.job import ModelSpec, TrainingJob, TrainingSettings
 from model_training.reporting import MemoryReporter
@@ -12,14 +14,16 @@ from model_training.tests.conftest import KERAS_CODE, KERAS_IMPORTS
 from model_training.worker import TrainingWorker
 
 
+@pytest.mark.django_db(transaction=True)
 def test_incremental_publishes_versions_until_stopped(
-    broker, unique_topic, control_topic, deployment_id, digits
+    broker, user_topic, control_topic, control_logger, deployed, digits
 ):
+    """The online control message reaches the worker as the backend's registered datasource."""
     from kafkaml.broker import ensure_topics
 
     images, labels = digits
     bootstrap = broker.bootstrap_servers
-    ensure_topics(bootstrap, [unique_topic, control_topic])
+    ensure_topics(bootstrap, [user_topic, control_topic])
     job = TrainingJob(
         models=(ModelSpec(KERAS_CODE, "tensorflow", KERAS_IMPORTS),),
         settings=TrainingSettings(
@@ -30,13 +34,13 @@ def test_incremental_publishes_versions_until_stopped(
             monitoring_metric="val_loss",
             seed=5,
         ),
-        deployment_id=deployment_id,
-        result_id=deployment_id,
+        deployment_id=deployed.id,
+        result_id=deployed.result_id,
     )
     reporter = MemoryReporter()
     stop = threading.Event()
     worker = TrainingWorker(
-        job, [reporter], bootstrap=bootstrap, control_topic=control_topic, stop_event=stop
+        job, [reporter], bootstrap=bootstrap, backend=deployed.backend(), stop_event=stop
     )
     outcome = {}
     thread = threading.Thread(
@@ -46,8 +50,8 @@ def test_incremental_publishes_versions_until_stopped(
 
     sink = RawSink(
         bootstrap_servers=bootstrap,
-        topic=unique_topic,
-        deployment_id=deployment_id,
+        topic=user_topic,
+        deployment_id=deployed.id,
         data_type="uint8",
         label_type="uint8",
         data_reshape="8 8",

@@ -21,21 +21,19 @@ from model_training.tests.conftest import (
 from model_training.worker import TrainingWorker
 
 
-def run_worker(job, reporters, broker, control_topic, stop=None):
+def run_worker(job, reporters, broker, backend=None, stop=None):
     worker = TrainingWorker(
-        job,
-        reporters,
-        bootstrap=broker.bootstrap_servers,
-        control_topic=control_topic,
-        stop_event=stop,
+        job, reporters, bootstrap=broker.bootstrap_servers, backend=backend, stop_event=stop
     )
     return worker.run()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_keras_and_pytorch_train_from_one_stream(
-    broker, unique_topic, control_topic, deployment_id, digits, tmp_path
+    broker, user_topic, control_topic, control_logger, deployed, digits, tmp_path
 ):
     images, labels = digits
+    deployment_id = deployed.id
     settings = dict(batch=32, kwargs_fit={"epochs": 4}, confusion_matrix=True, seed=1)
     jobs = {
         "keras": TrainingJob(
@@ -52,11 +50,12 @@ def test_keras_and_pytorch_train_from_one_stream(
     reporters = {name: MemoryReporter(keep_dir=tmp_path / name) for name in jobs}
     statuses = {}
     stop = threading.Event()
-    # both workers wait for the control message of the same deployment, like two results
+    # both workers wait for the datasource the backend registers for the same deployment
+    # (from the sink's control message, through the control logger), like two results
     threads = [
         threading.Thread(
             target=lambda n=name: statuses.__setitem__(
-                n, run_worker(jobs[n], [reporters[n]], broker, control_topic, stop)
+                n, run_worker(jobs[n], [reporters[n]], broker, deployed.backend(), stop)
             ),
             daemon=True,
         )
@@ -67,7 +66,7 @@ def test_keras_and_pytorch_train_from_one_stream(
     try:
         message = stream_digits(
             broker.bootstrap_servers,
-            unique_topic,
+            user_topic,
             deployment_id,
             images,
             labels,
@@ -156,21 +155,29 @@ def test_wrong_size_record_fails_the_result_naming_the_offset(
         datasource=source,
     )
     reporter = MemoryReporter()
-    assert run_worker(job, [reporter], broker, control_topic) == "failed"
+    assert run_worker(job, [reporter], broker) == "failed"
     assert reporter.status == "failed"
     assert f"{unique_topic}:0:{bad}" in reporter.error
     assert "offset" in reporter.error or "record at" in reporter.error
     assert reporter.log_tails[-1]
 
 
-def test_bad_model_code_fails_before_waiting_for_data(broker, control_topic):
+@pytest.mark.django_db(transaction=True)
+def test_bad_model_code_fails_before_waiting_for_data(broker, deployed):
     job = TrainingJob(
         models=(ModelSpec("model = undefined_name", "tensorflow", ""),),
-        deployment_id=123456789,
+        deployment_id=deployed.id,
     )
     reporter = MemoryReporter()
-    assert run_worker(job, [reporter], broker, control_topic) == "failed"
+    assert run_worker(job, [reporter], broker, deployed.backend()) == "failed"
     assert "undefined_name" in reporter.error
+
+
+def test_without_a_datasource_or_a_backend_nothing_is_read(broker):
+    job = TrainingJob(models=(ModelSpec(KERAS_CODE, "tensorflow", KERAS_IMPORTS),), deployment_id=7)
+    reporter = MemoryReporter()
+    assert run_worker(job, [reporter], broker) == "failed"
+    assert "no backend" in reporter.error
 
 
 def test_unknown_framework_is_rejected():

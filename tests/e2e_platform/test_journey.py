@@ -143,8 +143,9 @@ def test_train_then_infer_journey(platform):
     training = f"training-result-{result_id}"
 
     # -- data, then a finished result -------------------------------------------------------
+    # the backend registers (and the worker trains on) only topics of the deployment's owner
     send_training_data(
-        platform.bootstrap_servers, f"digits-{tag}", deployment["id"], x[:1200], y[:1200]
+        platform.bootstrap_servers, f"admin.digits-{tag}", deployment["id"], x[:1200], y[:1200]
     )
     result = poll(
         lambda: platform.api("GET", f"results/{result_id}/"),

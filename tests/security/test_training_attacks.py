@@ -138,7 +138,7 @@ def findings(platform, alice) -> dict:
     (result_id,) = [r["id"] for r in deployment["results"]]
     x, y = digits()
     send_training_data(
-        platform.bootstrap_servers, f"probe-{tag}", deployment["id"], x[:200], y[:200]
+        platform.bootstrap_servers, f"alice.probe-{tag}", deployment["id"], x[:200], y[:200]
     )
     result = poll(
         lambda: api("GET", f"results/{result_id}/"),
