@@ -16,7 +16,7 @@ from django.conf import settings
 from kafkaml import realtime
 
 log = logging.getLogger(__name__)
-UNAUTHORIZED, NOT_FOUND = 4401, 4404
+UNAUTHORIZED, NOT_FOUND, NOT_YOURS = 4401, 4404, 4409
 
 
 class OwnedGroupConsumer(AsyncJsonWebsocketConsumer):
@@ -86,11 +86,19 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
         from urllib.parse import parse_qs
 
         query = parse_qs(self.scope.get("query_string", b"").decode())
-        topic = await self.allowed_topic(
+        topic = await self.output_topic(
             user, (query.get("inference") or [""])[0], (query.get("topic") or [""])[0]
         )
         if topic is None:
             await self.close(code=NOT_FOUND)
+            return
+        refusal = self.refusal(user, topic)
+        if refusal:
+            # Accepted only to say why: a close before the handshake reaches a browser as a
+            # bare failure, without its code or reason.
+            await self.accept()
+            await self.send_json({"event": "error", "data": {"detail": refusal}})
+            await self.close(code=NOT_YOURS, reason=refusal.encode()[:120].decode(errors="ignore"))
             return
         await self.accept()
         self.stop_event = threading.Event()
@@ -104,19 +112,25 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"event": "subscribed", "data": {"topic": topic}})
 
     @database_sync_to_async
-    def allowed_topic(self, user, inference_id: str, topic: str):
-        """The output topic of one of the user's inferences, and in the user's namespace (an
-        inference made before topics were owned may name another user's topic); else None."""
+    def output_topic(self, user, inference_id: str, topic: str) -> str | None:
+        """The output topic of one of the user's inferences (by id, or named); else None."""
         from kafkaml.inference.models import Inference
-        from kafkaml.topics.ownership import owns_topic
 
         owned = Inference.objects.filter(owner=user)
         if inference_id.isdigit():
             inference = owned.filter(pk=int(inference_id)).first()
-            topic = inference.output_topic if inference else ""
-        elif not (topic and owned.filter(output_topic=topic).exists()):
-            return None
-        return topic if owns_topic(user, topic) else None
+            return inference.output_topic if inference else None
+        if topic and owned.filter(output_topic=topic).exists():
+            return topic
+        return None
+
+    @staticmethod
+    def refusal(user, topic: str) -> str:
+        """Why the user may not read ``topic`` even so: an inference made before topics were
+        owned may output into another user's namespace. Empty if they may."""
+        from kafkaml.topics.ownership import not_owned_reason, owns_topic
+
+        return "" if owns_topic(user, topic) else not_owned_reason(user, topic)
 
     def _tail(self, topic: str, loop) -> None:
         from confluent_kafka import OFFSET_END, Consumer, TopicPartition

@@ -140,9 +140,18 @@ async def test_tailing_another_users_predictions_is_refused(
         output_topic=bobs_topic,
         **fields,
     )
-    for query in (f"inference={legacy.pk}", f"topic={bobs_topic}", f"inference={bobs.pk}"):
-        _, connected, code = await _connect(f"/ws/predictions/?{query}&token={alice_token}")
-        assert (connected, code) == (False, 4404), query
+    # Bob's inference is not found for Alice; her own legacy one is refused with the reason.
+    _, connected, code = await _connect(f"/ws/predictions/?inference={bobs.pk}&token={alice_token}")
+    assert (connected, code) == (False, 4404)
+    refused = []
+    for query in (f"inference={legacy.pk}", f"topic={bobs_topic}"):
+        communicator, connected, _ = await _connect(f"/ws/predictions/?{query}&token={alice_token}")
+        assert connected, query
+        error = await communicator.receive_json_from(timeout=10)
+        assert error["event"] == "error", error
+        assert error["data"]["detail"].startswith(f"{bobs_topic!r} is not yours")
+        assert (await communicator.receive_output(timeout=10))["code"] == 4409
+        refused.append(communicator)
 
     # Bob's own tail works, so the records do flow: none of them reached Alice above
     communicator, connected, _ = await _connect(
@@ -158,6 +167,8 @@ async def test_tailing_another_users_predictions_is_refused(
         received.extend((await communicator.receive_json_from(timeout=30))["data"])
     assert [item["values"] for item in received] == [[0], [1], [2]]
     await communicator.disconnect()
+    for communicator in refused:  # closed before any of them: nothing reached Alice
+        assert await communicator.receive_nothing(timeout=1)
 
 
 # -- control messages -----------------------------------------------------------------------------

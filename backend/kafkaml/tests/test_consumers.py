@@ -135,7 +135,8 @@ async def test_inference_metrics_reach_the_owner(tokens, result):
 
 async def test_predictions_of_a_topic_outside_the_namespace_are_refused(tokens, result):
     """Even the user's own inference, made before topics were owned, cannot tail a topic
-    outside their namespace; nor can a topic be named that no inference of theirs outputs."""
+    outside their namespace: the page is told why. A topic no inference of theirs outputs is
+    not found."""
     from kafkaml.inference.models import Inference
 
     legacy = await sync_to_async(Inference.objects.create)(
@@ -149,9 +150,16 @@ async def test_predictions_of_a_topic_outside_the_namespace_are_refused(tokens, 
         status="running",
     )
     mine, theirs = tokens
+    reason = "'bob.out' is not yours: your topics start with 'alice.'."
     for query in (f"inference={legacy.pk}", "topic=bob.out"):
-        _, connected, code = await connect(f"/ws/predictions/?{query}&token={mine}")
-        assert (connected, code) == (False, 4404), query
-    # bob's token cannot tail it either: the inference is not his
+        communicator, connected, _ = await connect(f"/ws/predictions/?{query}&token={mine}")
+        assert connected, query
+        assert await communicator.receive_json_from(timeout=10) == {
+            "event": "error",
+            "data": {"detail": reason},
+        }
+        closed = await communicator.receive_output(timeout=10)
+        assert closed == {"type": "websocket.close", "code": 4409, "reason": reason}
+    # bob's token cannot name it either: no inference of his outputs it
     _, connected, code = await connect(f"/ws/predictions/?topic=bob.out&token={theirs}")
     assert (connected, code) == (False, 4404)
