@@ -117,6 +117,7 @@ def onnx_predict(model_bytes: bytes, images) -> np.ndarray:
 def test_train_then_infer_journey(platform):
     """Model → deployment → data → finished result → inference → scale → stop."""
     tag = uuid.uuid4().hex[:8]
+    prefix = platform.api("GET", "auth/me/")["kafka"]["topic_prefix"]  # "admin.": topics are owned
     x, y = digits()
 
     # -- a model, a configuration, a deployment ---------------------------------------------
@@ -145,7 +146,7 @@ def test_train_then_infer_journey(platform):
     # -- data, then a finished result -------------------------------------------------------
     # the backend registers (and the worker trains on) only topics of the deployment's owner
     send_training_data(
-        platform.bootstrap_servers, f"admin.digits-{tag}", deployment["id"], x[:1200], y[:1200]
+        platform.bootstrap_servers, f"{prefix}digits-{tag}", deployment["id"], x[:1200], y[:1200]
     )
     result = poll(
         lambda: platform.api("GET", f"results/{result_id}/"),
@@ -165,8 +166,8 @@ def test_train_then_infer_journey(platform):
             "result": result_id,
             "input_format": "RAW",
             "input_config": {"data_type": "float32", "data_reshape": "8 8"},
-            "input_topic": f"digits-in-{tag}",
-            "output_topic": f"digits-out-{tag}",
+            "input_topic": f"{prefix}digits-in-{tag}",
+            "output_topic": f"{prefix}digits-out-{tag}",
             "replicas": 1,
         },
     )

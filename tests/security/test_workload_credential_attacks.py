@@ -135,7 +135,8 @@ def trained_and_served(platform, user, tag: str) -> dict:
     deployment = deploy(platform, user, tag)
     (result_id,) = [r["id"] for r in deployment["results"]]
     x, y = digits()
-    send_training_data(platform.bootstrap_servers, tag, deployment["id"], x[:400], y[:400])
+    topic = f"{user.username}.{tag}"  # in the user's namespace (kafkaml.topics.namespace)
+    send_training_data(platform.bootstrap_servers, topic, deployment["id"], x[:400], y[:400])
     result = poll(
         lambda: ok(user.api(platform, "GET", f"results/{result_id}/")),
         lambda r: r["status"] in ("finished", "failed", "stopped"),
@@ -151,8 +152,8 @@ def trained_and_served(platform, user, tag: str) -> dict:
                 "result": result_id,
                 "input_format": "RAW",
                 "input_config": {"data_type": "float32", "data_reshape": "8 8"},
-                "input_topic": f"{tag}-in",
-                "output_topic": f"{tag}-out",
+                "input_topic": f"{topic}-in",
+                "output_topic": f"{topic}-out",
             },
         )
     )
