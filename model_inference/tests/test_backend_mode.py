@@ -92,7 +92,8 @@ def test_backend_mode_serves_swaps_and_reports(
 ):
     from model_inference.__main__ import make_worker
 
-    src, out = unique_topic, f"{unique_topic}.out"
+    # the backend only serves inferences on topics of their owner's namespace (``alice.``)
+    src, out = f"alice.{unique_topic}", f"alice.{unique_topic}.out"
     topics(broker, src, out)
     backend.inference.update(
         id=9, status="running", replicas=1, input_format="RAW",
