@@ -10,6 +10,7 @@ from kafkaml.accounts import user_apis as account_users
 from kafkaml.catalog.apis import ConfigurationViewSet, ModelViewSet
 from kafkaml.health import HealthApi
 from kafkaml.inference import apis as inference
+from kafkaml.topics import apis as kafka_access
 from kafkaml.training import apis as training
 from kafkaml.workloads.apis import WorkerHeartbeatApi
 
@@ -44,6 +45,12 @@ api_v1 = [
     path("auth/tokens/", account_tokens.TokensApi.as_view(), name="tokens"),
     path("auth/tokens/<str:public_id>/", account_tokens.TokenApi.as_view(), name="token-detail"),
     path("auth/password/", accounts.PasswordApi.as_view(), name="password"),
+    path("auth/kafka/", kafka_access.KafkaAccessApi.as_view(), name="kafka-access"),
+    path(
+        "auth/kafka/credentials/",
+        kafka_access.KafkaCredentialsApi.as_view(),
+        name="kafka-credentials",
+    ),
     path("users/", account_users.UsersApi.as_view(), name="users"),
     path("users/<int:pk>/", account_users.UserApi.as_view(), name="user-detail"),
     path("users/<int:pk>/password/", account_users.UserPasswordApi.as_view(), name="user-password"),

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "kafkaml.training",
     "kafkaml.inference",
     "kafkaml.workloads",
+    "kafkaml.topics",
 ]
 
 # CSP and X-Frame-Options sit above WhiteNoise: it answers `/` and the UI's files itself, and
@@ -205,6 +206,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": os.environ.get("KAFKAML_LOGIN_RATE", "5/min"),  # per username and address
         "login_address": os.environ.get("KAFKAML_LOGIN_ADDRESS_RATE", "60/min"),
+        # new Kafka credentials (each one is an Admin API call to the cluster), per user
+        "kafka_credentials": os.environ.get("KAFKAML_KAFKA_CREDENTIALS_RATE", "10/hour"),
     },
     # The client address is REMOTE_ADDR unless KAFKAML_NUM_PROXIES trusted proxies sit in
     # front (then X-Forwarded-For); without this, a forged header would dodge the throttle.
@@ -284,6 +287,11 @@ KAFKA_SECURITY = security_config()
 # The address users' sinks should use, when it differs from the platform's own.
 KAFKAML_PUBLIC_BOOTSTRAP_SERVERS = os.environ.get("KAFKAML_PUBLIC_BOOTSTRAP_SERVERS", "")
 KAFKAML_CONTROL_TOPIC = os.environ.get("KAFKAML_CONTROL_TOPIC", "KAFKA_ML_CONTROL_TOPIC")
+# Kafka principals (kafkaml.topics.principals): provisioned when the platform's own client
+# speaks SASL_* (its principal must be a super user or hold ALTER on the CLUSTER). Users' and
+# workloads' credentials are SCRAM ones made with this mechanism and iteration count.
+KAFKAML_KAFKA_SCRAM_MECHANISM = os.environ.get("KAFKAML_KAFKA_SCRAM_MECHANISM", "SCRAM-SHA-512")
+KAFKAML_KAFKA_SCRAM_ITERATIONS = int(os.environ.get("KAFKAML_KAFKA_SCRAM_ITERATIONS", "8192"))
 KAFKAML_LAUNCHER = os.environ.get("KAFKAML_LAUNCHER", "local")
 KAFKAML_BACKEND_URL = os.environ.get("KAFKAML_BACKEND_URL", "http://127.0.0.1:8000")
 MLCODE_EXECUTOR_URL = os.environ.get("MLCODE_EXECUTOR_URL", "http://127.0.0.1:8001")

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from kafkaml.errors import ConflictError
+from kafkaml.topics import principals
 
 from .credentials import credential_issue, credentials_revoke, credentials_revoke_ended
 from .launchers import LauncherError, WorkloadSpec, get_launcher
@@ -37,12 +38,19 @@ def worker_env() -> dict[str, str]:
     }
 
 
-def worker_secrets(*, kind: str, workload_name: str, subject_id: int, owner) -> dict[str, str]:
-    """The workload's own credential (a new one at each launch; the previous one dies)."""
+def worker_secrets(
+    *, kind: str, workload_name: str, subject_id: int, owner, kafka_grants: list
+) -> dict[str, str]:
+    """The workload's own credentials, new at each launch (the previous ones die): its API key
+    and, on a secured Kafka, its own Kafka principal limited to ``kafka_grants``
+    (``KAFKA_SECURITY_PROTOCOL``, ``KAFKA_SASL_*``). Never the platform's Kafka password."""
     key = credential_issue(
         kind=kind, workload_name=workload_name, subject_id=subject_id, owner=owner
     )
-    return {"KAFKAML_API_TOKEN": key}
+    kafka = principals.workload_principal_issue(
+        workload_name=workload_name, owner=owner, grants=kafka_grants
+    )
+    return {"KAFKAML_API_TOKEN": key, **kafka}
 
 
 def training_workload_name(result_id: int) -> str:
@@ -66,6 +74,7 @@ def training_spec(result) -> WorkloadSpec:
             workload_name=name,
             subject_id=result.pk,
             owner=result.owner,
+            kafka_grants=principals.training_grants(result),
         ),
         replicas=1,
         resources=Resources(gpus=result.deployment.gpus),
@@ -87,6 +96,7 @@ def inference_spec(inference) -> WorkloadSpec:
             workload_name=name,
             subject_id=inference.pk,
             owner=inference.owner,
+            kafka_grants=principals.inference_grants(inference),
         ),
         replicas=inference.replicas,
         labels={"kafkaml/inference": str(inference.pk), "kafkaml/result": str(inference.result_id)},
@@ -104,8 +114,11 @@ def workload_stop(name: str) -> None:
 
 
 def workload_credentials_revoke(name: str) -> int:
-    """The workload ended (or will in a moment): its credential stops working now."""
-    return credentials_revoke(workload_name=name)
+    """The workload ended (or will in a moment): its credentials stop working now, the API key
+    and its Kafka principal (a refused Kafka deletion is retried by the reconciler)."""
+    revoked = credentials_revoke(workload_name=name)
+    principals.workload_principal_remove(name)
+    return revoked
 
 
 def gpu_quota_check(*, requested: int, in_use: int) -> None:
@@ -149,6 +162,7 @@ def reconcile_workloads() -> int:
 
     changed = result_reconcile() + inference_reconcile()
     credentials_revoke_ended(get_launcher().status)
+    principals.workload_principals_sweep()
     return changed
 
 
