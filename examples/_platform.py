@@ -40,6 +40,13 @@ def call(http: requests.Session, method: str, path: str, **kwargs):
     return response.json() if response.content else None
 
 
+def topic(http: requests.Session, name: str) -> str:
+    """``name`` in the signed-in user's namespace (``alice.digits``): the platform refuses
+    topics that do not start with the user's prefix (docs/security.md, Topic ownership)."""
+    prefix = call(http, "GET", "auth/me/")["kafka"]["topic_prefix"]
+    return name if name.startswith(prefix) else prefix + name
+
+
 def create_model(http, name: str, framework: str, imports: str, code: str, **extra) -> dict:
     """Create the model, or reuse the one with this name (examples can run twice)."""
     existing = call(http, "GET", f"models/?search={name}")["results"]

@@ -4,7 +4,7 @@ inference: the edge answers when it is confident, and passes the rest to the clo
     KAFKAML_PASSWORD=... python examples/digits_distributed.py
 """
 
-from _platform import call, create_model, deploy, send_digits, session, wait_results
+from _platform import call, create_model, deploy, send_digits, session, topic, wait_results
 
 IMPORTS = "import tensorflow as tf"
 EDGE = """inputs = tf.keras.Input(shape=(8, 8))
@@ -36,9 +36,9 @@ if __name__ == "__main__":
         loss="sparse_categorical_crossentropy",
         metrics="accuracy",
     )
-    send_digits(deployment["id"], topic=f"digits-{deployment['id']}")
+    send_digits(deployment["id"], topic=topic(http, f"digits-{deployment['id']}"))
     results = {r["model_name"]: r for r in wait_results(http, deployment)}
-    base = f"digits-chain-{deployment['id']}"
+    base = topic(http, f"digits-chain-{deployment['id']}")
     raw = {"data_type": "float32", "data_reshape": "8 8"}
     cloud_inference = call(
         http,

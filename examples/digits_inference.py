@@ -9,7 +9,7 @@ import sys
 import time
 
 import numpy as np
-from _platform import BOOTSTRAP, call, session
+from _platform import BOOTSTRAP, call, session, topic
 from confluent_kafka import Consumer, Producer
 from sklearn.datasets import load_digits
 
@@ -25,8 +25,8 @@ if __name__ == "__main__":
             "result": result_id,
             "input_format": "RAW",
             "input_config": {"data_type": "float32", "data_reshape": "8 8"},
-            "input_topic": f"digits-in-{stamp}",
-            "output_topic": f"digits-out-{stamp}",
+            "input_topic": topic(http, f"digits-in-{stamp}"),
+            "output_topic": topic(http, f"digits-out-{stamp}"),
             "replicas": 1,
         },
     )
@@ -39,7 +39,7 @@ if __name__ == "__main__":
     consumer = Consumer(
         {
             "bootstrap.servers": BOOTSTRAP,
-            "group.id": f"example-{stamp}",
+            "group.id": topic(http, f"example-{stamp}"),  # groups are owned like topics
             "auto.offset.reset": "earliest",
             "session.timeout.ms": 6000,
             "topic.metadata.refresh.interval.ms": 1000,

@@ -4,7 +4,7 @@ make up                      # in another terminal; note the admin password
 KAFKAML_PASSWORD=... python examples/digits_keras.py
 """
 
-from _platform import create_model, deploy, send_digits, session, wait_results
+from _platform import create_model, deploy, send_digits, session, topic, wait_results
 
 CODE = """model = tf.keras.Sequential([
     tf.keras.Input(shape=(8, 8)),
@@ -21,5 +21,5 @@ if __name__ == "__main__":
     deployment = deploy(
         http, "digits-keras", [model["id"]], batch_size=32, training_kwargs="epochs=10"
     )
-    send_digits(deployment["id"], topic=f"digits-{deployment['id']}")
+    send_digits(deployment["id"], topic=topic(http, f"digits-{deployment['id']}"))
     wait_results(http, deployment)

@@ -3,7 +3,7 @@
 KAFKAML_PASSWORD=... python examples/digits_pytorch.py
 """
 
-from _platform import create_model, deploy, send_digits, session, wait_results
+from _platform import create_model, deploy, send_digits, session, topic, wait_results
 
 IMPORTS = """import torch
 import torch.nn as nn
@@ -39,5 +39,5 @@ if __name__ == "__main__":
     deployment = deploy(
         http, "digits-pytorch", [model["id"]], batch_size=32, training_kwargs="epochs=10"
     )
-    send_digits(deployment["id"], topic=f"digits-{deployment['id']}")
+    send_digits(deployment["id"], topic=topic(http, f"digits-{deployment['id']}"))
     wait_results(http, deployment)
