@@ -1,8 +1,8 @@
 import { useState } from 'react';
 import type { KafkaAccess } from '../lib/accounts';
 import { useKafkaAccess } from '../lib/kafkaAccess';
-import { cliSnippet, defaultTopic, pythonSnippet, snippetSecurity } from '../lib/snippets';
-import UnsecuredBrokerNotice from './KafkaNotice';
+import { cliSnippet, defaultTopic, pythonSnippet, snippetSecurity, usesSasl } from '../lib/snippets';
+import KafkaAccessNotice from './KafkaNotice';
 import { CopyBlock, Loading } from './ui';
 
 /** How to send training data to a deployment: Python with the library, or the CLI. */
@@ -18,14 +18,14 @@ export function SendDataView({ deploymentId, access }: { deploymentId: number; a
   };
   return (
     <div data-testid="send-data">
-      <UnsecuredBrokerNotice access={access} />
+      <KafkaAccessNotice access={access} />
       <p>
         Training waits for data. Send samples to topic <code>{input.topic}</code> tagged with deployment <code>{deploymentId}</code>; when the sink closes it
         announces the stream and training starts. {!access.bootstrap_servers && <span className="muted">(Use your broker's address if it is not <code>localhost:9092</code>.)</span>}
       </p>
       <p className="muted small">
         Your topics start with <code>{access.topic_prefix}</code>: a stream announced on any other topic is refused and nothing trains.
-        {security && <> The snippets read your Kafka password from <code>$KAFKA_SASL_PASSWORD</code>; create or rotate it on the Account page.</>}
+        {security && usesSasl(security) && <> The snippets read your Kafka password from <code>$KAFKA_SASL_PASSWORD</code>; create or rotate it on the Account page.</>}
       </p>
       <div className="tabs" role="tablist">
         <button type="button" role="tab" aria-selected={tab === 'python'} className={tab === 'python' ? 'on' : ''} onClick={() => setTab('python')}>Python</button>

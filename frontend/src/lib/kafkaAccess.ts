@@ -29,7 +29,7 @@ export function topicPrefixFor(username: string, userId: number): string {
 
 /** What the UI assumes when the server has no Kafka access endpoint (older backend). */
 export function fallbackKafkaAccess(user: Pick<User, 'id' | 'username' | 'kafka'>): KafkaAccess {
-  const prefix = topicPrefixFor(user.username, user.id);
+  const prefix = user.kafka?.topic_prefix || topicPrefixFor(user.username, user.id);
   return {
     secured: false,
     bootstrap_servers: user.kafka?.bootstrap_servers || 'localhost:9092',

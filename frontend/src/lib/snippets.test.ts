@@ -91,6 +91,10 @@ describe('topic prefix', () => {
     expect(inNamespace('alice.', 'digits')).toBe('alice.digits');
     expect(inNamespace('alice.', 'alice.digits')).toBe('alice.digits');
   });
+  it('takes the prefix /auth/me/ reports over the derived one', () => {
+    expect(fallbackKafkaAccess({ id: 3, username: 'a.b', kafka: { topic_prefix: 'a_2eb.' } }).topic_prefix).toBe('a_2eb.');
+    expect(fallbackKafkaAccess({ id: 3, username: 'x'.repeat(70) }).topic_prefix).toBe('_u3.');
+  });
 });
 
 describe('kwargs', () => {

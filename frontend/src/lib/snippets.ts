@@ -20,13 +20,15 @@ export interface SnippetInput {
   security?: SnippetSecurity | null;
 }
 
-/** The security part of a user's Kafka access, for snippets (null when there is none to set). */
-export function snippetSecurity(access: { secured: boolean; security_protocol: string; sasl_mechanism: string | null; username: string | null } | null | undefined): SnippetSecurity | null {
-  if (!access?.secured || !access.security_protocol || access.security_protocol.toUpperCase() === 'PLAINTEXT') return null;
+/** The security part of a user's Kafka access, for snippets: null on a PLAINTEXT broker (the
+ *  embedded one). Any other protocol is set even when the platform issues no credentials
+ *  (a TLS-only cluster still needs `SSL`); the username is then a placeholder. */
+export function snippetSecurity(access: { security_protocol: string; sasl_mechanism: string | null; username: string | null } | null | undefined): SnippetSecurity | null {
+  if (!access?.security_protocol || access.security_protocol.toUpperCase() === 'PLAINTEXT') return null;
   return { protocol: access.security_protocol.toUpperCase(), mechanism: access.sasl_mechanism, username: access.username };
 }
 
-function usesSasl(s: SnippetSecurity): boolean {
+export function usesSasl(s: SnippetSecurity): boolean {
   return s.protocol.startsWith('SASL_');
 }
 

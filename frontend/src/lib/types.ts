@@ -6,7 +6,7 @@ export interface User {
   id: number;
   username: string;
   is_staff: boolean;
-  kafka?: { bootstrap_servers?: string; control_topic?: string };
+  kafka?: { bootstrap_servers?: string; control_topic?: string; topic_prefix?: string };
   /** The platform could not establish its sandbox: one user only (see docs/security.md). */
   single_user_mode?: boolean;
 }

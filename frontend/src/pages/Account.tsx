@@ -3,7 +3,7 @@ import { useAuth } from '../auth';
 import { ApiToken, KafkaAccess, KafkaCredentials, NewToken, kafkaAccessApi, expiryText, formErrors, passwordApi, passwordFormProblems, tokensApi, type PasswordForm } from '../lib/accounts';
 import { ApiError, type FieldErrors } from '../lib/api';
 import { fallbackKafkaAccess, forgetKafkaAccess } from '../lib/kafkaAccess';
-import UnsecuredBrokerNotice from '../components/KafkaNotice';
+import KafkaAccessNotice from '../components/KafkaNotice';
 import { ActionButton, CopyBlock, Empty, ErrorAlert, Field, Loading, Spinner, fmtDate, fmtDay, useLoad } from '../components/ui';
 
 const EMPTY_PASSWORDS: PasswordForm = { old_password: '', new_password: '', confirm: '' };
@@ -250,7 +250,7 @@ export function KafkaAccessPanel({ client = kafkaAccessApi, fallback }: { client
       ) : (
         <>
           {missing && <div className="alert info small">This server does not report Kafka settings yet: the prefix below is derived from your username.</div>}
-          <UnsecuredBrokerNotice access={access} />
+          <KafkaAccessNotice access={access} showSecured />
           {revealed && <KafkaCredentialsReveal credentials={revealed} onDone={() => setRevealed(null)} />}
           <KafkaSettingsList access={access} />
           {access.secured && (

@@ -123,7 +123,7 @@ const embeddedKafka: KafkaAccess = {
 };
 const securedKafka: KafkaAccess = {
   ...embeddedKafka, secured: true, bootstrap_servers: 'kafka.example.org:9093', security_protocol: 'SASL_SSL', sasl_mechanism: 'SCRAM-SHA-512',
-  username: 'user.alice', notice: '',
+  username: 'user.alice', notice: 'Kafka checks who you are. With your credentials you may read, write and create topics starting with alice.',
 };
 
 function fakeKafka(initial: KafkaAccess) {
@@ -144,7 +144,7 @@ describe('Kafka access', () => {
   it('on the embedded broker shows the prefix and the notice, and offers no credentials', async () => {
     render(<KafkaAccessPanel client={fakeKafka(embeddedKafka)} />);
     expect((await screen.findByTestId('kafka-topic-prefix')).textContent).toBe('alice.');
-    expect(screen.getByTestId('kafka-unsecured-notice').textContent).toContain(EMBEDDED_NOTICE);
+    expect(screen.getByTestId('kafka-unsecured-notice').textContent).toBe(`Not a security boundary. ${EMBEDDED_NOTICE}`);
     expect(screen.getByText('localhost:9190')).toBeTruthy();
     expect(screen.getByText('PLAINTEXT')).toBeTruthy();
     expect(screen.queryByRole('button', { name: /credentials/ })).toBeNull();
@@ -155,6 +155,7 @@ describe('Kafka access', () => {
     render(<KafkaAccessPanel client={client} />);
     expect(await screen.findByText('user.alice')).toBeTruthy();
     expect(screen.queryByTestId('kafka-unsecured-notice')).toBeNull();
+    expect(screen.getByTestId('kafka-secured-notice').textContent).toMatch(/Kafka checks who you are/);
     expect(screen.getByText('none yet')).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Create credentials' }));
     const reveal = await screen.findByTestId('new-kafka-credentials');
@@ -185,6 +186,17 @@ describe('Kafka access', () => {
     expect(screen.queryByTestId('new-kafka-credentials')).toBeNull();
   });
 
+  it('a TLS-only cluster without platform credentials: the notice without the embedded-broker warning, and SSL in the snippet', () => {
+    const tlsOnly: KafkaAccess = { ...embeddedKafka, security_protocol: 'SSL', notice: 'The platform does not issue Kafka credentials on this cluster (security protocol SSL).' };
+    render(<SendDataView deploymentId={7} access={tlsOnly} />);
+    const notice = screen.getByTestId('kafka-unsecured-notice').textContent ?? '';
+    expect(notice).toMatch(/does not issue Kafka credentials/);
+    expect(notice).not.toMatch(/Not a security boundary/);
+    const snippet = screen.getByLabelText('Send data snippet').textContent ?? '';
+    expect(snippet).toContain('security_protocol="SSL"');
+    expect(snippet).not.toContain('sasl');
+  });
+
   it('falls back to the derived prefix when the server has no Kafka endpoint (404)', async () => {
     const client = fakeKafka(embeddedKafka);
     client.get.mockRejectedValue(new ApiError(404, { detail: 'Not found.' }));
@@ -202,6 +214,7 @@ describe('Kafka access', () => {
     unmount();
     render(<SendDataView deploymentId={7} access={securedKafka} />);
     expect(screen.queryByTestId('kafka-unsecured-notice')).toBeNull();
+    expect(screen.queryByTestId('kafka-secured-notice')).toBeNull();
     expect(screen.getByLabelText('Send data snippet').textContent).toContain('sasl_plain_username="user.alice"');
     fireEvent.click(screen.getByRole('tab', { name: 'Command line' }));
     expect(screen.getByLabelText('Send data snippet').textContent).toContain('--sasl-username user.alice');
