@@ -57,7 +57,10 @@ describe('snippets in the user\'s namespace', () => {
 
   it('SASL_PLAINTEXT is secured too; SSL alone needs no password', () => {
     const plain = snippetSecurity({ ...securedAccess, security_protocol: 'SASL_PLAINTEXT', sasl_mechanism: 'PLAIN' });
-    expect(pythonSnippet({ deploymentId: 1, topic: 'alice.t', bootstrapServers: 'k:9092', security: plain })).toContain('security_protocol="SASL_PLAINTEXT"');
+    const plainText = pythonSnippet({ deploymentId: 1, topic: 'alice.t', bootstrapServers: 'k:9092', security: plain });
+    expect(plainText).toContain('security_protocol="SASL_PLAINTEXT"');
+    expect(plainText).not.toContain('ssl_cafile');
+    expect(pythonSnippet({ deploymentId: 1, topic: 'alice.t', bootstrapServers: 'k:9093', security: snippetSecurity(securedAccess) })).toContain('# ssl_cafile="kafka-ca.pem"');
     const ssl = snippetSecurity({ ...securedAccess, security_protocol: 'SSL', sasl_mechanism: null });
     const py = pythonSnippet({ deploymentId: 1, topic: 'alice.t', bootstrapServers: 'k:9093', security: ssl });
     expect(py).toContain('security_protocol="SSL"');

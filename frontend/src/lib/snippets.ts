@@ -28,6 +28,10 @@ export function snippetSecurity(access: { security_protocol: string; sasl_mechan
   return { protocol: access.security_protocol.toUpperCase(), mechanism: access.sasl_mechanism, username: access.username };
 }
 
+function usesTls(s: SnippetSecurity): boolean {
+  return s.protocol.endsWith('SSL');
+}
+
 export function usesSasl(s: SnippetSecurity): boolean {
   return s.protocol.startsWith('SASL_');
 }
@@ -50,6 +54,7 @@ function pythonSecurityKwargs(security: SnippetSecurity | null | undefined): str
     lines.push(`    sasl_plain_username=${JSON.stringify(security.username ?? '<your Kafka username>')},`);
     lines.push(`    sasl_plain_password=os.environ["${PASSWORD_ENV}"],  # your Kafka password (Account page)`);
   }
+  if (usesTls(security)) lines.push('    # ssl_cafile="kafka-ca.pem",  # when the cluster\'s certificate comes from a private CA');
   return '\n' + lines.join('\n');
 }
 
@@ -88,8 +93,10 @@ function cliSecurityFlags(security: SnippetSecurity | null | undefined): string 
 }
 
 function cliPasswordPrompt(security: SnippetSecurity | null | undefined): string {
-  if (!security || !usesSasl(security)) return '';
-  return `# Paste your Kafka password (Account page); it is read from $${PASSWORD_ENV}, not typed on the command line:
+  if (!security) return '';
+  const ca = usesTls(security) ? "# Add --ssl-ca kafka-ca.pem when the cluster's certificate comes from a private CA.\n" : '';
+  if (!usesSasl(security)) return ca;
+  return `${ca}# Paste your Kafka password (Account page); it is read from $${PASSWORD_ENV}, not typed on the command line:
 read -rs ${PASSWORD_ENV} && export ${PASSWORD_ENV}
 `;
 }
