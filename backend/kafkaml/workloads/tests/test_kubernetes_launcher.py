@@ -745,3 +745,32 @@ def test_built_objects_validate_against_kubernetes_schemas():
     for obj in (build_job(training_spec(), settings), build_deployment(inference_spec(), settings)):
         data = ApiClient().sanitize_for_serialization(obj)
         kubernetes_validate.validate(data, "1.30", strict=True)
+
+
+def test_a_workloads_kafka_principal_travels_in_its_secret_only(launcher, fake_api):
+    kafka = {  # what kafkaml.topics.principals.workload_principal_issue gives a launch
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": "workload.inference-4",
+        "KAFKA_SASL_PASSWORD": "kafka-pa55word-of-the-workload",
+    }
+    launcher.launch(inference_spec(secret_env={"KAFKAML_API_TOKEN": WORKER_SECRET, **kafka}))
+
+    (secret,) = fake_api.sent("POST", "secrets")
+    assert secret["body"]["stringData"] == {
+        "api-token": WORKER_SECRET,
+        "kafka-security-protocol": "SASL_SSL",
+        "kafka-sasl-mechanism": "SCRAM-SHA-512",
+        "kafka-sasl-username": "workload.inference-4",
+        "kafka-sasl-password": "kafka-pa55word-of-the-workload",
+    }
+    (created,) = fake_api.sent("POST", "deployments")
+    assert "kafka-pa55word-of-the-workload" not in created["raw"]
+    (container,) = created["body"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    for name in kafka:
+        assert "value" not in env[name]
+        assert env[name]["valueFrom"]["secretKeyRef"] == {
+            "name": "inference-4-credentials",
+            "key": secret_key_for(name),
+        }
