@@ -54,6 +54,22 @@ def sasl_kafka(tmp_path_factory):
         yield kafka
 
 
+@pytest.fixture(scope="session")
+def kafka_cluster(tmp_path_factory):
+    """Three Apache Kafka nodes (KRaft, each broker + controller), replication factor 3 and
+    ``min.insync.replicas=2``, started once per session for the fault tests (``tests/faults``):
+    ``kill(node_id)``, ``kill_leader(topic)``, ``restart(node_id)``, ``stop_all()`` /
+    ``start_all()`` (same data, same ports). Skipped without Java, or without Maven and the jars.
+    Tests that kill a node must leave the cluster whole (``start_all()``) for the next one."""
+    from tests.apache_kafka import KafkaCluster, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with KafkaCluster(tmp_path_factory.mktemp("kafka-cluster")) as cluster:
+        yield cluster
+
+
 @pytest.fixture
 def unique_topic(request):
     """A topic name no other test uses (the broker is shared by the session)."""

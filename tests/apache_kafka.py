@@ -12,6 +12,11 @@ Two flavours:
   ``StandardAuthorizer`` is on and denies what no ACL allows; ``admin`` (a super user, its SCRAM
   credential made at format time) is what the platform would use to provision principals
   through the Admin API.
+
+:class:`KafkaCluster` runs three such nodes (each broker + controller, one KRaft quorum) with
+replication factor 3 and ``min.insync.replicas=2``, for the fault tests (``tests/faults``): it
+can kill -9 a node or the leader of a partition, restart a node, and stop / start the whole
+cluster on the same data folders and ports.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -44,6 +50,17 @@ def kafka_libs() -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
+def unavailable_reason() -> str | None:
+    """Why Apache Kafka cannot run here (no Java, Maven could not resolve the jars), or None."""
+    if not shutil.which("java"):
+        return "Apache Kafka needs Java 17+ on PATH"
+    try:
+        kafka_libs()
+    except (BrokerError, OSError, subprocess.TimeoutExpired) as exc:
+        return f"Apache Kafka jars unavailable (needs Maven and .ci/install-kafka.sh): {exc}"
+    return None
+
+
 def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
@@ -58,6 +75,11 @@ class ApacheKafka:
     heap_mb: int = 384
     port: int = 0
     controller_port: int = 0
+    # A cluster's nodes share the id, the quorum (``id@host:port,...``) and extra settings.
+    node_id: int = 1
+    cluster_id: str = field(default_factory=_cluster_id)
+    quorum_voters: str = ""
+    extra_properties: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = field(default=None, init=False)
 
     @property
@@ -80,10 +102,11 @@ class ApacheKafka:
 
     def _properties(self) -> str:
         client = "SASL_PLAINTEXT" if self.sasl else "PLAINTEXT"
+        voters = self.quorum_voters or f"{self.node_id}@127.0.0.1:{self.controller_port}"
         lines = [
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"node.id={self.node_id}",
+            f"controller.quorum.voters={voters}",
             f"listeners=CLIENT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             f"advertised.listeners=CLIENT://127.0.0.1:{self.port}",
             "inter.broker.listener.name=CLIENT",
@@ -109,6 +132,8 @@ class ApacheKafka:
                 f"super.users=User:{ADMIN_USER};User:ANONYMOUS",
                 "allow.everyone.if.no.acl.found=false",
             ]
+        # later lines win in a .properties file: the cluster's settings replace the defaults
+        lines += [f"{key}={value}" for key, value in self.extra_properties.items()]
         return "\n".join(lines) + "\n"
 
     def _java(self, libs: Path, main: str, *args: str, heap_mb: int = 128) -> list[str]:
@@ -127,12 +152,22 @@ class ApacheKafka:
         ]
 
     def start(self, timeout: float = 90.0) -> ApacheKafka:
+        self.format()
+        self.launch()
+        self._wait_ready(timeout)
+        return self
+
+    def allocate_ports(self) -> None:
+        self.port = self.port or free_port()
+        self.controller_port = self.controller_port or free_port()
+
+    def format(self) -> None:
+        """Write the settings and format the KRaft storage (once per data folder)."""
         libs = kafka_libs()
         if not shutil.which("java"):
             raise BrokerError("Apache Kafka needs Java 17+ on PATH")
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port()
-        self.controller_port = self.controller_port or free_port()
+        self.allocate_ports()
         config = self.work_dir / "server.properties"
         config.write_text(self._properties())
         (self.work_dir / "log4j2.properties").write_text(
@@ -142,7 +177,7 @@ class ApacheKafka:
             "appender.f.layout.type=PatternLayout\n"
             "appender.f.layout.pattern=%d %p %c: %m%n\n"
         )
-        fmt = ["format", "-t", _cluster_id(), "-c", str(config)]
+        fmt = ["format", "-t", self.cluster_id, "-c", str(config)]
         if self.sasl:
             fmt += [
                 "--add-scram",
@@ -156,9 +191,13 @@ class ApacheKafka:
         )
         if done.returncode != 0:
             raise BrokerError(f"kafka-storage format failed:\n{done.stdout}\n{done.stderr}")
+
+    def launch(self) -> None:
+        """Start the formatted node (again, after a stop or a kill: same data, same ports)."""
+        config = self.work_dir / "server.properties"
         out = open(self.work_dir / "stdout.log", "ab")
         self.process = subprocess.Popen(
-            self._java(libs, "kafka.Kafka", str(config), heap_mb=self.heap_mb),
+            self._java(kafka_libs(), "kafka.Kafka", str(config), heap_mb=self.heap_mb),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -166,8 +205,17 @@ class ApacheKafka:
             preexec_fn=terminate_with_parent,
         )
         out.close()
-        self._wait_ready(timeout)
-        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """kill -9 the node (no controlled shutdown, nothing flushed)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+        self.process = None
 
     def _wait_ready(self, timeout: float) -> None:
         from confluent_kafka.admin import AdminClient
@@ -202,3 +250,194 @@ class ApacheKafka:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+# Broker settings of the three-node cluster: what docs/kubernetes.md recommends for production
+# (replication 3, min ISR 2, no unclean election), with quick failure detection for the tests.
+CLUSTER_PROPERTIES = {
+    "default.replication.factor": "3",
+    "min.insync.replicas": "2",
+    "unclean.leader.election.enable": "false",
+    "offsets.topic.replication.factor": "3",
+    "offsets.topic.num.partitions": "6",
+    "transaction.state.log.replication.factor": "3",
+    "transaction.state.log.min.isr": "2",
+    "transaction.state.log.num.partitions": "6",
+    # a killed broker is fenced (and its partitions led elsewhere) after this many ms
+    "broker.session.timeout.ms": "4000",
+    "broker.heartbeat.interval.ms": "500",
+    "controller.quorum.election.timeout.ms": "1000",
+    "controller.quorum.fetch.timeout.ms": "2000",
+    "replica.lag.time.max.ms": "10000",
+    "num.partitions": "3",
+}
+
+
+@dataclass
+class KafkaCluster:
+    """Three KRaft nodes on loopback, each broker + controller of one quorum; a context manager.
+
+    Topics get 3 replicas and need 2 in sync to take an ``acks=all`` write, so one node may die
+    (kill -9) with nothing acknowledged lost. Nodes are numbered 1..size.
+    """
+
+    work_dir: Path
+    size: int = 3
+    heap_mb: int = 320
+    nodes: list[ApacheKafka] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        cluster_id = _cluster_id()
+        self.nodes = [
+            ApacheKafka(
+                self.work_dir / f"node{i}",
+                heap_mb=self.heap_mb,
+                node_id=i,
+                cluster_id=cluster_id,
+                extra_properties=dict(CLUSTER_PROPERTIES),
+            )
+            for i in range(1, self.size + 1)
+        ]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.bootstrap_servers for node in self.nodes)
+
+    def client_config(self) -> dict:
+        return {"bootstrap.servers": self.bootstrap_servers}
+
+    def node(self, node_id: int) -> ApacheKafka:
+        return self.nodes[node_id - 1]
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, timeout: float = 120.0) -> KafkaCluster:
+        for node in self.nodes:
+            node.allocate_ports()
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        for node in self.nodes:
+            node.quorum_voters = voters
+            node.format()
+        try:
+            self.start_all(timeout)
+            self._create_internal_topics()
+        except BaseException:
+            self.stop_all()
+            raise
+        return self
+
+    def start_all(self, timeout: float = 120.0) -> None:
+        """Start every node that is not running (same data folders, same ports) and wait until
+        all of them are in the cluster and every partition has its replicas back in sync."""
+        for node in self.nodes:
+            if not node.running:
+                node.launch()
+        self.wait_healthy(timeout)
+
+    def stop_all(self) -> None:
+        """Stop every node (SIGTERM: a controlled shutdown; kill -9 after 30 s)."""
+        for node in self.nodes:  # signal all first, so no node waits for the others to move
+            if node.running:
+                node.process.terminate()
+        for node in self.nodes:
+            node.stop()
+
+    def kill(self, node_id: int) -> None:
+        """kill -9 one node."""
+        self.node(node_id).kill()
+
+    def restart(self, node_id: int, timeout: float = 90.0) -> None:
+        """Start a stopped or killed node again and wait until the cluster is whole."""
+        node = self.node(node_id)
+        if not node.running:
+            node.launch()
+        self.wait_healthy(timeout)
+
+    def leader(self, topic: str, partition: int = 0, timeout: float = 30.0) -> int:
+        """The node id leading ``topic``'s partition (waits for one to be elected)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                meta = self._admin().list_topics(topic, timeout=5).topics.get(topic)
+                if meta is not None and meta.error is None and partition in meta.partitions:
+                    leader = meta.partitions[partition].leader
+                    if leader > 0:
+                        return leader
+            except Exception:  # noqa: BLE001 - a node may be restarting; ask again
+                pass
+            if time.monotonic() > deadline:
+                raise BrokerError(f"no leader for {topic}[{partition}] within {timeout:.0f}s")
+            time.sleep(0.3)
+
+    def kill_leader(self, topic: str, partition: int = 0) -> int:
+        """kill -9 the node that leads ``topic``'s partition; returns its id."""
+        node_id = self.leader(topic, partition)
+        self.kill(node_id)
+        return node_id
+
+    def running_ids(self) -> list[int]:
+        return [node.node_id for node in self.nodes if node.running]
+
+    # -- health ------------------------------------------------------------------------------
+
+    def _admin(self):
+        from confluent_kafka.admin import AdminClient
+
+        running = [n.bootstrap_servers for n in self.nodes if n.running]
+        servers = ",".join(running) or self.bootstrap_servers
+        # quiet: while nodes start, every refused connection would be logged to stderr
+        return AdminClient({"bootstrap.servers": servers, "log_level": 0})
+
+    def wait_healthy(self, timeout: float = 90.0) -> None:
+        """Every node registered and every partition's replicas all in sync."""
+        deadline = time.monotonic() + timeout
+        problem = "no answer"
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                if node.process is not None and node.process.poll() is not None:
+                    raise BrokerError(
+                        f"Kafka node {node.node_id} exited; see {node.work_dir / 'kafka.log'}"
+                    )
+            try:
+                meta = self._admin().list_topics(timeout=5)
+                if len(meta.brokers) < self.size:
+                    problem = f"{len(meta.brokers)} of {self.size} brokers registered"
+                else:
+                    lagging = [
+                        f"{t}[{p}]"
+                        for t, tm in meta.topics.items()
+                        for p, pm in tm.partitions.items()
+                        if len(pm.isrs) < len(pm.replicas) or pm.leader < 0
+                    ]
+                    if not lagging:
+                        return
+                    problem = f"replicas out of sync: {', '.join(lagging[:5])}"
+            except Exception as exc:  # noqa: BLE001 - not up yet
+                problem = str(exc)
+            time.sleep(0.5)
+        raise BrokerError(f"Kafka cluster not healthy within {timeout:.0f}s: {problem}")
+
+    def _create_internal_topics(self) -> None:
+        """Create ``__consumer_offsets`` and ``__transaction_state`` now, while all three nodes
+        run: Kafka refuses to create them with 3 replicas once a node is down."""
+        from confluent_kafka import Consumer, Producer, TopicPartition
+
+        config = self.client_config()
+        probe = f"__kafkaml-cluster-probe-{uuid.uuid4().hex[:6]}"
+        producer = Producer({**config, "transactional.id": probe, "acks": "all"})
+        producer.init_transactions(60)
+        producer.begin_transaction()
+        producer.produce(probe, b"x")
+        producer.commit_transaction(60)
+        consumer = Consumer({**config, "group.id": probe, "enable.auto.commit": False})
+        try:
+            consumer.commit(offsets=[TopicPartition(probe, 0, 1)], asynchronous=False)
+        finally:
+            consumer.close()
+        self.wait_healthy(60)
+
+    def __enter__(self) -> KafkaCluster:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop_all()
