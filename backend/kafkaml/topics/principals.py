@@ -45,7 +45,7 @@ from kafkaml.errors import ConflictError, ServiceUnavailableError
 from worker_common.kafka import admin_config
 
 from .models import KafkaPrincipal, PrincipalKind
-from .namespace import kafka_username, topic_prefix, workload_kafka_username
+from .namespace import is_in_namespace, kafka_username, topic_prefix, workload_kafka_username
 
 log = logging.getLogger(__name__)
 
@@ -139,14 +139,20 @@ def user_grants(user) -> list[Grant]:
 
 def inference_grants(inference) -> list[Grant]:
     """An inference reads its input topic in its own consumer group and writes its output,
-    upper and dead-letter topics, each named exactly (it may create them when missing)."""
+    upper and dead-letter topics, each named exactly (it may create them when missing). Only
+    topics of its owner's namespace: one named otherwise (an inference made before topics were
+    owned) gets no right, and the broker refuses it."""
     from model_inference.core import dlq_topic
 
-    writes = [inference.output_topic, dlq_topic(inference.input_topic)]
-    if inference.upper_topic:
-        writes.append(inference.upper_topic)
+    def owned(topics):
+        return [t for t in topics if t and is_in_namespace(inference.owner, t)]
+
+    reads = owned([inference.input_topic])
+    writes = owned(
+        [inference.output_topic, dlq_topic(inference.input_topic), inference.upper_topic]
+    )
     return [
-        _topic(inference.input_topic, (*READ_SIDE, _OPS.CREATE)),
+        *[_topic(topic, (*READ_SIDE, _OPS.CREATE)) for topic in reads],
         *[_topic(topic, (*WRITE_SIDE, _OPS.CREATE)) for topic in writes],
         # the group model_inference joins when run for a backend inference
         _group(f"kafkaml-inference-{inference.pk}"),

@@ -140,7 +140,7 @@ def test_a_person_gets_their_prefix_and_writing_the_control_topic(user, settings
 
 def test_an_inference_gets_its_exact_topics_and_group(user):
     inference = SimpleNamespace(
-        pk=7, input_topic="alice.in", output_topic="alice.out", upper_topic="alice.up"
+        pk=7, owner=user, input_topic="alice.in", output_topic="alice.out", upper_topic="alice.up"
     )
     allowed = _allowed("workload.inference-7", principals.inference_grants(inference))
     assert {name for _, name, _, _ in allowed} == {
@@ -155,6 +155,14 @@ def test_an_inference_gets_its_exact_topics_and_group(user):
     writes = {name for _, name, _, op in allowed if op == AclOperation.WRITE}
     assert reads == {"alice.in", "kafkaml-inference-7"}
     assert writes == {"alice.out", "alice.up", "alice.in.dlq"}
+
+
+def test_an_inference_gets_nothing_outside_its_owners_namespace(user):
+    legacy = SimpleNamespace(  # made before topics were owned
+        pk=8, owner=user, input_topic="bob.in", output_topic="out", upper_topic=""
+    )
+    allowed = _allowed("workload.inference-8", principals.inference_grants(legacy))
+    assert allowed == {(GROUP, "kafkaml-inference-8", LITERAL, AclOperation.READ)}
 
 
 def test_a_training_reads_its_owners_namespace(user):
