@@ -392,3 +392,22 @@ def test_a_training_principal_reads_its_owners_namespace_only(secured, monkeypat
 
     workload_credentials_revoke(spec.name)
     assert eventually(lambda: not authenticates(worker))
+
+
+def test_the_reconciler_removes_principals_whose_credentials_were_revoked(secured):
+    from kafkaml.topics.models import KafkaPrincipal
+    from kafkaml.topics.namespace import topic_prefix
+    from kafkaml.topics.principals import workload_principals_sweep
+    from kafkaml.workloads.credentials import credentials_revoke
+    from kafkaml.workloads.services import inference_spec
+
+    alice = make_user("alice")
+    prefix = topic_prefix(alice)
+    spec = inference_spec(_inference(alice, input_topic=f"{prefix}i", output_topic=f"{prefix}o"))
+    worker = workload_client(secured, spec)
+    assert eventually(lambda: authenticates(worker))
+    assert workload_principals_sweep() == 0  # its API credential is live: it stays
+    credentials_revoke(workload_name=spec.name)  # e.g. the reconciler saw the workload end
+    assert workload_principals_sweep() == 1
+    assert not KafkaPrincipal.objects.filter(workload_name=spec.name).exists()
+    assert eventually(lambda: not authenticates(worker))
