@@ -14,8 +14,10 @@ import sys
 import threading
 
 from .worker import (
+    AT_LEAST_ONCE,
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_WAIT_MS,
+    DELIVERY_MODES,
     InferenceWorker,
     WorkerConfig,
     WorkerError,
@@ -64,7 +66,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model-version", help="standalone: version written in outputs (default: metadata)"
     )
-    p.add_argument("--commit-interval-ms", type=float, default=200)
+    p.add_argument(
+        "--delivery",
+        choices=DELIVERY_MODES,
+        help=f"{AT_LEAST_ONCE} (default) or exactly_once (Kafka transactions; readers of the "
+        "output must use isolation.level=read_committed)",
+    )
+    p.add_argument(
+        "--commit-interval-ms",
+        type=float,
+        default=200,
+        help="how often offsets are committed (exactly_once: one transaction per interval)",
+    )
+    p.add_argument("--transactional-id", help="exactly_once: default <group id>.<replica name>")
+    p.add_argument(
+        "--cluster-timeout",
+        type=float,
+        default=5.0,
+        help="seconds without any reachable broker before the inference is reported degraded",
+    )
     p.add_argument("--metrics-interval", type=float, default=5.0, help="seconds between reports")
     p.add_argument("--swap-poll", type=float, default=None, help="seconds between model checks")
     p.add_argument(
@@ -104,6 +124,7 @@ def _backend_settings(args, client) -> dict:
         "max_wait_ms": info.get("max_wait_ms"),
         "group_id": f"kafkaml-inference-{args.inference_id}",
         "runtime": info.get("runtime") or None,
+        "delivery": info.get("delivery") or None,
     }
 
 
@@ -206,6 +227,9 @@ def make_worker(argv: list[str] | None = None) -> InferenceWorker:
         gate_file=args.gate_file,
         consumer_overrides=json.loads(args.consumer_config or "{}"),
         producer_overrides=json.loads(args.producer_config or "{}"),
+        delivery=pick("delivery", AT_LEAST_ONCE),
+        transactional_id=args.transactional_id,
+        cluster_timeout_s=args.cluster_timeout,
     )
     return InferenceWorker(config, source=source, reporter=reporter)
 

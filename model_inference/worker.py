@@ -13,6 +13,21 @@ Guarantees (at-least-once):
   dies loses nothing, its uncommitted records are consumed again by the group;
 * SIGTERM / SIGINT: finish the batch, flush, commit, leave the group, exit 0.
 
+Exactly-once (``delivery="exactly_once"``): one transactional producer per replica
+(``transactional.id`` = ``<group>.<replica>``, stable across restarts so a restarted replica
+aborts what its predecessor left open). Outputs, upper-topic and dead-letter records of the
+batches of one commit interval and the consumed input offsets
+(``send_offsets_to_transaction`` with the consumer's group metadata: a replica that lost its
+partitions in a rebalance is fenced by the group generation, KIP-447) are committed in one
+transaction. On any failure the transaction is aborted and the consumer rewound to the
+committed offsets; nothing of it is visible to ``read_committed`` readers. Input is read with
+``isolation.level=read_committed``; downstream readers must read the output that way too.
+
+Cluster reachability: librdkafka's "all brokers down" error marks the cluster unreachable; a
+background probe (a metadata request) marks it reachable again. After ``cluster_timeout_s``
+unreachable, the metrics report carries ``cluster_unreachable_since`` (the backend shows the
+inference degraded).
+
 Delivery reports are served by a small thread that polls the producer, so a batch is seen as
 acknowledged (and its latency measured) as soon as the broker answers.
 """
@@ -29,12 +44,13 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from worker_common.kafka import client_config, ensure_topics
+from worker_common.kafka import client_config, ensure_topics, producer_config
 
 from .core import ModelSpec, dlq_headers, dlq_topic, process_batch
 from .metrics import Metrics
@@ -44,6 +60,9 @@ log = logging.getLogger("model_inference")
 
 DEFAULT_BATCH_SIZE = 512
 DEFAULT_MAX_WAIT_MS = 5
+AT_LEAST_ONCE = "at_least_once"
+EXACTLY_ONCE = "exactly_once"
+DELIVERY_MODES = (AT_LEAST_ONCE, EXACTLY_ONCE)
 PIPELINE_MIN_BATCH = 16  # smaller batches are predicted inline
 
 
@@ -74,8 +93,14 @@ class WorkerConfig:
     gate_file: str | None = None  # bench: stay paused until this file exists
     consumer_overrides: dict = field(default_factory=dict)
     producer_overrides: dict = field(default_factory=dict)
+    delivery: str = AT_LEAST_ONCE  # or exactly_once (transactions)
+    transactional_id: str | None = None  # exactly_once; default "<group>.<replica>"
+    transaction_timeout_ms: int = 10000  # the coordinator aborts a dead replica's transaction
+    cluster_timeout_s: float = 5.0  # unreachable this long: reported (inference degraded)
 
     def __post_init__(self) -> None:
+        if self.delivery not in DELIVERY_MODES:
+            raise ValueError(f"delivery must be one of {', '.join(DELIVERY_MODES)}")
         if self.batch_size < 1:
             raise ValueError("batch size must be at least 1")
         if self.max_wait_ms < 0:
@@ -84,6 +109,12 @@ class WorkerConfig:
             self.replica = (
                 os.environ.get("KAFKAML_REPLICA") or f"{socket.gethostname()}-{os.getpid()}"
             )
+        if self.delivery == EXACTLY_ONCE and not self.transactional_id:
+            self.transactional_id = f"{self.group_id}.{self.replica}"
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.delivery == EXACTLY_ONCE
 
 
 class WorkerError(RuntimeError):
@@ -132,6 +163,16 @@ class InferenceWorker:
         self._last_input = time.monotonic()
         self.consumer = None
         self.producer = None
+        # exactly-once: the open transaction and the input positions its outputs answer
+        self._txn_open = False
+        self._txn_offsets: dict[int, int] = {}
+        self._txn_error: str | None = None  # a delivery in the open transaction failed
+        self.transactions = 0  # committed
+        self.aborts = 0
+        self.rewinds = 0
+        # cluster reachability (wall-clock time it became unreachable, None while reachable)
+        self._down_since: float | None = None
+        self._reported_down: float | None = None
 
     # ------------------------------------------------------------------ model
     def load_initial_model(self) -> None:
@@ -233,6 +274,8 @@ class InferenceWorker:
             # request (p50 ~45 ms at 100, ~10 ms at 5); Kafka returns as soon as data arrives either way.
             "fetch.wait.max.ms": 5,
             "queued.max.messages.kbytes": 65536,
+            # skip aborted transactions' records (an exactly-once upstream, e.g. a sub-model)
+            "isolation.level": "read_committed",
             "error_cb": self._on_client_error,
         }
         conf.update(c.consumer_overrides)
@@ -241,22 +284,66 @@ class InferenceWorker:
     def _producer_config(self) -> dict:
         c = self.config
         conf = {
-            **client_config(c.bootstrap_servers),  # + KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*...
+            # acks=all + idempotence, + KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*...
+            **producer_config(c.bootstrap_servers),
             "client.id": f"kafkaml-inference-{c.replica}",
-            "acks": "all",
             "linger.ms": 1,
             "batch.num.messages": 10000,
             "queue.buffering.max.messages": 200000,
-            "enable.idempotence": False,
             "reconnect.backoff.max.ms": 5000,
             "error_cb": self._on_client_error,
         }
+        if c.exactly_once:
+            conf.update(
+                {
+                    "transactional.id": c.transactional_id,
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "transaction.timeout.ms": c.transaction_timeout_ms,
+                    "linger.ms": 5,
+                }
+            )
         conf.update(c.producer_overrides)
         return conf
 
-    @staticmethod
-    def _on_client_error(err) -> None:
+    def _on_client_error(self, err) -> None:
+        from confluent_kafka import KafkaError
+
+        if err.code() == KafkaError._ALL_BROKERS_DOWN:
+            if self._down_since is None:
+                self._down_since = time.time()
+                log.warning("kafka cluster unreachable: %s", err)
+            return
+        if err.fatal() and self.config.exactly_once:
+            # e.g. fenced by a newer instance with the same transactional.id
+            self._fail(f"fatal Kafka error: {err}")
         log.warning("kafka client: %s", err)
+
+    def _fail(self, reason: str) -> None:
+        if self._fatal is None:
+            self._fatal = reason
+        self._stop.set()
+
+    @property
+    def cluster_unreachable_since(self) -> float | None:
+        """Since when the cluster has been unreachable, once that lasted ``cluster_timeout_s``."""
+        since = self._down_since
+        if since is None or time.time() - since < self.config.cluster_timeout_s:
+            return None
+        return since
+
+    def _probe_cluster(self) -> None:
+        """Background thread: while the cluster is marked unreachable, ask for metadata; an
+        answer means it is back (librdkafka says when it goes, not when it returns)."""
+        while not self._threads_stop.wait(1.0):
+            if self._down_since is None or self.consumer is None:
+                continue
+            try:
+                self.consumer.list_topics(self.config.input_topic, timeout=2.0)
+            except Exception:  # noqa: BLE001 - still unreachable
+                continue
+            log.info("kafka cluster reachable again (after %.1fs)", time.time() - self._down_since)
+            self._down_since = None
 
     def _ensure_topics(self) -> None:
         c = self.config
@@ -282,14 +369,22 @@ class InferenceWorker:
         log.info("revoked %s: flushing and committing", [p.partition for p in partitions])
         if self._inflight is not None:
             self._produce_batch(self._inflight)
-        self._drain(timeout=30)
-        self._commit(force=True, sync=True)
+        if self.config.exactly_once:
+            # commit what was produced while the partitions are still ours; if that fails the
+            # transaction is aborted and the next owner reads those records again
+            self._commit_transaction(force=True, rewind=False)
+        else:
+            self._drain(timeout=30)
+            self._commit(force=True, sync=True)
         self._assignment = []
         self._committable.clear()
         self._write_ready()
 
     def _on_lost(self, consumer, partitions) -> None:
         log.warning("lost %s: their uncommitted records go to other replicas", partitions)
+        if self.config.exactly_once:  # our offsets would be fenced anyway: abort now
+            self._inflight = None
+            self._abort_transaction(rewind=False, reason="partitions lost")
         self._assignment = []
         self._committable.clear()
 
@@ -324,6 +419,10 @@ class InferenceWorker:
         if c.create_topics:
             self._ensure_topics()
         self.producer = Producer(self._producer_config())
+        if c.exactly_once:
+            # registers the transactional.id with its coordinator and aborts what a previous
+            # instance with the same id left open (fencing it)
+            self._retry(lambda t: self.producer.init_transactions(t), "init transactions")
         self.consumer = Consumer(self._consumer_config())
         self.consumer.subscribe(
             [c.input_topic],
@@ -331,13 +430,16 @@ class InferenceWorker:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
-        threads = [threading.Thread(target=self._poll_producer, name="delivery", daemon=True)]
+        threads = [
+            threading.Thread(target=self._poll_producer, name="delivery", daemon=True),
+            threading.Thread(target=self._probe_cluster, name="probe", daemon=True),
+        ]
         if self.source is not None and not self.echo:
             threads.append(threading.Thread(target=self._swap_watcher, name="swap", daemon=True))
         for t in threads:
             t.start()
         log.info(
-            "replica %s: %s -> %s (group %s, batch %d, max wait %s ms, runtime %s)",
+            "replica %s: %s -> %s (group %s, batch %d, max wait %s ms, runtime %s, %s%s)",
             c.replica,
             c.input_topic,
             c.output_topic,
@@ -345,6 +447,8 @@ class InferenceWorker:
             c.batch_size,
             c.max_wait_ms,
             type(self.model.runtime).__name__ if self.model.runtime else "echo",
+            c.delivery,
+            f", transactional.id {c.transactional_id}" if c.exactly_once else "",
         )
         consume = self.consumer.consume
         try:
@@ -358,9 +462,11 @@ class InferenceWorker:
                 wait = 0 if self._inflight is not None else c.max_wait_ms / 1000.0
                 messages = consume(c.batch_size, wait)
                 submitted = self._submit(messages) if messages else None
+                rewinds = self.rewinds
                 if self._inflight is not None:
                     self._produce_batch(self._inflight)
-                self._inflight = submitted
+                # an aborted transaction rewound the consumer: what was just consumed comes again
+                self._inflight = submitted if self.rewinds == rewinds else None
                 if messages:
                     self._last_input = time.monotonic()
                 elif (
@@ -372,9 +478,12 @@ class InferenceWorker:
                 ):
                     log.info("idle for %.1fs: stopping", c.exit_when_idle_s)
                     break
-                self._complete()
-                self._commit()
-                self._maybe_report()
+                if c.exactly_once:
+                    self._commit_transaction()
+                else:
+                    self._complete()
+                    self._commit()
+                self._maybe_report(force=self._reported_down != self.cluster_unreachable_since)
         finally:
             self._shutdown(threads)
         if self._fatal:
@@ -419,6 +528,25 @@ class InferenceWorker:
         return good, offsets, timestamps, future
 
     def _produce_batch(self, inflight) -> None:
+        c = self.config
+        if not c.exactly_once:
+            self._produce_records(inflight)
+            return
+        from confluent_kafka import KafkaException
+
+        try:
+            if not self._txn_open:
+                self.producer.begin_transaction()
+                self._txn_open = True
+            self._produce_records(inflight)
+        except KafkaException as exc:  # the transaction is unusable: start again from commits
+            self._inflight = None
+            self._abort_transaction(rewind=True, reason=str(exc.args[0]))
+            return
+        # this transaction answers the inputs up to these positions
+        self._txn_offsets.update(inflight[1])
+
+    def _produce_records(self, inflight) -> None:
         good, offsets, timestamps, future = inflight
         self._inflight = None
         result = future.result()
@@ -473,13 +601,16 @@ class InferenceWorker:
                 self.producer.poll(0.01)
 
     def _delivery_callback(self, batch: _Batch):
+        exactly_once = self.config.exactly_once
+
         def on_delivery(err, msg):
             if err is not None:
+                if exactly_once:  # the transaction will be aborted and its inputs read again
+                    self._txn_error = f"delivery to {msg.topic()} failed: {err}"
+                    return
                 # librdkafka already retried for message.timeout.ms: give up on this replica.
                 # The batch is never committed, so the group reads its records again.
-                if self._fatal is None:
-                    self._fatal = f"delivery to {msg.topic()} failed: {err}"
-                self._stop.set()
+                self._fail(f"delivery to {msg.topic()} failed: {err}")
                 return
             if batch.remaining == 1:
                 batch.done_at = time.time()
@@ -517,6 +648,103 @@ class InferenceWorker:
         except KafkaException as exc:  # e.g. rebalance in progress: the next owner re-reads
             log.warning("commit failed: %s", exc)
 
+    # ------------------------------------------------------------------ exactly-once
+    def _retry(self, call, what: str, timeout: float = 10.0, deadline_s: float = 60.0) -> None:
+        """``call(timeout)`` again while librdkafka says the error is retriable."""
+        from confluent_kafka import KafkaException
+
+        deadline = time.monotonic() + deadline_s
+        while True:
+            try:
+                call(timeout)
+                return
+            except KafkaException as exc:
+                err = exc.args[0]
+                if not err.retriable() or time.monotonic() > deadline or self._fatal:
+                    raise
+                log.info("%s: %s; retrying", what, err)
+                # e.g. the cluster is away: keep telling the backend
+                self._maybe_report(force=self._reported_down != self.cluster_unreachable_since)
+
+    def _commit_transaction(self, force: bool = False, rewind: bool = True) -> None:
+        """Every ``commit_interval_ms``: put the consumed positions into the transaction and
+        commit it (outputs visible to read_committed readers, inputs committed, atomically).
+        On failure abort it and, with ``rewind``, read its inputs again."""
+        if not self._txn_open:
+            return
+        now = time.monotonic()
+        if not force and (now - self._last_commit) * 1000 < self.config.commit_interval_ms:
+            return
+        from confluent_kafka import KafkaException, TopicPartition
+
+        self._last_commit = now
+        if self._txn_error:
+            self._abort_transaction(rewind=rewind, reason=self._txn_error)
+            return
+        offsets = [
+            TopicPartition(self.config.input_topic, p, o) for p, o in self._txn_offsets.items()
+        ]
+        try:
+            if offsets:
+                metadata = self.consumer.consumer_group_metadata()
+                self._retry(
+                    lambda t: self.producer.send_offsets_to_transaction(offsets, metadata, t),
+                    "send offsets",
+                )
+            self._retry(lambda t: self.producer.commit_transaction(t), "commit transaction")
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.fatal():
+                self._fail(f"transaction commit failed: {err}")
+                return
+            self._abort_transaction(rewind=rewind, reason=str(err))
+            return
+        if self._txn_error:  # cannot happen after a successful commit; be safe
+            log.warning("delivery error after commit: %s", self._txn_error)
+        done = time.time()
+        self._txn_open = False
+        self._txn_offsets.clear()
+        self.transactions += 1
+        while self._batches:
+            b = self._batches.popleft()
+            self.metrics.completed(b.outputs, b.upper, b.errors, done, b.timestamps)
+
+    def _abort_transaction(self, rewind: bool, reason: str) -> None:
+        """Abort the open transaction (its records are never visible to read_committed
+        readers) and, with ``rewind``, seek the consumer back to the committed offsets."""
+        from confluent_kafka import KafkaException
+
+        log.warning("aborting the transaction: %s", reason)
+        self._batches.clear()
+        self._txn_offsets.clear()
+        self._txn_error = None
+        if self._txn_open:
+            self._txn_open = False
+            try:
+                self._retry(lambda t: self.producer.abort_transaction(t), "abort transaction")
+            except KafkaException as exc:
+                self._fail(f"could not abort the transaction: {exc.args[0]}")
+                return
+        self.aborts += 1
+        if rewind:
+            self._inflight = None  # consumed but not produced: read again too
+            self._rewind()
+
+    def _rewind(self) -> None:
+        from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
+
+        if not self._assignment:
+            return
+        self.rewinds += 1
+        try:
+            committed = self.consumer.committed(self._assignment, timeout=30)
+            for tp in committed:
+                offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
+                self.consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+        except KafkaException as exc:
+            # cannot rewind in place: stop (uncommitted inputs are read again by the group)
+            self._fail(f"could not rewind to the committed offsets: {exc.args[0]}")
+
     def _drain(self, timeout: float) -> None:
         """Wait until every produced record is acknowledged (or one failed for good)."""
         deadline = time.monotonic() + timeout
@@ -548,6 +776,14 @@ class InferenceWorker:
             return
         self._last_report = now
         payload = self.metrics.report(self._lag(), self.model.version if self.model else None)
+        down = self.cluster_unreachable_since
+        self._reported_down = down
+        payload["cluster_unreachable_since"] = (
+            None if down is None else datetime.fromtimestamp(down, UTC).isoformat()
+        )
+        if self.config.exactly_once:
+            payload["transactions"] = self.transactions
+            payload["aborted_transactions"] = self.aborts
         if self.reporter is not None:
             self.reporter(payload)
         else:
@@ -564,13 +800,17 @@ class InferenceWorker:
     def _shutdown(self, threads) -> None:
         log.info("stopping: flushing outputs and committing")
         try:
-            if self._inflight is not None:
+            if self._inflight is not None and not self._fatal:
                 self._produce_batch(self._inflight)
-            if self.producer is not None:
-                self._drain(timeout=30)
-            if self.consumer is not None:
-                self._complete()
-                self._commit(force=True, sync=True)
+            if self.config.exactly_once:
+                if self.producer is not None and self.consumer is not None and not self._fatal:
+                    self._commit_transaction(force=True, rewind=False)
+            else:
+                if self.producer is not None:
+                    self._drain(timeout=30)
+                if self.consumer is not None:
+                    self._complete()
+                    self._commit(force=True, sync=True)
         finally:
             self._threads_stop.set()
             self._pipeline.shutdown(wait=True)

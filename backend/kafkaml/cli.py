@@ -183,6 +183,8 @@ def up(args: argparse.Namespace) -> int:
             broker = EmbeddedBroker(port=args.broker_port, log_path=log_dir / "broker.log")
             broker.start()
             bootstrap = broker.bootstrap_servers
+            # settings.KAFKAML_EMBEDDED_BROKER: what Tansu cannot do is refused (exactly-once)
+            os.environ["KAFKAML_EMBEDDED_BROKER"] = "1"
             _say(f"broker: embedded Tansu on {bootstrap} (topics live in memory only)")
         _setup_django(data_dir, bootstrap)
         from django.conf import settings

@@ -91,5 +91,7 @@ class WorkerInferenceMetricsApi(WorkerApiMixin, APIView):
         data.is_valid(raise_exception=True)
         metrics = dict(data.validated_data)
         replica = metrics.pop("replica")
+        since = metrics.get("cluster_unreachable_since")
+        metrics["cluster_unreachable_since"] = since.isoformat() if since else None
         services.inference_metrics_record(inference=inference, replica=replica, metrics=metrics)
         return Response(status=status.HTTP_204_NO_CONTENT)

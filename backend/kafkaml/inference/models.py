@@ -12,6 +12,11 @@ class InferenceStatus(models.TextChoices):
     FAILED = "failed"
 
 
+class Delivery(models.TextChoices):
+    AT_LEAST_ONCE = "at_least_once"
+    EXACTLY_ONCE = "exactly_once"
+
+
 class Inference(models.Model):
     """A trained model serving an input topic with N replicas."""
 
@@ -32,6 +37,10 @@ class Inference(models.Model):
     batch_size = models.PositiveIntegerField(default=256)
     max_wait_ms = models.PositiveIntegerField(default=20)
     runtime = models.CharField(max_length=20, default="onnx")
+    # exactly_once: Kafka transactions (outputs read with isolation.level=read_committed)
+    delivery = models.CharField(
+        max_length=20, choices=Delivery.choices, default=Delivery.AT_LEAST_ONCE
+    )
     status = models.CharField(max_length=20, choices=InferenceStatus.choices)
     status_history = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True, default="")

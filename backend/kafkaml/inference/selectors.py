@@ -7,22 +7,14 @@ from django.utils import timezone
 
 from kafkaml.workloads.models import CredentialKind, WorkloadCredential
 
-from .models import Inference
+from .models import Inference, InferenceStatus
 
 STALE_AFTER = timedelta(seconds=30)
 
 
 def inference_metrics_summary(inference) -> dict:
     """Totals over the replicas that reported in the last 30 s."""
-    now = timezone.now()
-    fresh = []
-    for report in (inference.metrics or {}).values():
-        try:
-            at = datetime.fromisoformat(report.get("at", ""))
-        except ValueError:
-            continue
-        if now - at <= STALE_AFTER:
-            fresh.append(report)
+    fresh = _fresh_reports(inference)
 
     def total(key):
         return sum(float(r.get(key) or 0) for r in fresh)
@@ -44,6 +36,34 @@ def inference_metrics_summary(inference) -> dict:
     }
 
 
+def _fresh_reports(inference) -> list[dict]:
+    now = timezone.now()
+    fresh = []
+    for report in (inference.metrics or {}).values():
+        try:
+            at = datetime.fromisoformat(report.get("at", ""))
+        except ValueError:
+            continue
+        if now - at <= STALE_AFTER:
+            fresh.append(report)
+    return fresh
+
+
+def inference_degraded(inference) -> dict | None:
+    """Why a running inference is not serving, or None: a replica that reported in the last
+    30 s has reached no Kafka broker since ``since`` (the earliest such replica)."""
+    if inference.status != InferenceStatus.RUNNING:
+        return None
+    since = sorted(
+        r["cluster_unreachable_since"]
+        for r in _fresh_reports(inference)
+        if r.get("cluster_unreachable_since")
+    )
+    if not since:
+        return None
+    return {"reason": "cluster_unreachable", "since": since[0]}
+
+
 def worker_inference_payload(inference) -> dict:
     return {
         "id": inference.pk,
@@ -60,6 +80,7 @@ def worker_inference_payload(inference) -> dict:
         "batch_size": inference.batch_size,
         "max_wait_ms": inference.max_wait_ms,
         "runtime": inference.runtime,
+        "delivery": inference.delivery,
     }
 
 

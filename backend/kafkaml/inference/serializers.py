@@ -3,8 +3,8 @@ from rest_framework import serializers
 from kafkaml.catalog.serializers import OwnedPrimaryKeyField
 from kafkaml.training.models import TrainingResult
 
-from .models import Inference
-from .selectors import inference_metrics_summary
+from .models import Delivery, Inference
+from .selectors import inference_degraded, inference_metrics_summary
 
 
 class InferenceInput(serializers.Serializer):
@@ -21,6 +21,12 @@ class InferenceInput(serializers.Serializer):
     batch_size = serializers.IntegerField(min_value=1, max_value=100_000, default=256)
     max_wait_ms = serializers.IntegerField(min_value=0, max_value=60_000, default=20)
     runtime = serializers.ChoiceField(choices=["onnx", "keras", "pytorch"], default="onnx")
+    delivery = serializers.ChoiceField(
+        choices=Delivery.choices,
+        default=Delivery.AT_LEAST_ONCE,
+        help_text="at_least_once (default) or exactly_once: Kafka transactions, the output read "
+        "with isolation.level=read_committed; not on the embedded broker.",
+    )
 
     def validate_input_config(self, value):
         if not isinstance(value, dict):
@@ -39,6 +45,10 @@ class SwapInput(serializers.Serializer):
 
 class InferenceOutput(serializers.ModelSerializer):
     live = serializers.SerializerMethodField()
+    degraded = serializers.SerializerMethodField(
+        help_text="null, or why a running inference is not serving (e.g. its replicas cannot "
+        "reach the Kafka cluster) and since when"
+    )
     model_name = serializers.CharField(source="serving_result.model.name", read_only=True)
 
     class Meta:
@@ -59,16 +69,21 @@ class InferenceOutput(serializers.ModelSerializer):
             "batch_size",
             "max_wait_ms",
             "runtime",
+            "delivery",
             "status",
             "status_history",
             "error",
             "swap_history",
             "live",
+            "degraded",
             "created_at",
         ]
 
     def get_live(self, obj) -> dict:
         return inference_metrics_summary(obj)
+
+    def get_degraded(self, obj) -> dict | None:
+        return inference_degraded(obj)
 
 
 class WorkerMetricsInput(serializers.Serializer):
@@ -84,3 +99,9 @@ class WorkerMetricsInput(serializers.Serializer):
     )
     lag = serializers.FloatField(required=False, allow_null=True, default=None)
     model_version = serializers.IntegerField(required=False, allow_null=True, default=None)
+    # set while the replica has reached no Kafka broker for a while (the inference is degraded)
+    cluster_unreachable_since = serializers.DateTimeField(
+        required=False, allow_null=True, default=None
+    )
+    transactions = serializers.IntegerField(required=False, allow_null=True, default=None)
+    aborted_transactions = serializers.IntegerField(required=False, allow_null=True, default=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,12 +15,17 @@ from kafkaml.topics.ownership import foreign_topics, require_owned_topics
 from kafkaml.training.models import ResultStatus, TrainingResult
 from kafkaml.workloads import services as workloads
 
-from .models import Inference, InferenceStatus
+from .models import Delivery, Inference, InferenceStatus
 
 log = logging.getLogger(__name__)
 TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 ACTIVE = (InferenceStatus.CREATED, InferenceStatus.RUNNING)
 TOPIC_FIELDS = ("input_topic", "output_topic", "upper_topic")
+EMBEDDED_NO_EXACTLY_ONCE = (
+    "Exactly-once delivery needs Kafka transactions, which the embedded broker cannot isolate "
+    "(its read_committed readers see aborted records). Use at_least_once here, or run the "
+    "platform on an Apache Kafka cluster (KAFKA_BOOTSTRAP_SERVERS)."
+)
 
 
 def _check_topic(field: str, topic: str) -> None:
@@ -79,6 +85,10 @@ def inference_create(*, owner, result: TrainingResult, **fields) -> Inference:
         raise ApplicationError(
             "The output topic must differ from the input topic.",
             errors={"output_topic": ["Same as the input topic."]},
+        )
+    if fields.get("delivery") == Delivery.EXACTLY_ONCE and settings.KAFKAML_EMBEDDED_BROKER:
+        raise ApplicationError(
+            EMBEDDED_NO_EXACTLY_ONCE, errors={"delivery": [EMBEDDED_NO_EXACTLY_ONCE]}
         )
     require_owned_topics(owner, _topics(fields))
     inference = Inference(

@@ -279,6 +279,10 @@ CELERY_BEAT_SCHEDULE = {
 
 # Integrations
 KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+# True when KAFKA_BOOTSTRAP_SERVERS is the embedded Tansu broker (`kafkaml up` sets
+# KAFKAML_EMBEDDED_BROKER=1 when it starts one): it cannot isolate aborted transactions, so
+# exactly-once inference is refused there.
+KAFKAML_EMBEDDED_BROKER = os.environ.get("KAFKAML_EMBEDDED_BROKER", "") == "1"
 # librdkafka security settings from the variables every Kafka-ML client reads
 # (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD[_FILE], KAFKA_SSL_CA_LOCATION,
 # KAFKA_SSL_CERT_LOCATION, KAFKA_SSL_KEY_LOCATION/PASSWORD); validated here, so a typo stops

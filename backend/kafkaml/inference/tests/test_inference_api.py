@@ -186,3 +186,75 @@ def test_an_inference_made_before_ownership_with_a_foreign_topic_is_not_scaled_o
     assert legacy.status == "failed" and "'bob.digits-in' is not yours" in legacy.error
     assert client.post(url + "stop/").status_code == 409  # already ended
     assert client.delete(url).status_code == 204
+
+
+def test_delivery_defaults_to_at_least_once_and_reaches_the_worker(
+    client, workload_client, finished_result, launcher
+):
+    result_id = finished_result()
+    plain = client.post("/api/v1/inferences/", body(result_id), format="json").json()
+    assert plain["delivery"] == "at_least_once"
+    response = client.post(
+        "/api/v1/inferences/",
+        body(result_id, delivery="exactly_once", output_topic="alice.digits-eo"),
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    inference = response.json()
+    assert inference["delivery"] == "exactly_once"
+    worker = workload_client(launcher.launched[-1].name).get(
+        f"/api/v1/worker/inferences/{inference['id']}/"
+    )
+    assert worker.json()["delivery"] == "exactly_once"
+
+
+def test_unknown_delivery_is_refused(client, finished_result, launcher):
+    result_id = finished_result()
+    response = client.post(
+        "/api/v1/inferences/", body(result_id, delivery="at_most_once"), format="json"
+    )
+    assert response.status_code == 400
+    assert "delivery" in response.json()["errors"]
+    assert not [s for s in launcher.launched if s.component == "inference"]
+
+
+def test_exactly_once_is_refused_on_the_embedded_broker(
+    client, finished_result, launcher, settings
+):
+    settings.KAFKAML_EMBEDDED_BROKER = True
+    result_id = finished_result()
+    response = client.post(
+        "/api/v1/inferences/", body(result_id, delivery="exactly_once"), format="json"
+    )
+    assert response.status_code == 400
+    message = response.json()["errors"]["delivery"][0]
+    assert "embedded broker" in message and "at_least_once" in message
+    assert not [s for s in launcher.launched if s.component == "inference"]
+    # at-least-once is fine there
+    assert client.post("/api/v1/inferences/", body(result_id), format="json").status_code == 201
+
+
+def test_a_replica_that_cannot_reach_the_cluster_shows_the_inference_degraded(
+    client, workload_client, finished_result, launcher
+):
+    inference = client.post("/api/v1/inferences/", body(finished_result()), format="json").json()
+    url = f"/api/v1/inferences/{inference['id']}/"
+    worker_client = workload_client(launcher.launched[-1].name)
+    metrics_url = f"/api/v1/worker/inferences/{inference['id']}/metrics/"
+    assert client.get(url).json()["degraded"] is None
+
+    since = "2026-01-02T03:04:05+00:00"
+    report = {"replica": "r0", "cluster_unreachable_since": since}
+    assert worker_client.post(metrics_url, report, format="json").status_code == 204
+    assert worker_client.post(metrics_url, {"replica": "r1"}, format="json").status_code == 204
+    shown = client.get(url).json()
+    assert shown["status"] == "running"
+    assert shown["degraded"]["reason"] == "cluster_unreachable"
+    from datetime import datetime
+
+    assert datetime.fromisoformat(shown["degraded"]["since"]) == datetime.fromisoformat(since)
+
+    # the cluster is back: the next report clears it
+    report = {"replica": "r0", "cluster_unreachable_since": None}
+    assert worker_client.post(metrics_url, report, format="json").status_code == 204
+    assert client.get(url).json()["degraded"] is None
