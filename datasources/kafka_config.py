@@ -46,6 +46,11 @@ ENV = {
     "ssl_key_password": "KAFKA_SSL_KEY_PASSWORD",
 }
 PASSWORD_FILE_ENV = "KAFKA_SASL_PASSWORD_FILE"
+# Every producer the platform owns (sinks, inference outputs, dead letters, upper topics) writes
+# with these: a record counts as delivered once all in-sync replicas have it (with the cluster's
+# ``min.insync.replicas=2``, a broker may die without losing it), and librdkafka's retries after
+# a leader change neither duplicate nor reorder records (idempotence: producer id + sequence).
+DURABLE_PRODUCER_CONFIG: dict[str, Any] = {"acks": "all", "enable.idempotence": True}
 # librdkafka key -> argument name (``sasl.mechanisms`` is librdkafka's older spelling).
 LIBRDKAFKA_KEYS = {
     "security.protocol": "security_protocol",
@@ -282,6 +287,7 @@ def client_config(
 
 
 __all__ = [
+    "DURABLE_PRODUCER_CONFIG",
     "ENV",
     "MECHANISMS",
     "PROTOCOLS",

@@ -30,6 +30,7 @@ from .control import (  # noqa: F401 - re-exported: scripts import them from dat
     format_ranges,
 )
 from .kafka_config import (  # noqa: F401 - KafkaConfigError re-exported
+    DURABLE_PRODUCER_CONFIG,
     KafkaConfigError,
     client_config,
     from_kafka_python,
@@ -49,9 +50,10 @@ THROUGHPUT_PRODUCER_CONFIG: dict[str, Any] = {
     "queue.buffering.max.messages": 1_000_000,
     "queue.buffering.max.kbytes": 1_048_576,
     "compression.type": "none",
-    "acks": "all",
-    "enable.idempotence": False,
     "socket.send.buffer.bytes": 4_194_304,
+    # acks=all + idempotence: what was acknowledged survives a broker's death, and the retries
+    # after a leader change keep each record once and in order (the announced ranges stay exact)
+    **DURABLE_PRODUCER_CONFIG,
 }
 
 # How many produce calls between two polls of the delivery-report queue.

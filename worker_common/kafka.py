@@ -14,10 +14,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from datasources.control import DEFAULT_CONTROL_TOPIC
-from datasources.kafka_config import client_config, kafka_security, security_config
+from datasources.kafka_config import (
+    DURABLE_PRODUCER_CONFIG,
+    client_config,
+    kafka_security,
+    security_config,
+)
 
 __all__ = [
     "DEFAULT_CONTROL_TOPIC",
+    "DURABLE_PRODUCER_CONFIG",
     "TopicCreationError",
     "admin_config",
     "bootstrap_servers",
@@ -63,13 +69,13 @@ def consumer_config(group_id: str | None = None, **overrides) -> dict:
     return config
 
 
-def producer_config(**overrides) -> dict:
-    """Producer settings (acks from all replicas). Security from the environment."""
+def producer_config(bootstrap: str | None = None, **overrides) -> dict:
+    """Producer settings: ``acks=all`` and idempotence (:data:`DURABLE_PRODUCER_CONFIG`), the
+    bootstrap servers given (or the environment's), security from the environment."""
     config = {
-        **client_config(bootstrap_servers()),
+        **client_config(bootstrap or bootstrap_servers()),
         "linger.ms": 5,
-        "enable.idempotence": False,
-        "acks": "all",
+        **DURABLE_PRODUCER_CONFIG,
     }
     config.update(overrides)
     return config
