@@ -279,7 +279,7 @@ def test_a_refused_admin_call_is_a_clear_503(secured, settings):
 
 
 # -- workloads ------------------------------------------------------------------------------------
-def _inference(owner, *, input_topic: str, output_topic: str):
+def _inference(owner, *, input_topic: str, output_topic: str, delivery: str = "at_least_once"):
     """An inference as ``inference_spec`` sees it (the launch path, without a trained model)."""
     from kafkaml.catalog.models import MLModel
     from kafkaml.inference.models import Inference
@@ -294,6 +294,7 @@ def _inference(owner, *, input_topic: str, output_topic: str):
         input_topic=input_topic,
         output_topic=output_topic,
         replicas=1,
+        delivery=delivery,
     )
 
 
@@ -411,3 +412,33 @@ def test_the_reconciler_removes_principals_whose_credentials_were_revoked(secure
     assert workload_principals_sweep() == 1
     assert not KafkaPrincipal.objects.filter(workload_name=spec.name).exists()
     assert eventually(lambda: not authenticates(worker))
+
+
+def test_an_exactly_once_inference_writes_in_its_own_transactions_only(secured):
+    from kafkaml.topics.namespace import topic_prefix
+    from kafkaml.workloads.services import inference_spec
+
+    alice = make_user("alice")
+    prefix = topic_prefix(alice)
+    inference = _inference(
+        alice, input_topic=f"{prefix}ti", output_topic=f"{prefix}to", delivery="exactly_once"
+    )
+    worker = workload_client(secured, inference_spec(inference))
+    assert eventually(lambda: authenticates(worker))
+
+    def transaction(transactional_id: str):
+        producer = Producer({**worker, "transactional.id": transactional_id})
+        try:
+            producer.init_transactions(20)
+            producer.begin_transaction()
+            producer.produce(f"{prefix}to", b"once")
+            producer.commit_transaction(20)
+            return None
+        except KafkaException as exc:
+            return exc.args[0]
+
+    # the replica's own transactional id (model_inference: "<group>.<replica>")
+    assert eventually(lambda: transaction(f"kafkaml-inference-{inference.pk}.r-0") is None)
+    refused = transaction(f"kafkaml-inference-{inference.pk + 1}.r-0")
+    assert refused is not None
+    assert refused.code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED

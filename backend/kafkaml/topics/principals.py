@@ -69,6 +69,7 @@ SECURED_NOTICE = (
 _OPS = AclOperation
 PREFIXED = ResourcePatternType.PREFIXED
 LITERAL = ResourcePatternType.LITERAL
+EXACTLY_ONCE = "exactly_once"  # kafkaml.inference.models.Delivery
 READ_SIDE = (_OPS.READ, _OPS.DESCRIBE)
 WRITE_SIDE = (_OPS.WRITE, _OPS.DESCRIBE)
 
@@ -139,7 +140,8 @@ def user_grants(user) -> list[Grant]:
 
 def inference_grants(inference) -> list[Grant]:
     """An inference reads its input topic in its own consumer group and writes its output,
-    upper and dead-letter topics, each named exactly (it may create them when missing). Only
+    upper and dead-letter topics, each named exactly (it may create them when missing); with
+    exactly-once delivery, also its replicas' transactional ids. Only
     topics of its owner's namespace: one named otherwise (an inference made before topics were
     owned) gets no right, and the broker refuses it."""
     from model_inference.core import dlq_topic
@@ -151,12 +153,17 @@ def inference_grants(inference) -> list[Grant]:
     writes = owned(
         [inference.output_topic, dlq_topic(inference.input_topic), inference.upper_topic]
     )
-    return [
+    # the group model_inference joins when run for a backend inference
+    group = f"kafkaml-inference-{inference.pk}"
+    grants = [
         *[_topic(topic, (*READ_SIDE, _OPS.CREATE)) for topic in reads],
         *[_topic(topic, (*WRITE_SIDE, _OPS.CREATE)) for topic in writes],
-        # the group model_inference joins when run for a backend inference
-        _group(f"kafkaml-inference-{inference.pk}"),
+        _group(group),
     ]
+    if getattr(inference, "delivery", "") == EXACTLY_ONCE:
+        # one transactional producer per replica: transactional.id "<group>.<replica>"
+        grants.append(Grant(ResourceType.TRANSACTIONAL_ID, f"{group}.", PREFIXED, WRITE_SIDE))
+    return grants
 
 
 def training_grants(result) -> list[Grant]:

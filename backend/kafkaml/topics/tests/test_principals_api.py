@@ -157,6 +157,20 @@ def test_an_inference_gets_its_exact_topics_and_group(user):
     assert writes == {"alice.out", "alice.up", "alice.in.dlq"}
 
 
+def test_an_exactly_once_inference_gets_its_replicas_transactional_ids(user):
+    inference = SimpleNamespace(
+        pk=9, owner=user, input_topic="alice.in", output_topic="alice.out", upper_topic=""
+    )
+    at_least_once = _allowed("w", principals.inference_grants(inference))
+    assert not any(kind == ResourceType.TRANSACTIONAL_ID for kind, *_ in at_least_once)
+    inference.delivery = "exactly_once"
+    exactly_once = _allowed("w", principals.inference_grants(inference))
+    assert exactly_once - at_least_once == {
+        (ResourceType.TRANSACTIONAL_ID, "kafkaml-inference-9.", PREFIXED, AclOperation.WRITE),
+        (ResourceType.TRANSACTIONAL_ID, "kafkaml-inference-9.", PREFIXED, AclOperation.DESCRIBE),
+    }
+
+
 def test_an_inference_gets_nothing_outside_its_owners_namespace(user):
     legacy = SimpleNamespace(  # made before topics were owned
         pk=8, owner=user, input_topic="bob.in", output_topic="out", upper_topic=""
