@@ -34,6 +34,8 @@ __all__ = [
     "kafka_security",
     "producer_config",
     "security_config",
+    "topic_replication_factor",
+    "topic_settings",
 ]
 
 
@@ -87,30 +89,67 @@ def admin_config(bootstrap: str | None = None, **overrides) -> dict:
     return client_config(bootstrap or bootstrap_servers(), overrides)
 
 
+REPLICATION_FACTOR_ENV = "KAFKAML_TOPIC_REPLICATION_FACTOR"
+DEFAULT_REPLICATION_FACTOR = 3
+# With 3 replicas or more, an acks=all write needs 2 of them: one broker may die with nothing lost.
+MIN_INSYNC_REPLICAS = 2
+
+
+def topic_replication_factor(brokers: int, environ: Mapping[str, str] | None = None) -> int:
+    """The replication factor of the topics the platform creates: ``$KAFKAML_TOPIC_REPLICATION_
+    FACTOR`` when set, else 3 on a cluster of 3 brokers or more, else the number of brokers."""
+    env = os.environ if environ is None else environ
+    wanted = (env.get(REPLICATION_FACTOR_ENV) or "").strip()
+    if wanted:
+        try:
+            factor = int(wanted)
+        except ValueError:
+            raise TopicCreationError(
+                f"{REPLICATION_FACTOR_ENV}={wanted!r} is not a whole number"
+            ) from None
+        if factor < 1:
+            raise TopicCreationError(f"{REPLICATION_FACTOR_ENV} must be at least 1, got {factor}")
+        return factor
+    return max(1, min(DEFAULT_REPLICATION_FACTOR, brokers))
+
+
+def topic_settings(replication_factor: int) -> dict[str, str]:
+    """Topic-level settings for a new topic: ``min.insync.replicas=2`` from 3 replicas up."""
+    if replication_factor >= DEFAULT_REPLICATION_FACTOR:
+        return {"min.insync.replicas": str(MIN_INSYNC_REPLICAS)}
+    return {}
+
+
 def ensure_topics(
     topics: Mapping[str, int] | Iterable[str],
     *,
     bootstrap: str | None = None,
     config: Mapping[str, Any] | None = None,
     partitions: int = 1,
-    replication_factor: int = -1,
+    replication_factor: int | None = None,
     timeout: float = 15,
 ) -> list[str]:
     """Create the topics that do not exist yet; returns the ones created.
 
     ``topics`` is a list of names (each gets ``partitions``) or a ``{name: partitions}`` map.
     ``config`` holds extra librdkafka settings for the admin client (security keys in it replace
-    the environment's). ``replication_factor`` -1 takes the broker's default. Consumers must not
-    subscribe before their topics exist: the embedded broker does not retry a subscription soon.
-    A topic created meanwhile by someone else counts as existing.
+    the environment's). ``replication_factor`` None applies :func:`topic_replication_factor`
+    (from the cluster's broker count, or ``$KAFKAML_TOPIC_REPLICATION_FACTOR``); -1 takes the
+    broker's default. Topics with 3 replicas or more get ``min.insync.replicas=2``. Consumers
+    must not subscribe before their topics exist: the embedded broker does not retry a
+    subscription soon. A topic created meanwhile by someone else counts as existing.
     """
     from confluent_kafka.admin import AdminClient, NewTopic
 
     wanted = dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, partitions)
     admin = AdminClient(client_config(bootstrap or bootstrap_servers(), config))
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    metadata = admin.list_topics(timeout=timeout)
+    existing = set(metadata.topics)
+    if replication_factor is None:
+        replication_factor = topic_replication_factor(len(metadata.brokers))
+    settings = topic_settings(replication_factor)
     missing = [
-        NewTopic(t, num_partitions=n, replication_factor=replication_factor)
+        NewTopic(t, num_partitions=n, replication_factor=replication_factor, config=settings)
         for t, n in wanted.items()
         if t not in existing
     ]
