@@ -170,6 +170,8 @@ class InferenceWorker:
         self.transactions = 0  # committed
         self.aborts = 0
         self.rewinds = 0
+        self._producer_fatal: str | None = None
+        self._producer_resets: deque[float] = deque()
         # cluster reachability (wall-clock time it became unreachable, None while reachable)
         self._down_since: float | None = None
         self._reported_down: float | None = None
@@ -314,10 +316,20 @@ class InferenceWorker:
                 self._down_since = time.time()
                 log.warning("kafka cluster unreachable: %s", err)
             return
-        if err.fatal() and self.config.exactly_once:
-            # e.g. fenced by a newer instance with the same transactional.id
-            self._fail(f"fatal Kafka error: {err}")
+        if err.fatal():
+            self._on_producer_fatal(err)
         log.warning("kafka client: %s", err)
+
+    def _on_producer_fatal(self, err) -> None:
+        """Only the producer has fatal errors. At-least-once: stop (uncommitted inputs are read
+        again). Exactly-once (e.g. the coordinator aborted a transaction that outlived
+        transaction.timeout.ms during a failover, which fences the producer's epoch): the main
+        loop replaces the producer and reads again from the committed offsets."""
+        if self.config.exactly_once:
+            if self._producer_fatal is None:
+                self._producer_fatal = str(err)
+        else:
+            self._fail(f"fatal Kafka error: {err}")
 
     def _fail(self, reason: str) -> None:
         if self._fatal is None:
@@ -453,6 +465,9 @@ class InferenceWorker:
         consume = self.consumer.consume
         try:
             while not self._stop.is_set():
+                if self._producer_fatal:
+                    self._reset_producer(self._producer_fatal)
+                    continue
                 self._maybe_swap()
                 if self._paused and Path(c.gate_file).exists():
                     self.consumer.resume(self._assignment)
@@ -491,9 +506,17 @@ class InferenceWorker:
         return self.metrics.totals()
 
     def _poll_producer(self) -> None:
-        poll = self.producer.poll
+        from confluent_kafka import KafkaException
+
         while not self._threads_stop.is_set():
-            poll(0.05)
+            producer = self.producer  # exactly-once may replace it after a fatal error
+            if producer is None:
+                return
+            try:
+                producer.poll(0.05)
+            except KafkaException as exc:  # a fatal producer error, also given to error_cb
+                self._on_producer_fatal(exc.args[0])
+                time.sleep(0.05)
 
     def _submit(self, messages: list):
         """Read what the batch needs from the messages (here, holding the GIL) and hand the
@@ -695,7 +718,7 @@ class InferenceWorker:
         except KafkaException as exc:
             err = exc.args[0]
             if err.fatal():
-                self._fail(f"transaction commit failed: {err}")
+                self._reset_producer(str(err), rewind=rewind)
                 return
             self._abort_transaction(rewind=rewind, reason=str(err))
             return
@@ -723,11 +746,50 @@ class InferenceWorker:
             try:
                 self._retry(lambda t: self.producer.abort_transaction(t), "abort transaction")
             except KafkaException as exc:
-                self._fail(f"could not abort the transaction: {exc.args[0]}")
+                err = exc.args[0]
+                if not err.fatal():
+                    self._fail(f"could not abort the transaction: {err}")
+                    return
+                # the producer is unusable (fenced): nothing of its transaction is committed
+                self._reset_producer(str(err), rewind=rewind)
                 return
         self.aborts += 1
         if rewind:
             self._inflight = None  # consumed but not produced: read again too
+            self._rewind()
+
+    def _reset_producer(self, reason: str, rewind: bool = True) -> None:
+        """Replace a producer that hit a fatal error by a new one with the same
+        transactional.id (``init_transactions`` aborts whatever the old one left open), and read
+        the uncommitted inputs again. More than 5 resets a minute: stop the replica."""
+        from confluent_kafka import KafkaException, Producer
+
+        now = time.monotonic()
+        self._producer_resets.append(now)
+        while self._producer_resets and now - self._producer_resets[0] > 60:
+            self._producer_resets.popleft()
+        if len(self._producer_resets) > 5:
+            self._fail(f"producer failed {len(self._producer_resets)} times in a minute: {reason}")
+            return
+        log.warning("producer unusable (%s): a new one, reading again from the commits", reason)
+        self._producer_fatal = None
+        self._batches.clear()
+        self._txn_offsets.clear()
+        self._txn_open = False
+        self._txn_error = None
+        self._inflight = None
+        old, self.producer = self.producer, Producer(self._producer_config())
+        try:
+            old.purge(in_queue=True, in_flight=True, blocking=False)
+        except Exception:  # noqa: BLE001 - it is being dropped anyway
+            pass
+        try:
+            self._retry(lambda t: self.producer.init_transactions(t), "init transactions")
+        except KafkaException as exc:
+            self._fail(f"could not start a new transactional producer: {exc.args[0]}")
+            return
+        self.aborts += 1
+        if rewind:
             self._rewind()
 
     def _rewind(self) -> None:
@@ -803,7 +865,8 @@ class InferenceWorker:
             if self._inflight is not None and not self._fatal:
                 self._produce_batch(self._inflight)
             if self.config.exactly_once:
-                if self.producer is not None and self.consumer is not None and not self._fatal:
+                healthy = not self._fatal and not self._producer_fatal
+                if self.producer is not None and self.consumer is not None and healthy:
                     self._commit_transaction(force=True, rewind=False)
             else:
                 if self.producer is not None:
