@@ -215,7 +215,21 @@ def _as_filter(binding: AclBinding) -> AclBindingFilter:
 
 # -- the Admin API --------------------------------------------------------------------------------
 def _admin() -> AdminClient:
-    return AdminClient(admin_config(settings.KAFKA_BOOTSTRAP_SERVERS, **settings.KAFKA_SECURITY))
+    try:
+        config = admin_config(settings.KAFKA_BOOTSTRAP_SERVERS, **settings.KAFKA_SECURITY)
+        return AdminClient(config)
+    except (RuntimeError, ValueError, KafkaException) as exc:  # no servers, bad settings
+        raise KafkaProvisioningError(_reason(exc)) from exc
+
+
+def _scram() -> ScramMechanism:
+    try:
+        return ScramMechanism[scram_mechanism().replace("-", "_")]
+    except KeyError:
+        raise KafkaProvisioningError(
+            f"KAFKAML_KAFKA_SCRAM_MECHANISM is {scram_mechanism()!r}: use SCRAM-SHA-256 or "
+            "SCRAM-SHA-512"
+        ) from None
 
 
 def _kafka_error(exc: BaseException) -> KafkaError | None:
@@ -266,7 +280,7 @@ def _acls_sync(admin: AdminClient, username: str, grants: Iterable[Grant]) -> No
 
 
 def _scram_upsert(admin: AdminClient, username: str, password: str) -> None:
-    mechanism = ScramMechanism[scram_mechanism().replace("-", "_")]
+    mechanism = _scram()
     iterations = max(MIN_SCRAM_ITERATIONS, settings.KAFKAML_KAFKA_SCRAM_ITERATIONS)
     upsert = UserScramCredentialUpsertion(
         username, ScramCredentialInfo(mechanism, iterations), password.encode()
@@ -276,7 +290,7 @@ def _scram_upsert(admin: AdminClient, username: str, password: str) -> None:
 
 def _principal_remove(admin: AdminClient, username: str) -> None:
     """Delete the principal's SCRAM credential and every ACL naming it (both may be gone)."""
-    mechanism = ScramMechanism[scram_mechanism().replace("-", "_")]
+    mechanism = _scram()
     deletion = UserScramCredentialDeletion(username, mechanism)
     _wait(
         _call(admin.alter_user_scram_credentials, [deletion]),
@@ -291,6 +305,7 @@ def _new_password() -> str:
 
 def _provision(username: str, grants: list[Grant]) -> str:
     """ACLs first, then a new password (the old one dies with the upsert). Returns it."""
+    _scram()  # a setting that cannot work stops here, before the cluster is touched
     admin = _admin()
     _acls_sync(admin, username, grants)
     password = _new_password()

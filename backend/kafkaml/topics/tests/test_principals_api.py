@@ -99,6 +99,24 @@ def test_new_credentials_are_throttled_per_user(client, settings):
     assert codes == [409, 409, 429]
 
 
+def test_an_unusable_scram_mechanism_is_a_clear_503_before_kafka_is_asked(client, settings):
+    settings.KAFKA_SECURITY = {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": "platform",
+        "sasl.password": "secret",
+    }
+    settings.KAFKA_BOOTSTRAP_SERVERS = "127.0.0.1:1"  # nothing listens: never reached
+    settings.KAFKAML_KAFKA_SCRAM_MECHANISM = "PLAIN"
+    response = client.post("/api/v1/auth/kafka/credentials/")
+    assert response.status_code == 503
+    assert response.json()["detail"] == (
+        "Kafka refused to provision credentials: KAFKAML_KAFKA_SCRAM_MECHANISM is 'PLAIN': "
+        "use SCRAM-SHA-256 or SCRAM-SHA-512"
+    )
+    assert not KafkaPrincipal.objects.exists()
+
+
 def test_the_schema_documents_both_endpoints(client):
     schema = client.get("/api/schema/?format=json").json()
     access = schema["paths"]["/api/v1/auth/kafka/"]["get"]["responses"]["200"]
