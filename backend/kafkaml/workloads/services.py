@@ -4,6 +4,7 @@ what the launcher reports."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from kafkaml.errors import ConflictError
 from kafkaml.topics import principals
+from worker_common.kafka import REPLICATION_FACTOR_ENV
 
 from .credentials import credential_issue, credentials_revoke, credentials_revoke_ended
 from .launchers import LauncherError, WorkloadSpec, get_launcher
@@ -29,13 +31,18 @@ def _python() -> str:
 
 
 def worker_env() -> dict[str, str]:
-    """Plain settings every worker gets."""
-    return {
+    """Plain settings every worker gets; ``KAFKAML_TOPIC_REPLICATION_FACTOR`` too when the
+    platform has one, so the topics workers create follow the same rule as the platform's."""
+    env = {
         "KAFKA_BOOTSTRAP_SERVERS": settings.KAFKA_BOOTSTRAP_SERVERS,
         "KAFKAML_BACKEND_URL": settings.KAFKAML_BACKEND_URL,
         "KAFKAML_CONTROL_TOPIC": settings.KAFKAML_CONTROL_TOPIC,
         "PYTHONUNBUFFERED": "1",
     }
+    replication = os.environ.get(REPLICATION_FACTOR_ENV, "").strip()
+    if replication:
+        env[REPLICATION_FACTOR_ENV] = replication
+    return env
 
 
 def worker_secrets(
