@@ -24,7 +24,7 @@ from kafkaml.conftest import (  # noqa: F401 - the backend's fixtures
 
 from .streams import INPUT_CONFIG, Feeder, Replica, count, create_topics, mlp_artifact, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 N = 6000
 RATE = 400.0  # records/s: a 15 s stream, the outage in the middle of it
@@ -51,7 +51,8 @@ def _finished_result(make_deployment, training_client, tmp_path) -> int:  # noqa
 
 
 def test_whole_cluster_away_for_30s_shows_degraded_then_drains_with_nothing_lost(
-    kafka_cluster,
+    cluster,
+    fault_report,
     live_server,
     launcher,
     client,  # noqa: F811
@@ -61,7 +62,7 @@ def test_whole_cluster_away_for_30s_shows_degraded_then_drains_with_nothing_lost
 ):
     tag = uuid.uuid4().hex[:6]
     src, out = f"alice.outage-{tag}", f"alice.outage-{tag}.out"
-    bootstrap = kafka_cluster.bootstrap_servers
+    bootstrap = cluster.bootstrap_servers
     create_topics(bootstrap, {src: 4, out: 3})
     result_id = _finished_result(make_deployment, training_client, tmp_path)
     response = client.post(
@@ -100,7 +101,7 @@ def test_whole_cluster_away_for_30s_shows_degraded_then_drains_with_nothing_lost
         feeder = Feeder(bootstrap, src, N, RATE).start()
         assert wait_for(lambda: replica.totals().get("records_out", 0) > 500, 30), replica.tail()
         stopped_at = time.monotonic()
-        kafka_cluster.stop_all()
+        cluster.stop_all()
         sent_before = feeder.sent
 
         degraded = {}
@@ -116,7 +117,7 @@ def test_whole_cluster_away_for_30s_shows_degraded_then_drains_with_nothing_lost
         assert shown["status"] == "running" and shown["degraded"]["since"] == degraded["since"]
 
         time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped_at)))
-        kafka_cluster.start_all()
+        cluster.start_all()
         away = time.monotonic() - stopped_at
         assert wait_for(lambda: client.get(url).json()["degraded"] is None, 60), replica.tail()
         back_after = time.monotonic() - stopped_at - away
@@ -127,15 +128,16 @@ def test_whole_cluster_away_for_30s_shows_degraded_then_drains_with_nothing_lost
 
         keys = read_committed(bootstrap, out, feeder.acked, 120, settle=2)
         lost, duplicated = count(feeder.acked, keys)
-        print(
-            f"\n[cluster away {away:.0f}s] degraded shown {seen_after:.1f}s after the stop "
-            f"(since {degraded['since']}), running again {back_after:.1f}s after the start; "
-            f"{sent_before} inputs sent before the stop, {N} acknowledged, outputs {len(keys)}: "
-            f"lost {lost}, duplicated {duplicated}"
+        fault_report(
+            lost=lost,
+            duplicated=duplicated,
+            cluster_away_s=round(away),
+            degraded_shown_after_s=round(seen_after, 1),
+            running_again_after_start_s=round(back_after, 1),
+            sent_before_stop=sent_before,
+            outputs=len(keys),
         )
         assert lost == 0, replica.tail()
         assert replica.stop() == 0, replica.tail()
     finally:
         replica.stop(10)
-        if len(kafka_cluster.running_ids()) < kafka_cluster.size:
-            kafka_cluster.start_all()

@@ -21,7 +21,7 @@ from .streams import (
     wait_for,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 N = 6000
 RATE = 1500.0  # records/s: a 4 s stream
@@ -65,34 +65,37 @@ def _replicas(cluster, artifact, work, src, out, group):
     return replicas
 
 
-def _report(case, feeder, keys, replicas):
+def _report(fault_report, case, feeder, keys, replicas):
     lost, duplicated = count(feeder.acked, keys)
     totals = {r.name: r.totals() for r in replicas}
-    print(
-        f"\n[{case}] inputs acknowledged {len(feeder.acked)} of {N}, committed outputs "
-        f"{len(keys)}: lost {lost}, duplicated {duplicated}; replicas "
-        + ", ".join(
-            f"{n}: in {t.get('records_in')} out {t.get('records_out')}" for n, t in totals.items()
-        )
+    fault_report(
+        lost=lost,
+        duplicated=duplicated,
+        fault=case,
+        inputs=f"{len(feeder.acked)}/{N}",
+        committed_outputs=len(keys),
+        replicas=" ".join(
+            f"{n}:in={t.get('records_in')},out={t.get('records_out')}" for n, t in totals.items()
+        ),
     )
     return lost, duplicated
 
 
 def test_kill_9_of_a_replica_mid_stream_leaves_exactly_one_output_a_key(
-    kafka_cluster, artifact, tmp_path
+    cluster, artifact, tmp_path, fault_report
 ):
     tag = uuid.uuid4().hex[:6]
     src, out = f"eo-kill-{tag}", f"eo-kill-{tag}.out"
-    create_topics(kafka_cluster.bootstrap_servers, {src: 4, out: 3})
-    a, b = replicas = _replicas(kafka_cluster, artifact, tmp_path, src, out, f"g-{tag}")
+    create_topics(cluster.bootstrap_servers, {src: 4, out: 3})
+    a, b = replicas = _replicas(cluster, artifact, tmp_path, src, out, f"g-{tag}")
     try:
-        feeder = Feeder(kafka_cluster.bootstrap_servers, src, N, RATE).start()
+        feeder = Feeder(cluster.bootstrap_servers, src, N, RATE).start()
         assert wait_for(lambda: a.totals().get("records_out", 0) > 0, timeout=30), a.tail()
         a.kill()  # mid-stream: its open transaction is never committed
         feeder.join()
         assert len(feeder.acked) == N, feeder.failed[:5]
-        keys = read_committed(kafka_cluster.bootstrap_servers, out, feeder.acked, 120, settle=3)
-        lost, duplicated = _report("kill -9 replica", feeder, keys, replicas)
+        keys = read_committed(cluster.bootstrap_servers, out, feeder.acked, 120, settle=3)
+        lost, duplicated = _report(fault_report, "kill -9 replica", feeder, keys, replicas)
         assert (lost, duplicated) == (0, 0), b.tail()
         assert b.stop() == 0, b.tail()
     finally:
@@ -101,21 +104,21 @@ def test_kill_9_of_a_replica_mid_stream_leaves_exactly_one_output_a_key(
 
 
 def test_broker_failover_mid_stream_leaves_exactly_one_output_a_key(
-    kafka_cluster, artifact, tmp_path
+    cluster, artifact, tmp_path, fault_report
 ):
     tag = uuid.uuid4().hex[:6]
     src, out = f"eo-failover-{tag}", f"eo-failover-{tag}.out"
-    create_topics(kafka_cluster.bootstrap_servers, {src: 4, out: 3})
-    replicas = _replicas(kafka_cluster, artifact, tmp_path, src, out, f"g-{tag}")
+    create_topics(cluster.bootstrap_servers, {src: 4, out: 3})
+    replicas = _replicas(cluster, artifact, tmp_path, src, out, f"g-{tag}")
     killed = None
     try:
-        feeder = Feeder(kafka_cluster.bootstrap_servers, src, N, RATE).start()
+        feeder = Feeder(cluster.bootstrap_servers, src, N, RATE).start()
         assert wait_for(lambda: sum(r.totals().get("records_out", 0) for r in replicas) > 500, 30)
-        killed = kafka_cluster.kill_leader(src, 0)  # kill -9 the leader of input partition 0
+        killed = cluster.kill_leader(src, 0)  # kill -9 the leader of input partition 0
         feeder.join()
         assert len(feeder.acked) == N, feeder.failed[:5]
-        keys = read_committed(kafka_cluster.bootstrap_servers, out, feeder.acked, 120, settle=3)
-        lost, duplicated = _report(f"kill -9 broker {killed}", feeder, keys, replicas)
+        keys = read_committed(cluster.bootstrap_servers, out, feeder.acked, 120, settle=3)
+        lost, duplicated = _report(fault_report, f"kill -9 broker {killed}", feeder, keys, replicas)
         assert (lost, duplicated) == (0, 0), "\n".join(r.tail() for r in replicas)
         for r in replicas:
             assert r.stop() == 0, r.tail()
@@ -123,4 +126,4 @@ def test_broker_failover_mid_stream_leaves_exactly_one_output_a_key(
         for r in replicas:
             r.stop(10)
         if killed is not None:
-            kafka_cluster.restart(killed)
+            cluster.restart(killed)
