@@ -305,7 +305,9 @@ def workload_client(kafka, spec) -> dict:
     return kafka.client_config(env["KAFKA_SASL_USERNAME"], env["KAFKA_SASL_PASSWORD"])
 
 
-def test_an_inference_principal_reaches_its_own_topics_only(secured):
+def test_an_inference_principal_reaches_its_own_topics_only(
+    secured, django_capture_on_commit_callbacks
+):
     from kafkaml.topics.models import KafkaPrincipal
     from kafkaml.topics.namespace import topic_prefix
     from kafkaml.workloads.services import inference_spec, workload_credentials_revoke
@@ -347,12 +349,15 @@ def test_an_inference_principal_reaches_its_own_topics_only(secured):
     worker = workload_client(secured, relaunched)
     assert eventually(lambda: authenticates(worker))
 
-    workload_credentials_revoke(spec.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        workload_credentials_revoke(spec.name)
     assert not KafkaPrincipal.objects.filter(workload_name=spec.name).exists()
     assert eventually(lambda: not authenticates(worker))
 
 
-def test_a_training_principal_reads_its_owners_namespace_only(secured, monkeypatch):
+def test_a_training_principal_reads_its_owners_namespace_only(
+    secured, monkeypatch, django_capture_on_commit_callbacks
+):
     from kafkaml.catalog.models import MLModel
     from kafkaml.topics.namespace import topic_prefix
     from kafkaml.training.models import Deployment, TrainingResult
@@ -391,7 +396,8 @@ def test_a_training_principal_reads_its_owners_namespace_only(secured, monkeypat
     assert denied(produce(worker, f"{prefix}train"))
     assert denied(produce(worker, f"{prefix}new"))
 
-    workload_credentials_revoke(spec.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        workload_credentials_revoke(spec.name)
     assert eventually(lambda: not authenticates(worker))
 
 

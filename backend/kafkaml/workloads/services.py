@@ -8,6 +8,7 @@ import os
 import sys
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from kafkaml.errors import ConflictError
@@ -121,10 +122,12 @@ def workload_stop(name: str) -> None:
 
 
 def workload_credentials_revoke(name: str) -> int:
-    """The workload ended (or will in a moment): its credentials stop working now, the API key
-    and its Kafka principal (a refused Kafka deletion is retried by the reconciler)."""
+    """The workload ended (or will in a moment): its credentials stop working, the API key now
+    and its Kafka principal once the transaction commits (no Kafka call holds a database lock;
+    a refused Kafka deletion is retried by the reconciler)."""
     revoked = credentials_revoke(workload_name=name)
-    principals.workload_principal_remove(name)
+    if name:
+        transaction.on_commit(lambda: principals.workload_principal_remove(name))
     return revoked
 
 
