@@ -448,3 +448,18 @@ def test_an_exactly_once_inference_writes_in_its_own_transactions_only(secured):
     refused = transaction(f"kafkaml-inference-{inference.pk + 1}.r-0")
     assert refused is not None
     assert refused.code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+
+
+def test_a_credential_already_gone_from_kafka_does_not_block_deleting_its_user(secured):
+    from confluent_kafka.admin import ScramMechanism, UserScramCredentialDeletion
+    from kafkaml.topics.models import KafkaPrincipal
+
+    alice = make_user("alice")
+    creds = new_credentials(alice)
+    admin = AdminClient(secured.client_config())  # an operator removes it by hand
+    deletion = UserScramCredentialDeletion(creds["username"], ScramMechanism.SCRAM_SHA_512)
+    for future in admin.alter_user_scram_credentials([deletion]).values():
+        future.result(20)
+    alice.delete()
+    assert not KafkaPrincipal.objects.filter(kafka_username=creds["username"]).exists()
+    assert admin.describe_acls(acls_of(creds["username"])).result(20) == []
