@@ -1,6 +1,6 @@
 from django.conf import settings
-from django.http import FileResponse, Http404
-from django.urls import include, path, re_path
+from django.http import FileResponse, Http404, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, include, path, re_path, resolve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -67,10 +67,42 @@ def spa_index(request, *args):
     return FileResponse(index.open("rb"), content_type="text/html")
 
 
+def api_not_found(request, *args, **kwargs):
+    """Every unknown /api/ path answers JSON, as every other API error does; when the path
+    exists with (or without) a trailing slash, the answer names it."""
+    path_ = request.path
+    other = path_[:-1] if path_.endswith("/") else path_ + "/"
+    body = {"detail": f"Not found: {path_}", "errors": {}}
+    try:
+        match = resolve(other)
+    except Resolver404:
+        match = None
+    if match is not None and match.func is not api_not_found:
+        if other.endswith("/") and request.method in ("GET", "HEAD"):
+            # What APPEND_SLASH did before this catch-all existed.
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(other + (f"?{query}" if query else ""))
+        body["detail"] += f" (did you mean {other}?)"
+        body["did_you_mean"] = other
+    return JsonResponse(body, status=404)
+
+
+def not_found(request, exception=None):
+    """Django's 404 (DEBUG off): JSON under /api/, the plain page elsewhere."""
+    if request.path.startswith("/api/"):
+        return api_not_found(request)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+handler404 = not_found
+
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script, so the CSP holds.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^api/", api_not_found),
     re_path(r"^(?!api/|ws/|static/).*$", spa_index),
 ]
