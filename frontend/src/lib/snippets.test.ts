@@ -77,6 +77,26 @@ describe('snippets in the user\'s namespace', () => {
   });
 });
 
+describe('inference snippet reads predictions robustly', () => {
+  const base = { bootstrapServers: 'localhost:9190', inputTopic: 'alice.m-in', outputTopic: 'alice.m-out', inputFormat: 'RAW', inputConfig: { data_type: 'float32' } };
+  it('polls in a loop until an overall deadline, not once', () => {
+    const py = inferenceSnippet(base);
+    expect(py).toContain('deadline = time.monotonic() + 60');
+    expect(py).toMatch(/while received < 100 and time\.monotonic\(\) < deadline:\n {4}msg = consumer\.poll\(1\.0\)/);
+    expect(py).not.toContain('consumer.poll(10)');
+    expect(inferenceSnippet({ ...base, deadlineSeconds: 5 })).toContain('deadline = time.monotonic() + 5');
+  });
+  it('checks msg.error() before decoding, skipping partition EOF and a topic still being created', () => {
+    const py = inferenceSnippet(base);
+    const errorCheck = py.indexOf('if msg.error():');
+    expect(errorCheck).toBeGreaterThan(0);
+    expect(errorCheck).toBeLessThan(py.indexOf('json.loads(msg.value())'));
+    expect(py).toContain('KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART');
+    expect(py).toContain('from confluent_kafka import Consumer, KafkaError, Producer');
+    expect(py).toMatch(/^import json\nimport time\n/);
+  });
+});
+
 describe('topic prefix', () => {
   it('derives the prefix the way the server does', () => {
     expect(topicPrefixFor('alice', 1)).toBe('alice.');

@@ -128,14 +128,19 @@ export interface InferenceSnippetInput {
   /** Consumer groups must start with it too (`alice.`). */
   groupPrefix?: string;
   security?: SnippetSecurity | null;
+  /** How long the reader waits for predictions overall (seconds; 60 by default). */
+  deadlineSeconds?: number;
 }
 
 export function inferenceSnippet(opts: InferenceSnippetInput): string {
   const dtype = String(opts.inputConfig.data_type ?? 'float32');
   const needsOs = !!opts.security && usesSasl(opts.security);
+  const deadline = opts.deadlineSeconds ?? 60;
   return `import json
-${needsOs ? 'import os\n' : ''}import numpy as np
-from confluent_kafka import Consumer, Producer
+${needsOs ? 'import os\n' : ''}import time
+
+import numpy as np
+from confluent_kafka import Consumer, KafkaError, Producer
 from sklearn.datasets import load_digits
 
 kafka = {"bootstrap.servers": ${JSON.stringify(opts.bootstrapServers)}${librdkafkaSecurity(opts.security)}}
@@ -145,10 +150,25 @@ for sample in load_digits().data[:100]:
     producer.produce(${JSON.stringify(opts.inputTopic)}, np.asarray(sample, dtype="${dtype}").tobytes())
 producer.flush()
 
+# A new consumer group can take tens of seconds to get its first record, and the output topic
+# may not exist until the first prediction: keep polling until a deadline, skipping those errors.
 consumer = Consumer({**kafka, "group.id": ${JSON.stringify(`${opts.groupPrefix ?? ''}my-reader`)}, "auto.offset.reset": "earliest"})
 consumer.subscribe([${JSON.stringify(opts.outputTopic)}])
-msg = consumer.poll(10)
-print(json.loads(msg.value()) if msg else "no prediction yet")
+deadline = time.monotonic() + ${deadline}
+received = 0
+while received < 100 and time.monotonic() < deadline:
+    msg = consumer.poll(1.0)
+    if msg is None:
+        continue
+    if msg.error():
+        if msg.error().code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
+            continue  # end of the partition, or the output topic is still being created
+        raise SystemExit(f"Kafka error: {msg.error()}")
+    print(json.loads(msg.value()))
+    received += 1
+consumer.close()
+if not received:
+    print("no prediction within ${deadline} s: is the inference running? (see its logs)")
 `;
 }
 

@@ -17,6 +17,11 @@ export interface ModelDraft {
   upper_model: number | null;
 }
 
+/** Create a model, or change one: the API takes PATCH on a model (it answers 405 to PUT). */
+export function saveModel(id: number | null, body: ModelDraft): Promise<MLModel> {
+  return id === null ? api.post<MLModel>('/api/v1/models/', body) : api.patch<MLModel>(`/api/v1/models/${id}/`, body);
+}
+
 const EMPTY: ModelDraft = { name: '', description: '', framework: 'tensorflow', imports: '', code: '', distributed: false, upper_model: null };
 
 export default function ModelEdit() {
@@ -77,9 +82,10 @@ export default function ModelEdit() {
     setError(null);
     try {
       const body = { ...draft, upper_model: draft.distributed ? draft.upper_model : null };
-      const m = editing ? await api.put<MLModel>(`/api/v1/models/${id}/`, body) : await api.post<MLModel>('/api/v1/models/', body);
+      const m = await saveModel(editing ? Number(id) : null, body);
       setSaved(m);
-      if (!editing) navigate(`/models/${m.id}`, { replace: true, state: { created: true } });
+      // A new model, or an edit the server kept as a new version (its id differs): go to its page.
+      if (!editing || String(m.id) !== id) navigate(`/models/${m.id}`, { replace: true, state: { created: !editing } });
     } catch (err) {
       setError(err);
       setSaved(null);
