@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -11,11 +11,13 @@ from kafkaml.workloads.models import CredentialKind
 from kafkaml.workloads.services import workload_logs
 
 from . import services
+from .history import METRICS_HISTORY_POINTS, inference_history
 from .models import Inference
 from .selectors import worker_inference_get, worker_inference_payload
 from .serializers import (
     InferenceInput,
     InferenceOutput,
+    MetricsPointOutput,
     ScaleInput,
     SwapInput,
     WorkerMetricsInput,
@@ -70,6 +72,27 @@ class InferenceViewSet(
     @action(detail=True, methods=["get"])
     def logs(self, request, pk=None):
         return Response({"logs": workload_logs(self.get_object().workload_name, tail=200)})
+
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description=f"1..{METRICS_HISTORY_POINTS}")],
+        responses=MetricsPointOutput(many=True),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="metrics-history",
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def metrics_history(self, request, pk=None):
+        """Serving history, oldest first: records/s, latency p50/p99 and lag over the
+        replicas, one point per report (the newest 720 are kept)."""
+        try:
+            limit = int(request.query_params.get("limit", METRICS_HISTORY_POINTS))
+        except ValueError:
+            limit = METRICS_HISTORY_POINTS
+        points = inference_history(self.get_object(), limit=limit)
+        return Response(MetricsPointOutput(points, many=True).data)
 
 
 class WorkerInferenceApi(WorkerApiMixin, APIView):

@@ -58,3 +58,22 @@ class Inference(models.Model):
             *self.status_history,
             {"status": status, "at": timezone.now().isoformat()},
         ]
+
+
+class InferenceMetricsPoint(models.Model):
+    """One point of an inference's serving history: the totals over its fresh replicas when a
+    replica reported. Bounded: only the newest ``METRICS_HISTORY_POINTS`` are kept."""
+
+    inference = models.ForeignKey(Inference, on_delete=models.CASCADE, related_name="history")
+    at = models.DateTimeField(default=timezone.now)
+    records_in_per_s = models.FloatField(default=0)
+    records_out_per_s = models.FloatField(default=0)
+    latency_p50_ms = models.FloatField(default=0)
+    latency_p99_ms = models.FloatField(default=0)
+    lag = models.FloatField(default=0)
+    errors = models.FloatField(default=0)
+    replicas_reporting = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["inference", "id"], name="inference_history_idx")]

@@ -3,7 +3,7 @@ from rest_framework import serializers
 from kafkaml.catalog.serializers import OwnedPrimaryKeyField
 from kafkaml.training.models import TrainingResult
 
-from .models import Delivery, Inference
+from .models import Delivery, Inference, InferenceMetricsPoint
 from .selectors import inference_degraded, inference_metrics_summary
 
 
@@ -105,3 +105,18 @@ class WorkerMetricsInput(serializers.Serializer):
     )
     transactions = serializers.IntegerField(required=False, allow_null=True, default=None)
     aborted_transactions = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class MetricsPointOutput(serializers.ModelSerializer):
+    class Meta:
+        model = InferenceMetricsPoint
+        fields = [
+            "at",
+            "records_in_per_s",
+            "records_out_per_s",
+            "latency_p50_ms",
+            "latency_p99_ms",
+            "lag",
+            "errors",
+            "replicas_reporting",
+        ]

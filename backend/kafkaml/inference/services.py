@@ -15,6 +15,7 @@ from kafkaml.topics.ownership import foreign_topics, require_owned_topics
 from kafkaml.training.models import ResultStatus, TrainingResult
 from kafkaml.workloads import services as workloads
 
+from .history import inference_history_append
 from .models import Delivery, Inference, InferenceStatus
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,7 @@ def inference_metrics_record(*, inference: Inference, replica: str, metrics: dic
             replica: {**metrics, "at": timezone.now().isoformat()},
         }
         current.save(update_fields=["metrics"])
+        inference_history_append(current)
     realtime.push(
         realtime.inference_group(inference.pk), "metrics", {"replica": replica, **metrics}
     )
