@@ -327,6 +327,13 @@ def test_an_inference_principal_reaches_its_own_topics_only(
     worker = workload_client(secured, spec)
     assert eventually(lambda: authenticates(worker))
     group = f"kafkaml-inference-{inference.pk}"
+    # the worker creates its missing topics at start (model_inference.worker._ensure_topics)
+    created = ensure_topics(
+        {f"{prefix}out": 1, f"{prefix}in.dlq": 1, f"{prefix}in": 4},
+        bootstrap=secured.bootstrap_servers,
+        config=worker,
+    )
+    assert sorted(created) == [f"{prefix}in.dlq", f"{prefix}out"]
     # its input (in its group), its output
     assert eventually(lambda: consume(worker, f"{prefix}in", group) == (b"record", None))
     assert produce(worker, f"{prefix}out") is None
