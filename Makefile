@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 FRONTEND_STAMP := frontend/dist/index.html
 
-.PHONY: install up test test-kafka e2e lint format frontend bench clean
+.PHONY: install up test test-kafka e2e lint lint-frontend format frontend frontend-deps bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -17,11 +17,22 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 
 install: $(STAMP)
 
+FRONTEND_DEPS := frontend/node_modules/.package-lock.json
+
 frontend: $(FRONTEND_STAMP)
 
-$(FRONTEND_STAMP): $(shell find frontend/src frontend/index.html frontend/package.json -type f 2>/dev/null)
+# npm ci again whenever package-lock.json is newer than the installed tree (a new devDependency
+# reaches every checkout, not only fresh clones).
+frontend-deps: $(FRONTEND_DEPS)
+
+$(FRONTEND_DEPS): $(wildcard frontend/package-lock.json)
+	@if [ -f frontend/package-lock.json ]; then \
+		cd frontend && npm ci --no-audit --no-fund && touch node_modules/.package-lock.json; \
+	else echo "no frontend yet"; fi
+
+$(FRONTEND_STAMP): $(FRONTEND_DEPS) $(shell find frontend/src frontend/index.html frontend/package.json -type f 2>/dev/null)
 	@if [ -f frontend/package.json ]; then \
-		cd frontend && (test -d node_modules || npm ci --no-audit --no-fund) && npm run build; \
+		cd frontend && npm run build; \
 	else echo "no frontend yet"; fi
 
 up: install frontend
@@ -55,6 +66,10 @@ e2e: install frontend
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# ESLint (typescript-eslint, react-hooks) and `prettier --check` over frontend/.
+lint-frontend: frontend-deps
+	@if [ -f frontend/package.json ]; then cd frontend && npm run lint; fi
 
 format: install
 	$(VENV)/bin/ruff check --fix .
