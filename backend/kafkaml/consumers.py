@@ -151,8 +151,7 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
             from kafkaml.broker import ensure_topics
 
             ensure_topics(settings.KAFKA_BOOTSTRAP_SERVERS, [topic], config=settings.KAFKA_SECURITY)
-            metadata = consumer.list_topics(topic, timeout=10)
-            partitions = metadata.topics[topic].partitions if topic in metadata.topics else {0: 0}
+            partitions = self._partitions(consumer, topic)
             # Start near the end. On the embedded broker the high watermark can lag (it is the
             # base offset of the last batch), so start there and drop records older than the
             # subscription; an empty topic starts at 0 and misses nothing.
@@ -189,6 +188,19 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
             log.exception("tailing %s failed", topic)
         finally:
             consumer.close()
+
+    def _partitions(self, consumer, topic: str, wait: float = 15.0):
+        """The topic's partitions. Just after its creation a broker may still answer without
+        them (leader not available): ask again for a while rather than assign nothing."""
+        deadline = time.monotonic() + wait
+        while not self.stop_event.is_set():
+            info = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if info is not None and info.error is None and info.partitions:
+                return info.partitions
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        return {0: None}
 
     def _offer(self, item) -> None:
         if not self.queue.full():

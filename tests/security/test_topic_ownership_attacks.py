@@ -13,7 +13,6 @@ shared platform of this folder: the rule lives in the backend, and a broker is a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -159,41 +158,81 @@ async def test_tailing_another_users_predictions_is_refused(
     )
     assert connected
     assert (await communicator.receive_json_from(timeout=30))["event"] == "subscribed"
-    await asyncio.sleep(2)
-    records = [(str(i).encode(), json.dumps({"values": [i]}).encode()) for i in range(3)]
-    await sync_to_async(produce)(broker.bootstrap_servers, bobs_topic, records)
-    received = []
-    while len(received) < 3:
-        received.extend((await communicator.receive_json_from(timeout=30))["data"])
-    assert [item["values"] for item in received] == [[0], [1], [2]]
+    # The tail starts at the end of the topic once its consumer is assigned (later on a cold
+    # broker): keep producing until Bob's page shows a record.
+    sent = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        record = (str(sent).encode(), json.dumps({"values": [sent]}).encode())
+        await sync_to_async(produce)(broker.bootstrap_servers, bobs_topic, [record])
+        sent += 1
+        if not await communicator.receive_nothing(timeout=2):
+            break
+    received = (await communicator.receive_json_from(timeout=10))["data"]
+    assert received and all(0 <= item["values"][0] < sent for item in received)
     await communicator.disconnect()
     for communicator in refused:  # closed before any of them: nothing reached Alice
         assert await communicator.receive_nothing(timeout=1)
 
 
 # -- control messages -----------------------------------------------------------------------------
+class RunningLogger:
+    """The real control logger in a thread, on a control topic of this test's own."""
+
+    def __init__(self, broker, backend_url: str, token: str):
+        from kafkaml.broker import ensure_topics
+
+        from control_logger.service import ControlLogger
+        from worker_common.backend import BackendClient
+
+        self.bootstrap = broker.bootstrap_servers
+        self.topic = f"ctl-{uuid.uuid4().hex[:8]}"  # one partition
+        self.group = f"logger-{self.topic}"
+        ensure_topics(self.bootstrap, [self.topic])
+        self.client = BackendClient(backend_url, token, max_retries=2)
+        self.service = ControlLogger(self.client, topic=self.topic, group_id=self.group)
+        self.thread = threading.Thread(target=self.service.run, daemon=True)
+        self.thread.start()
+
+    def settle(self, messages: int, timeout: float = 60.0) -> None:
+        """Wait until the logger committed ``messages`` control messages (each one is committed
+        only once registered or recorded as an error), then stop it: the test's own database
+        reads never race the live server's writes."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        probe = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group})
+        try:
+            wait_for(
+                lambda: probe.committed([TopicPartition(self.topic, 0)], timeout=5)[0].offset
+                >= messages,
+                timeout,
+            )
+        finally:
+            probe.close()
+        self.stop()
+
+    def stop(self) -> None:
+        self.service.stop()
+        self.thread.join(30)
+        self.client.session.close()  # no keep-alive request left open when the server stops
+        assert not self.thread.is_alive()
+
+
 @pytest.fixture
 def control_logger(broker, live_server, monkeypatch):
-    """The real control logger on a control topic of this test's own, registering with the
-    live backend under its own credential."""
-    from kafkaml.broker import ensure_topics
     from kafkaml.workloads.credentials import control_logger_credential_ensure
 
-    from control_logger.service import ControlLogger
-    from worker_common.backend import BackendClient
-
-    topic = f"ctl-{uuid.uuid4().hex[:8]}"
-    ensure_topics(broker.bootstrap_servers, [topic])
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers)
-    client = BackendClient(live_server.url, control_logger_credential_ensure(), max_retries=2)
-    service = ControlLogger(client, topic=topic, group_id=f"logger-{topic}")
-    thread = threading.Thread(target=service.run, daemon=True)
-    thread.start()
-    yield service
-    service.stop()
-    thread.join(30)
-    client.session.close()  # no keep-alive request left open when the live server stops
-    assert not thread.is_alive()
+    running = RunningLogger(broker, live_server.url, control_logger_credential_ensure())
+    yield running
+    if running.thread.is_alive():
+        running.stop()
+
+
+@pytest.fixture
+def deployments(make_deployment, bobs_deployment) -> tuple[int, int]:
+    """Alice's and Bob's deployments, made before the logger starts."""
+    return make_deployment()["id"], bobs_deployment["id"]
 
 
 def send_stream(broker, control_topic: str, topic: str, deployment_id: int, **extra) -> dict:
@@ -216,13 +255,13 @@ def send_stream(broker, control_topic: str, topic: str, deployment_id: int, **ex
 
 
 def test_control_messages_announcing_foreign_topics_or_naming_foreign_deployments_are_refused(
-    broker, control_logger, client, other_client, other_user, make_deployment, bobs_deployment
+    broker, deployments, control_logger, client, other_client, other_user
 ):
     from kafkaml.training.models import ControlError, Datasource
 
     from datasources import control
 
-    alices_id, bobs_id = make_deployment()["id"], bobs_deployment["id"]
+    alices_id, bobs_id = deployments
     tag = uuid.uuid4().hex[:8]
     ctl = control_logger.topic
 
@@ -239,29 +278,27 @@ def test_control_messages_announcing_foreign_topics_or_naming_foreign_deployment
     send_stream(broker, ctl, f"alice.own-{tag}", alices_id, unsupervised_topic=f"bob.u-{tag}")
     # 4. Bob's own stream for his own deployment: registered.
     send_stream(broker, ctl, f"bob.digits-{tag}", bobs_id)
+    control_logger.settle(messages=4)
+    assert (control_logger.service.registered, control_logger.service.errors) == (1, 3)
 
-    wait_for(lambda: Datasource.objects.exists() and ControlError.objects.count() >= 3)
-    time.sleep(1)  # nothing else is coming
     (datasource,) = Datasource.objects.all()
     assert datasource.deployment_id == bobs_id and datasource.owner_id == other_user.pk
     assert datasource.topic == f"bob.digits-{tag}:0:0:4"
 
-    errors = {e.control_offset: e for e in ControlError.objects.order_by("control_offset")}
-    assert len(errors) == 3
-    poison, stolen, unsupervised = errors.values()
-    assert poison.deployment_id == bobs_id
+    poison, stolen, unsupervised = ControlError.objects.order_by("control_offset")
+    assert poison.deployment_id == bobs_id and poison.owner_id == other_user.pk
     assert f"'alice.poison-{tag}' is not yours: your topics start with 'bob.'" in poison.error
     assert stolen.deployment_id == alices_id
     assert f"'bob.private-{tag}' is not yours: your topics start with 'alice.'" in stolen.error
     assert unsupervised.deployment_id == alices_id
     assert f"'bob.u-{tag}' is not yours" in unsupervised.error
-    assert all(e.control_topic == ctl for e in errors.values())
+    assert {e.control_topic for e in (poison, stolen, unsupervised)} == {ctl}
 
     # Each owner sees the refusals naming their deployment, and only those.
     bobs_errors = other_client.get(f"/api/v1/deployments/{bobs_id}/control-errors/").json()
     assert [e["id"] for e in bobs_errors] == [poison.pk]
+    assert bobs_errors[0]["error"] == poison.error and bobs_errors[0]["control_topic"] == ctl
     alices_errors = client.get(f"/api/v1/deployments/{alices_id}/control-errors/").json()
     assert sorted(e["id"] for e in alices_errors) == [stolen.pk, unsupervised.pk]
     assert client.get(f"/api/v1/deployments/{bobs_id}/control-errors/").status_code == 404
     assert client.get("/api/v1/datasources/").json()["count"] == 0
-    assert control_logger.registered == 1 and control_logger.errors == 3
