@@ -14,6 +14,13 @@ real worker processes (``python -m model_inference``):
     (records forwarded unchanged: no decode, no model) = what broker and client allow.
 (b) latency: one replica, default batch settings, fed open-loop at fixed rates; end-to-end
     latency = input record timestamp -> output acknowledged, as the worker measures it.
+(c) delivery (not on the embedded broker, which cannot isolate transactions): exactly-once
+    against at-least-once on the same broker in the same run: drain throughput of one replica
+    at batch 1024 and p99 latency at 20,000 records/s (exactly-once: input timestamp -> the
+    transaction holding the output committed).
+
+    python bench/inference.py --broker kafka [--quick]   # one Apache Kafka node
+    python bench/inference.py --broker kafka --only delivery
 
 Prints one JSON document on stdout and draws bench/results/inference.png.
 """
@@ -35,6 +42,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench import brokers  # noqa: E402
 
 PARTITIONS = 4
 
@@ -72,7 +81,7 @@ class Run:
 
     def __init__(self, args, workdir: Path, bootstrap: str, input_topic: str, replicas: int,
                  batch_size: int | None, runtime: str, artifact: Path, gated: bool = True,
-                 exit_idle: float | None = 0.7) -> None:  # fmt: skip
+                 exit_idle: float | None = 0.7, delivery: str | None = None) -> None:  # fmt: skip
         self.dir = Path(tempfile.mkdtemp(dir=workdir))
         self.gate = self.dir / "go"
         self.output = f"bench-out-{uuid.uuid4().hex[:8]}"
@@ -95,6 +104,8 @@ class Run:
             if runtime != "echo":
                 cmd += ["--artifact-dir", str(artifact)]
             cmd += args.worker_args.split()
+            if delivery:
+                cmd += ["--delivery", delivery]
             if batch_size is not None:
                 cmd += ["--batch-size", str(batch_size)]
             if gated:
@@ -160,8 +171,10 @@ class Run:
         )
 
 
-def drain(args, workdir, bootstrap, topic, count, replicas, batch, runtime, artifact) -> dict:
-    run = Run(args, workdir, bootstrap, topic, replicas, batch, runtime, artifact)
+def drain(args, workdir, bootstrap, topic, count, replicas, batch, runtime, artifact,
+          delivery=None) -> dict:  # fmt: skip
+    run = Run(args, workdir, bootstrap, topic, replicas, batch, runtime, artifact,
+              delivery=delivery or args.delivery)  # fmt: skip
     try:
         run.wait_ready()
         run.release()
@@ -174,6 +187,7 @@ def drain(args, workdir, bootstrap, topic, count, replicas, batch, runtime, arti
     span = max(lasts) - min(firsts)
     result = {
         "runtime": runtime,
+        "delivery": delivery or args.delivery,
         "replicas": replicas,
         "batch_size": batch,
         "records": records,
@@ -182,20 +196,27 @@ def drain(args, workdir, bootstrap, topic, count, replicas, batch, runtime, arti
         "records_per_s": round(records / span, 1),
         "batch_size_avg": round(records / max(1, sum(t["batches"] for t in totals)), 1),
     }
-    log(f"drain {runtime:5s} replicas={replicas} batch={batch:5d}: "
-        f"{result['records_per_s']:>10,.0f} rec/s ({records} records in {span:.2f}s)")  # fmt: skip
+    if any("transactions" in t for t in totals):
+        result["transactions"] = sum(t.get("transactions", 0) for t in totals)
+        result["commit_ms_avg"] = totals[0].get("commit_ms_avg")
+    log(f"drain {runtime:5s} {result['delivery']} replicas={replicas} batch={batch:5d}: "
+        f"{result['records_per_s']:>10,.0f} rec/s ({records} records in {span:.2f}s)"
+        + (f", {result['transactions']} transactions, commit {result['commit_ms_avg']} ms"
+           if "transactions" in result else ""))  # fmt: skip
     if records < count:
         result["warning"] = f"only {records} of {count} records consumed"
     return result
 
 
-def latency(args, workdir, bootstrap, artifact, pool, rate: int, seconds: float) -> dict:
+def latency(args, workdir, bootstrap, artifact, pool, rate: int, seconds: float,
+            delivery=None) -> dict:  # fmt: skip
     from confluent_kafka import Producer
 
+    delivery = delivery or args.delivery
     topic = f"bench-lat-{uuid.uuid4().hex[:8]}"
     ensure_topics(bootstrap, [topic])
     run = Run(args, workdir, bootstrap, topic, 1, None, args.runtime, artifact, gated=False,
-              exit_idle=None)  # fmt: skip
+              exit_idle=None, delivery=delivery)  # fmt: skip
     try:
         run.wait_ready()
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
@@ -221,15 +242,41 @@ def latency(args, workdir, bootstrap, artifact, pool, rate: int, seconds: float)
         run.kill()
     result = {
         "rate": rate,
+        "delivery": delivery,
         "achieved_input_rate": round(total / feed_s, 1),
         "records": totals["records_in"],
         "batch_size_avg": totals["batch_size_avg"],
         "latency_ms": totals["latency_ms"],
     }
     lat = totals["latency_ms"]
-    log(f"latency at {rate:>6,} rec/s: p50 {lat['p50']} ms, p95 {lat['p95']} ms, "
+    log(f"latency {delivery} at {rate:>6,} rec/s: p50 {lat['p50']} ms, p95 {lat['p95']} ms, "
         f"p99 {lat['p99']} ms (avg batch {totals['batch_size_avg']})")  # fmt: skip
     return result
+
+
+def delivery_summary(modes: dict) -> dict:
+    """Best run of each delivery mode (drain: highest records/s; latency: lowest p99) and the
+    exactly-once / at-least-once throughput ratio."""
+    out: dict = {}
+    for mode in ("at_least_once", "exactly_once"):
+        drains, lats = modes[("drain", mode)], modes[("latency", mode)]
+        best_drain = max(drains, key=lambda d: d["records_per_s"])
+        best_lat = min(lats, key=lambda d: d["latency_ms"]["p99"] or 1e9)
+        out[mode] = {
+            "drain_batch_1024_records_per_s": best_drain["records_per_s"],
+            "drain_runs_records_per_s": [d["records_per_s"] for d in drains],
+            "latency_at_20000_per_s_ms": best_lat["latency_ms"],
+            "latency_runs_p99_ms": [d["latency_ms"]["p99"] for d in lats],
+            "latency_batch_size_avg": best_lat["batch_size_avg"],
+        }
+    alo = out["at_least_once"]["drain_batch_1024_records_per_s"]
+    eo = out["exactly_once"]["drain_batch_1024_records_per_s"]
+    out["throughput_ratio_exactly_once"] = round(eo / alo, 3) if alo else None
+    out["exactly_once_cost"] = round(1 - eo / alo, 3) if alo else None
+    out["target_cost_at_most"] = 0.30
+    log(f"delivery: exactly-once {eo:,.0f} rec/s vs at-least-once {alo:,.0f} rec/s "
+        f"(cost {out['exactly_once_cost']:.1%})")  # fmt: skip
+    return out
 
 
 def plot(report: dict, path: Path) -> None:
@@ -284,9 +331,21 @@ def main(argv=None) -> int:
     p.add_argument("--rates", default=None, help="open-loop rates (default 5000,20000,40000)")
     p.add_argument("--latency-seconds", type=float, default=None)
     p.add_argument("--runtime", default="onnx")
-    p.add_argument("--session-timeout-ms", type=int, default=4000)
+    p.add_argument(
+        "--session-timeout-ms",
+        type=int,
+        default=None,
+        help="4000 on the embedded broker, 6000 (Kafka's minimum by default) otherwise",
+    )
     p.add_argument("--repeat", type=int, help="rounds; the best run is reported (default 2)")
-    p.add_argument("--only", choices=["drain", "latency"], help="run one part only")
+    p.add_argument("--only", choices=["drain", "latency", "delivery"], help="run one part only")
+    p.add_argument(
+        "--delivery",
+        default="at_least_once",
+        choices=["at_least_once", "exactly_once"],
+        help="delivery of the workers in (a) and (b)",
+    )
+    brokers.add_argument(p)
     p.add_argument("--worker-args", default="", help="extra worker flags (one string)")
     p.add_argument("--plot", default=str(REPO / "bench" / "results" / "inference.png"))
     args = p.parse_args(argv)
@@ -306,25 +365,26 @@ def main(argv=None) -> int:
     artifact = write_mlp_artifact(workdir / "model", MLP.random(seed=0), version=1)
     pool = np.random.default_rng(0).integers(0, 256, (1024, 28, 28), dtype=np.uint8)
 
-    broker = None
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not bootstrap:
-        from kafkaml.broker import EmbeddedBroker
-
-        broker = EmbeddedBroker(log_path=workdir / "tansu.log").start()
-        bootstrap = broker.bootstrap_servers
-        log(f"embedded broker on {bootstrap}")
+    broker_ctx = brokers.broker(args.broker, workdir)
+    bootstrap, broker_name = broker_ctx.__enter__()
+    log(f"broker: {broker_name} on {bootstrap}")
+    embedded = broker_name.startswith("embedded")
+    if args.session_timeout_ms is None:
+        args.session_timeout_ms = 4000 if embedded else 6000
+    if args.delivery == "exactly_once" and embedded:
+        raise SystemExit("exactly-once needs a broker with transactions: --broker kafka")
     load_before = os.getloadavg()
     started = time.time()
     report: dict = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "loadavg_at_start": load_before},
-        "broker": "embedded Tansu" if broker else bootstrap,
+        "broker": broker_name,
         "model": "MLP 784->128->10 (ONNX), RAW uint8 28x28 records (784 bytes)",
         "note": "best of --repeat rounds per configuration (all runs listed); the machine may be "
         "shared with other work, which depresses the figures",
         "drain": [],
         "latency": [],
+        "delivery": None,
     }  # fmt: skip
     try:
         big, small = f"bench-in-{uuid.uuid4().hex[:8]}", f"bench-in1-{uuid.uuid4().hex[:8]}"
@@ -341,12 +401,13 @@ def main(argv=None) -> int:
         # echo baseline: every replica count at the largest batch, and 1 replica at each batch
         echo_configs = [(r, max(batches)) for r in replicas]
         echo_configs += [(1, b) for b in batches if (1, b) not in echo_configs]
-        if args.only == "latency":
+        if args.only in ("latency", "delivery"):
             echo_configs, replicas_run = [], []
         else:
             replicas_run = replicas
         drains: dict = {}
         lats: dict = {}
+        modes: dict = {}
         for round_ in range(repeat):  # rounds interleave so a noisy minute hits one run only
             if repeat > 1:
                 log(f"round {round_ + 1} of {repeat}")
@@ -361,10 +422,39 @@ def main(argv=None) -> int:
                     drains.setdefault((args.runtime, r, b), []).append(
                         drain(args, workdir, bootstrap, topic, count, r, b, args.runtime, artifact)
                     )
-            for rate in rates if args.only != "drain" else []:
+            for rate in rates if args.only in (None, "latency") else []:
                 lats.setdefault(rate, []).append(
                     latency(args, workdir, bootstrap, artifact, pool, rate, lat_seconds)
                 )
+            # (c) exactly-once against at-least-once, same broker, same round
+            if not embedded and args.only in (None, "delivery"):
+                for mode in ("at_least_once", "exactly_once"):
+                    modes.setdefault(("drain", mode), []).append(
+                        drain(
+                            args,
+                            workdir,
+                            bootstrap,
+                            big,
+                            records,
+                            1,
+                            1024,
+                            args.runtime,
+                            artifact,
+                            delivery=mode,
+                        )  # fmt: skip
+                    )
+                    modes.setdefault(("latency", mode), []).append(
+                        latency(
+                            args,
+                            workdir,
+                            bootstrap,
+                            artifact,
+                            pool,
+                            20000,
+                            lat_seconds,
+                            delivery=mode,
+                        )  # fmt: skip
+                    )
         # best of the rounds (the machine is shared: the best run is the least disturbed one)
         for runs in drains.values():
             best = dict(max(runs, key=lambda d: d["records_per_s"]))
@@ -374,9 +464,10 @@ def main(argv=None) -> int:
             best = dict(min(runs, key=lambda d: d["latency_ms"]["p99"] or 1e9))
             best["runs_p99_ms"] = [d["latency_ms"]["p99"] for d in runs]
             report["latency"].append(best)
+        if modes:
+            report["delivery"] = delivery_summary(modes)
     finally:
-        if broker is not None:
-            broker.stop()
+        broker_ctx.__exit__(None, None, None)
 
     echo = {(d["replicas"], d["batch_size"]): d["records_per_s"]
             for d in report["drain"] if d["runtime"] == "echo"}  # fmt: skip
@@ -395,6 +486,7 @@ def main(argv=None) -> int:
         if best and echo_best
         else None,
         "p99_ms_at_20000_per_s": at20k and at20k["latency_ms"]["p99"],
+        "exactly_once_cost": report["delivery"] and report["delivery"]["exactly_once_cost"],
         "targets": {"drain_1_replica": 100_000, "p99_ms_at_20000_per_s": 50},
         "loadavg_at_end": os.getloadavg(),
         "seconds": round(time.time() - started, 1),

@@ -1,8 +1,9 @@
 """Throughput of the RAW sink: MNIST-sized samples (784 bytes of uint8) into Kafka.
 
-    python bench/sink.py [--samples 200000] [--mode batch|send|both]
+    python bench/sink.py [--samples 200000] [--mode batch|send|both] [--broker embedded|kafka]
 
-Starts its own embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set. Prints one JSON object:
+Starts its own embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set; ``--broker kafka`` starts a
+one-node Apache Kafka instead (bench/brokers.py). Prints one JSON object:
 samples/s (and MB/s) from the first produce call until close() has returned, i.e. every record
 acknowledged by the broker and the control message delivered.
 """
@@ -16,8 +17,13 @@ import platform
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import brokers  # noqa: E402
 
 
 def run_once(bootstrap: str, x: np.ndarray, y: np.ndarray, mode: str) -> dict:
@@ -64,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200_000)
     parser.add_argument("--mode", choices=["batch", "send", "both"], default="both")
+    brokers.add_argument(parser)
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -71,22 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     y = rng.integers(0, 10, size=args.samples, dtype=np.uint8)
     modes = ["batch", "send"] if args.mode == "both" else [args.mode]
 
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker = None
-    if not bootstrap:
-        from kafkaml.broker import EmbeddedBroker
-
-        broker = EmbeddedBroker().start()
-        bootstrap = broker.bootstrap_servers
-    try:
+    with brokers.broker(args.broker) as (bootstrap, broker_name):
         results = [run_once(bootstrap, x, y, mode) for mode in modes]
-    finally:
-        if broker is not None:
-            broker.stop()
     report = {
         "benchmark": "raw_sink",
         "sample_bytes": int(x[0].nbytes),
-        "broker": "embedded tansu" if broker is not None else bootstrap,
+        "broker": broker_name,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "results": results,

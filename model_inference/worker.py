@@ -170,6 +170,7 @@ class InferenceWorker:
         self.transactions = 0  # committed
         self.aborts = 0
         self.rewinds = 0
+        self._txn_seconds = 0.0  # spent committing (send offsets + commit), main loop blocked
         self._producer_fatal: str | None = None
         self._producer_resets: deque[float] = deque()
         # cluster reachability (wall-clock time it became unreachable, None while reachable)
@@ -707,6 +708,7 @@ class InferenceWorker:
         offsets = [
             TopicPartition(self.config.input_topic, p, o) for p, o in self._txn_offsets.items()
         ]
+        started = time.monotonic()
         try:
             if offsets:
                 metadata = self.consumer.consumer_group_metadata()
@@ -725,6 +727,7 @@ class InferenceWorker:
         if self._txn_error:  # cannot happen after a successful commit; be safe
             log.warning("delivery error after commit: %s", self._txn_error)
         done = time.time()
+        self._txn_seconds += time.monotonic() - started
         self._txn_open = False
         self._txn_offsets.clear()
         self.transactions += 1
@@ -855,8 +858,17 @@ class InferenceWorker:
 
     def _write_metrics_file(self) -> None:
         tmp = f"{self.config.metrics_file}.tmp"
+        totals = self.metrics.totals()
+        if self.config.exactly_once:
+            totals["transactions"] = self.transactions
+            totals["aborted_transactions"] = self.aborts
+            totals["commit_ms_avg"] = (
+                round(self._txn_seconds * 1000 / self.transactions, 2)
+                if self.transactions
+                else None
+            )
         with open(tmp, "w") as f:
-            json.dump(self.metrics.totals(), f)
+            json.dump(totals, f)
         os.replace(tmp, self.config.metrics_file)
 
     def _shutdown(self, threads) -> None:
