@@ -93,6 +93,7 @@ describe('inference snippet reads predictions robustly', () => {
     expect(errorCheck).toBeLessThan(py.indexOf('json.loads(msg.value())'));
     expect(py).toContain('KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART');
     expect(py).toContain('from confluent_kafka import Consumer, KafkaError, Producer');
+    expect(py).toContain('"topic.metadata.refresh.interval.ms": 5000');
     expect(py).toMatch(/^import json\nimport time\n/);
   });
 });

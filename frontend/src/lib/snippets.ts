@@ -152,7 +152,8 @@ producer.flush()
 
 # A new consumer group can take tens of seconds to get its first record, and the output topic
 # may not exist until the first prediction: keep polling until a deadline, skipping those errors.
-consumer = Consumer({**kafka, "group.id": ${JSON.stringify(`${opts.groupPrefix ?? ''}my-reader`)}, "auto.offset.reset": "earliest"})
+consumer = Consumer({**kafka, "group.id": ${JSON.stringify(`${opts.groupPrefix ?? ''}my-reader`)}, "auto.offset.reset": "earliest",
+                     "topic.metadata.refresh.interval.ms": 5000})  # notice a new topic within seconds
 consumer.subscribe([${JSON.stringify(opts.outputTopic)}])
 deadline = time.monotonic() + ${deadline}
 received = 0
