@@ -17,6 +17,7 @@ export interface InferenceDraft {
   batch_size: string;
   max_wait_ms: string;
   runtime: string;
+  delivery: string;
 }
 
 /** Suggested values; topics go inside the user's namespace when `prefix` is given (`alice.`). */
@@ -34,11 +35,12 @@ export function inferenceDefaults(result: TrainingResult, source: Datasource | n
     batch_size: '256',
     max_wait_ms: '20',
     runtime: 'onnx',
+    delivery: 'at_least_once',
   };
 }
 
 const TOPIC_FIELDS = ['input_topic', 'output_topic', 'upper_topic'] as const;
-const FORM_FIELDS = ['replicas', 'input_format', 'input_config', ...TOPIC_FIELDS, 'limit', 'batch_size', 'max_wait_ms', 'runtime'];
+const FORM_FIELDS = ['replicas', 'input_format', 'input_config', ...TOPIC_FIELDS, 'limit', 'batch_size', 'max_wait_ms', 'runtime', 'delivery'];
 
 /** `prefix`: when given, a topic outside it is flagged before the server refuses it. */
 export function inferenceProblems(d: InferenceDraft, chain: boolean, prefix = ''): Record<string, string> {
@@ -117,6 +119,7 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
       const body: Record<string, unknown> = {
         result: r.id, replicas: Number(d.replicas), input_format: d.input_format, input_config: JSON.parse(d.input_config || '{}'),
         input_topic: d.input_topic.trim(), output_topic: d.output_topic.trim(), batch_size: Number(d.batch_size), max_wait_ms: Number(d.max_wait_ms), runtime: d.runtime,
+        delivery: d.delivery,
       };
       if (chain) {
         body.upper_topic = d.upper_topic.trim();
@@ -188,6 +191,15 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
               <input id="i-wait" type="number" min={0} value={d.max_wait_ms} onChange={(e) => set('max_wait_ms', e.target.value)} />
             </Field>
           </div>
+          <Field label="Delivery" htmlFor="i-delivery" errors={fe('delivery')}
+            hint={d.delivery === 'exactly_once'
+              ? <>Each input answered exactly once (Kafka transactions). Read the output with <code>isolation.level=read_committed</code>; outputs appear when a transaction commits (every ~200 ms). Not on the embedded broker.</>
+              : 'Nothing lost; after a crash some outputs may be written twice.'}>
+            <select id="i-delivery" value={d.delivery} onChange={(e) => set('delivery', e.target.value)}>
+              <option value="at_least_once">At least once</option>
+              <option value="exactly_once">Exactly once</option>
+            </select>
+          </Field>
           <button type="submit" className="btn primary" disabled={busy}>{busy && <Spinner />} Deploy inference</button>
           {touched && Object.keys(problems).length > 0 && <span className="error-text"> Fix the marked fields first.</span>}
         </div>

@@ -9,9 +9,34 @@ import { ActionButton, CopyBlock, Empty, ErrorAlert, LiveDot, Loading, StatusBad
 
 const ACTIVE = new Set(['created', 'running']);
 
+/** Set while a running inference is not serving: its replicas reach no Kafka broker. */
+export interface Degraded {
+  reason: 'cluster_unreachable' | string;
+  since: string;
+}
+/** Fields of GET /inferences/<id>/ about delivery and health. */
+type Served = Inference & { delivery?: 'at_least_once' | 'exactly_once'; degraded?: Degraded | null };
+
+/** "cluster unreachable since 14:02:07" (the date too when it is not today). */
+export function degradedText(degraded: Degraded, now = new Date()): string {
+  const what = degraded.reason === 'cluster_unreachable' ? 'cluster unreachable' : degraded.reason.replace(/_/g, ' ');
+  const since = new Date(degraded.since);
+  if (Number.isNaN(since.getTime())) return what;
+  const sameDay = since.toDateString() === now.toDateString();
+  return `${what} since ${sameDay ? since.toLocaleTimeString() : since.toLocaleString()}`;
+}
+
+export function DegradedBadge({ degraded }: { degraded: Degraded }) {
+  return (
+    <span className="badge degraded" data-testid="degraded" title="The replicas cannot reach the Kafka cluster; they reconnect and catch up by themselves when it is back.">
+      degraded · {degradedText(degraded)}
+    </span>
+  );
+}
+
 function InferenceCard({ initial, results, onGone, highlight }: { initial: Inference; results: TrainingResult[]; onGone: () => void; highlight: boolean }) {
   const kafka = useKafkaAccess();
-  const [inf, setInf] = useState(initial);
+  const [inf, setInf] = useState<Served>(initial);
   const [replicas, setReplicas] = useState(String(initial.replicas));
   const [swapTo, setSwapTo] = useState('');
   const [showSend, setShowSend] = useState(highlight);
@@ -45,8 +70,14 @@ function InferenceCard({ initial, results, onGone, highlight }: { initial: Infer
     <div className="card" data-testid={`inference-${inf.id}`} style={highlight ? { borderColor: 'var(--accent)' } : undefined}>
       <div className="page-head" style={{ marginBottom: 10 }}>
         <h2 style={{ margin: 0 }}>#{inf.id} {inf.model_name} <span className="muted small">v{inf.model_version} · {inf.runtime}</span></h2>
-        <StatusBadge status={inf.status} />
-        {active && <LiveDot state={socket} />}
+        {inf.status === 'running' && inf.degraded ? (
+          <DegradedBadge degraded={inf.degraded} />
+        ) : (
+          <>
+            <StatusBadge status={inf.status} />
+            {active && <LiveDot state={socket} />}
+          </>
+        )}
         <span className="spacer" />
         <Link className="btn small primary" to={`/visualization?inference=${inf.id}`}>Visualize</Link>
         {active ? (
@@ -57,7 +88,7 @@ function InferenceCard({ initial, results, onGone, highlight }: { initial: Infer
       </div>
       {inf.status === 'failed' && inf.error && <div className="alert error"><strong>Failed.</strong> <pre className="log">{inf.error}</pre></div>}
       <div className="small muted" style={{ marginBottom: 10 }}>
-        <code>{inf.input_topic}</code> → <code>{inf.output_topic}</code>{inf.upper_topic && <> · unsure (&lt; {inf.limit}) → <code>{inf.upper_topic}</code></>} · {inf.input_format}
+        <code>{inf.input_topic}</code> → <code>{inf.output_topic}</code>{inf.upper_topic && <> · unsure (&lt; {inf.limit}) → <code>{inf.upper_topic}</code></>} · {inf.input_format}{inf.delivery === 'exactly_once' && <> · exactly once (read the output with <code>read_committed</code>)</>}
       </div>
       <div className="stats" data-testid="live-metrics">
         <div className="stat"><div className="k">Records in / s</div><div className="v">{fmtNum(l?.records_in_per_s, 1)}</div></div>
