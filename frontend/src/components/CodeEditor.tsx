@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'react';
 import { EditorView, basicSetup } from 'codemirror';
 import { python } from '@codemirror/lang-python';
+import { useLatest } from '../lib/useLatest';
 import { EditorState, StateEffect, StateField, RangeSetBuilder } from '@codemirror/state';
 import { Decoration, DecorationSet, GutterMarker, gutter } from '@codemirror/view';
 
@@ -59,8 +60,7 @@ interface Props {
 export default function CodeEditor({ value, onChange, errorLine = null, minHeight = 120, ariaLabel, id }: Props) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
-  const changeRef = useRef(onChange);
-  changeRef.current = onChange;
+  const changeRef = useLatest(onChange);
 
   useEffect(() => {
     if (!host.current) return;
@@ -87,6 +87,7 @@ export default function CodeEditor({ value, onChange, errorLine = null, minHeigh
       v.destroy();
       view.current = null;
     };
+    // The editor is created once: later `value`/`errorLine` changes reach it through the effects below.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 

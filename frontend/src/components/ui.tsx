@@ -1,5 +1,6 @@
 import { ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, errorText } from '../lib/api';
+import { useLatest } from '../lib/useLatest';
 
 export function Spinner({ label }: { label?: string }) {
   return <span className="spinner" role="status" aria-label={label ?? 'Loading'} />;
@@ -143,44 +144,64 @@ export function CopyBlock({ text, label }: { text: string; label?: string }) {
 export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[]) {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [loading, setLoading] = useState(true);
-  const loadRef = useRef(load);
-  loadRef.current = load;
+  // `loading` is derived: true until a load for the current `deps` settles, or while a
+  // non-quiet reload() runs (no state is set synchronously in the effect).
+  const [settledFor, setSettledFor] = useState<unknown[] | null>(null);
+  const [reloading, setReloading] = useState(false);
+  const loadRef = useLatest(load);
+  const depsRef = useLatest(deps);
   const ctrl = useRef<AbortController | null>(null);
-  const reload = useCallback(async (quiet = false) => {
-    ctrl.current?.abort();
-    const c = new AbortController();
-    ctrl.current = c;
-    if (!quiet) setLoading(true);
-    try {
-      const value = await loadRef.current(c.signal);
-      if (!c.signal.aborted) {
-        setData(value);
-        setError(null);
+  const run = useCallback(
+    async (forDeps: unknown[]) => {
+      ctrl.current?.abort();
+      const c = new AbortController();
+      ctrl.current = c;
+      try {
+        const value = await loadRef.current(c.signal);
+        if (!c.signal.aborted) {
+          setData(value);
+          setError(null);
+        }
+      } catch (err) {
+        if (!c.signal.aborted && (err as Error).name !== 'AbortError') setError(err);
+      } finally {
+        if (!c.signal.aborted) {
+          setSettledFor(forDeps);
+          setReloading(false);
+        }
       }
-    } catch (err) {
-      if (!c.signal.aborted && (err as Error).name !== 'AbortError') setError(err);
-    } finally {
-      if (!c.signal.aborted) setLoading(false);
-    }
-  }, []);
+    },
+    [loadRef],
+  );
+  const reload = useCallback(
+    async (quiet = false) => {
+      if (!quiet) setReloading(true);
+      await run(depsRef.current);
+    },
+    [run, depsRef],
+  );
   useEffect(() => {
-    reload();
+    run(deps);
     return () => ctrl.current?.abort();
+    // The caller's `deps` are the dependency list, as with useEffect itself.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
+  const loading = reloading || !sameDeps(settledFor, deps);
   return { data, error, loading, reload, setData };
+}
+
+function sameDeps(a: readonly unknown[] | null, b: readonly unknown[]): boolean {
+  return a !== null && a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 }
 
 /** Re-run `fn` every `ms` while `active`. */
 export function useInterval(fn: () => void, ms: number, active = true) {
-  const ref = useRef(fn);
-  ref.current = fn;
+  const ref = useLatest(fn);
   useEffect(() => {
     if (!active) return;
     const id = setInterval(() => ref.current(), ms);
     return () => clearInterval(id);
-  }, [ms, active]);
+  }, [ms, active, ref]);
 }
 
 export function fmtNum(v: unknown, digits = 4): string {

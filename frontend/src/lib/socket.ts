@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { wsUrl } from './api';
+import { useLatest } from './useLatest';
 
 /** `failing`: several tries in a row never opened (a refused handshake looks like this to a
  *  browser: the server answers 403 and the close code is 1006); it keeps retrying. */
@@ -35,23 +36,23 @@ export function errorEventText(msg: SocketMessage): string | null {
 }
 
 export function useSocketStatus(path: string | null, onMessage: (msg: SocketMessage) => void): SocketStatus {
-  const [state, setState] = useState<SocketState>('connecting');
-  const [reason, setReason] = useState<string | null>(null);
-  const handler = useRef(onMessage);
-  handler.current = onMessage;
+  // The status is tagged with the path it belongs to: a new path starts as `connecting` with no
+  // reason without any state being reset synchronously when the effect starts.
+  const [status, setStatus] = useState<SocketStatus & { path: string | null }>({ path: null, state: 'connecting', reason: null });
+  const handler = useLatest(onMessage);
   useEffect(() => {
-    if (!path) {
-      setState('closed');
-      return;
-    }
+    if (!path) return;
+    const update = (change: Partial<SocketStatus>) =>
+      setStatus((s) => (s.path === path ? { ...s, ...change } : { path, state: 'connecting', reason: null, ...change }));
+    const setState = (state: SocketState) => update({ state });
+    const setReason = (reason: string | null) => update({ reason });
     let ws: WebSocket | null = null;
     let stopped = false;
     let attempt = 0;
     let failedOpens = 0;
-    setReason(null);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const connect = () => {
-      if (failedOpens < FAILING_AFTER) setState('connecting');
+      if (attempt > 0 && failedOpens < FAILING_AFTER) setState('connecting');
       ws = new WebSocket(wsUrl(path));
       let opened = false;
       let refusedHere = false;
@@ -96,6 +97,8 @@ export function useSocketStatus(path: string | null, onMessage: (msg: SocketMess
     connect();
     return () => {
       stopped = true;
+      // Forget this connection's status: the same path opened again starts afresh.
+      setStatus((s) => (s.path === path ? { path: null, state: 'connecting', reason: null } : s));
       clearTimeout(timer);
       if (ws) {
         ws.onclose = null;
@@ -104,7 +107,9 @@ export function useSocketStatus(path: string | null, onMessage: (msg: SocketMess
         else ws.close();
       }
     };
-  }, [path]);
-  return { state, reason };
+  }, [path, handler]);
+  if (!path) return { state: 'closed', reason: null };
+  if (status.path !== path) return { state: 'connecting', reason: null };
+  return { state: status.state, reason: status.reason };
 }
 
