@@ -4,7 +4,8 @@ import type { Datasource, Deployment } from '../lib/types';
 import { kwargsToText } from '../lib/snippets';
 import SendData from '../components/SendData';
 import ControlErrors from '../components/ControlErrors';
-import { ActionButton, ErrorAlert, Loading, StatusBadge, fmtDate, useInterval, useLoad } from '../components/ui';
+import NotFound from '../components/NotFound';
+import { ActionButton, Loading, StatusBadge, fmtDate, useInterval, useLoad } from '../components/ui';
 
 const FINAL = new Set(['finished', 'failed', 'stopped']);
 
@@ -16,7 +17,7 @@ export default function DeploymentDetail() {
   const running = dep.data?.results.some((r) => !FINAL.has(r.status)) ?? false;
   useInterval(() => { dep.reload(true); sources.reload(true); }, 3000, running);
   if (dep.loading && !dep.data) return <Loading what="the deployment" />;
-  if (!dep.data) return <ErrorAlert error={dep.error} />;
+  if (!dep.data) return <NotFound error={dep.error} what={`Deployment #${id}`} back="/deployments" backLabel="Back to deployments" />;
   const d = dep.data;
   const waiting = !d.datasource && !(sources.data ?? []).length && d.results.some((r) => r.status === 'created' || r.status === 'deployed');
   return (

@@ -7,14 +7,34 @@ import { confusion, epochCharts, mergeEpoch } from '../lib/metrics';
 import LineChart from '../components/LineChart';
 import Heatmap from '../components/Heatmap';
 import SendData from '../components/SendData';
-import { ActionButton, ErrorAlert, LiveDot, Loading, StatusBadge, fmtDate, fmtNum, useLoad } from '../components/ui';
+import NotFound from '../components/NotFound';
+import { ActionButton, LiveDot, Loading, StatusBadge, fmtDate, fmtNum, useLoad } from '../components/ui';
 
 const FINAL = new Set(['finished', 'failed', 'stopped']);
+
+/** The status a user reads: a deployed result that reports epochs is training. */
+export function shownStatus(r: Pick<TrainingResult, 'status' | 'epoch_metrics'>): string {
+  return r.status === 'deployed' && (r.epoch_metrics?.length ?? 0) > 0 ? 'training' : r.status;
+}
+
+/** The epochs training was asked for (the API's `planned_epochs`), when known. */
+export function plannedEpochsOf(r: TrainingResult): number | null {
+  const planned = (r as TrainingResult & { planned_epochs?: number | null }).planned_epochs;
+  return typeof planned === 'number' && planned > 0 ? planned : null;
+}
+
+/** What the final-metrics and confusion-matrix cards say when they have nothing to show. */
+export function missingFinalText(status: string, what: 'metrics' | 'confusion'): string {
+  if (status === 'stopped') return what === 'metrics' ? 'Stopped before the end; no final metrics.' : 'Stopped before the end; no confusion matrix.';
+  if (status === 'failed') return what === 'metrics' ? 'Training failed; no final metrics.' : 'Training failed; no confusion matrix.';
+  if (!FINAL.has(status)) return what === 'metrics' ? 'Final metrics appear when training finishes.' : 'Computed on the test split at the end.';
+  return what === 'metrics' ? 'No final metrics were reported.' : 'Not computed (enable it on deployment and send a test split).';
+}
 
 function MetricsTable({ r }: { r: TrainingResult }) {
   const sets = [['train', r.train_metrics], ['validation', r.val_metrics], ['test', r.test_metrics]] as const;
   const names = [...new Set(sets.flatMap(([, m]) => Object.keys(m ?? {})))];
-  if (!names.length) return <p className="muted">Final metrics appear when training finishes.</p>;
+  if (!names.length) return <p className="muted" data-testid="no-final-metrics">{missingFinalText(r.status, 'metrics')}</p>;
   return (
     <table className="list" data-testid="final-metrics">
       <thead><tr><th>Metric</th>{sets.map(([n]) => <th key={n} className="num">{n}</th>)}</tr></thead>
@@ -33,7 +53,8 @@ export default function ResultDetail() {
   const res = useLoad((s) => api.get<TrainingResult>(`/api/v1/results/${id}/`, s), [id]);
   const [logs, setLogs] = useState<string | null>(null);
   const r = res.data;
-  const live = r ? !FINAL.has(r.status) : true;
+  // No socket before the result has loaded: a result that does not exist (404) opens none.
+  const live = r ? !FINAL.has(r.status) : false;
 
   const onMessage = useCallback((msg: { event: string; data: unknown }) => {
     const data = msg.data as Record<string, unknown>;
@@ -48,12 +69,13 @@ export default function ResultDetail() {
 
   const charts = useMemo(() => epochCharts(r?.epoch_metrics ?? []), [r?.epoch_metrics]);
   if (res.loading && !r) return <Loading what="the result" />;
-  if (!r) return <ErrorAlert error={res.error} />;
+  if (!r) return <NotFound error={res.error} what={`Result #${id}`} back="/deployments" backLabel="Back to deployments" />;
   const cm = confusion(r.confusion_matrix);
   const hasModel = r.artifacts?.length > 0;
   const latest = hasModel ? Math.max(...r.artifacts.map((a) => a.version)) : null;
   const epochsDone = r.epoch_metrics?.length ?? 0;
-  const plannedEpochs = undefined;
+  const plannedEpochs = plannedEpochsOf(r);
+  const status = shownStatus(r);
 
   const loadLogs = async () => {
     const out = await api.get<{ logs: string }>(`/api/v1/results/${r.id}/logs/`);
@@ -64,7 +86,7 @@ export default function ResultDetail() {
     <>
       <div className="page-head">
         <h1>Result #{r.id}: {r.model_name}</h1>
-        <StatusBadge status={r.status} />
+        <StatusBadge status={status} />
         {live && <LiveDot state={socket} />}
         <span className="spacer" />
         <Link className="btn" to={`/deployments/${r.deployment}`}>Deployment #{r.deployment}</Link>
@@ -88,12 +110,12 @@ export default function ResultDetail() {
           {r.log_tail && <pre className="log">{r.log_tail}</pre>}
         </div>
       )}
-      {r.status === 'stopped' && <div className="alert warn">Training was stopped.</div>}
+      {r.status === 'stopped' && <div className="alert warn" data-testid="stopped">Training was stopped before the end{epochsDone ? ` (after ${epochsDone} epoch${epochsDone === 1 ? '' : 's'})` : ''}: the per-epoch metrics below are all there is.</div>}
 
       <div className="card">
         <div className="stats">
-          <div className="stat"><div className="k">Status</div><div className="v" data-testid="result-status">{r.status}</div></div>
-          <div className="stat"><div className="k">Epochs reported</div><div className="v">{epochsDone}{plannedEpochs ? ` / ${plannedEpochs}` : ''}</div></div>
+          <div className="stat"><div className="k">Status</div><div className="v" data-testid="result-status">{status}</div></div>
+          <div className="stat"><div className="k">Epochs reported</div><div className="v" data-testid="epochs-reported">{epochsDone}{plannedEpochs ? ` / ${plannedEpochs}` : ''}</div></div>
           <div className="stat"><div className="k">Training time</div><div className="v">{r.training_time != null ? `${fmtNum(r.training_time, 1)} s` : '—'}</div></div>
           <div className="stat"><div className="k">Model version</div><div className="v">{latest ?? '—'}</div></div>
           <div className="stat"><div className="k">Framework</div><div className="v" style={{ fontSize: 16 }}>{r.framework === 'pytorch' ? 'PyTorch' : 'TensorFlow'}</div></div>
@@ -122,7 +144,7 @@ export default function ResultDetail() {
         </div>
         <div className="card">
           <h2>Confusion matrix</h2>
-          {cm ? <Heatmap matrix={cm.matrix} labels={cm.labels} /> : <p className="muted">{live ? 'Computed on the test split at the end.' : 'Not computed (enable it on deployment and send a test split).'}</p>}
+          {cm ? <Heatmap matrix={cm.matrix} labels={cm.labels} /> : <p className="muted" data-testid="no-confusion">{missingFinalText(r.status, 'confusion')}</p>}
         </div>
       </div>
 

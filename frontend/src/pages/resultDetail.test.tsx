@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { render, screen } from '@testing-library/react';
+import { MemoryRouter, Route, Routes } from 'react-router-dom';
+import ResultDetail, { missingFinalText, shownStatus } from './ResultDetail';
+import DeploymentDetail from './DeploymentDetail';
+
+const sockets = vi.hoisted(() => ({ paths: [] as (string | null)[] }));
+vi.mock('../lib/socket', () => ({
+  useSocket: (path: string | null) => {
+    sockets.paths.push(path);
+    return 'open';
+  },
+}));
+vi.mock('../components/LineChart', () => ({ default: () => null }));
+
+function answer(status: number, body: unknown) {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+}
+
+const result = (extra: Record<string, unknown>) => ({
+  id: 4, deployment: 2, model: 1, model_name: 'digits', framework: 'tensorflow', chain_leader: null, status: 'deployed',
+  status_history: [], epoch_metrics: [], train_metrics: {}, val_metrics: {}, test_metrics: {}, confusion_matrix: null,
+  training_time: null, seed: 1, error: '', log_tail: '', artifacts: [], planned_epochs: 40, created_at: '', updated_at: '',
+  ...extra,
+});
+
+function serve(body: unknown, status = 200) {
+  vi.stubGlobal('fetch', vi.fn(async () => answer(status, body)));
+}
+
+function renderAt(path: string) {
+  render(
+    <MemoryRouter initialEntries={[path]}>
+      <Routes>
+        <Route path="/results/:id" element={<ResultDetail />} />
+        <Route path="/deployments/:id" element={<DeploymentDetail />} />
+      </Routes>
+    </MemoryRouter>,
+  );
+}
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  sockets.paths = [];
+});
+
+describe('result page', () => {
+  it('shows epochs against the planned total and says "training" while epochs arrive', async () => {
+    const epochs = Array.from({ length: 7 }, (_, i) => ({ epoch: i + 1, loss: 1 / (i + 1) }));
+    serve(result({ epoch_metrics: epochs }));
+    renderAt('/results/4');
+    expect((await screen.findByTestId('epochs-reported')).textContent).toBe('7 / 40');
+    expect(screen.getByTestId('result-status').textContent).toBe('training');
+    expect(shownStatus({ status: 'deployed', epoch_metrics: [] })).toBe('deployed');
+  });
+
+  it('reads a stopped result as stopped, not as missing settings', async () => {
+    serve(result({ status: 'stopped', epoch_metrics: [{ epoch: 1, loss: 1 }, { epoch: 2, loss: 0.5 }] }));
+    renderAt('/results/4');
+    expect((await screen.findByTestId('no-final-metrics')).textContent).toBe('Stopped before the end; no final metrics.');
+    expect(screen.getByTestId('no-confusion').textContent).toMatch(/^Stopped before the end/);
+    expect(screen.getByTestId('stopped').textContent).toMatch(/after 2 epochs/);
+    expect(screen.queryByText(/appear when training finishes/)).toBeNull();
+    expect(screen.queryByText(/enable it/)).toBeNull();
+    expect(missingFinalText('finished', 'confusion')).toMatch(/Not computed/);
+  });
+
+  it('a result that does not exist opens no websocket and links back', async () => {
+    serve({ detail: 'Not found.' }, 404);
+    renderAt('/results/999');
+    expect((await screen.findByTestId('not-found')).textContent).toMatch(/Result #999 was not found/);
+    expect(screen.getByRole('link', { name: 'Back to deployments' }).getAttribute('href')).toBe('/deployments');
+    expect(sockets.paths.every((p) => p === null)).toBe(true);
+  });
+
+  it('a deployment that does not exist is a proper not-found page with a way back', async () => {
+    serve({ detail: 'Not found.' }, 404);
+    renderAt('/deployments/999');
+    expect((await screen.findByTestId('not-found')).textContent).toMatch(/Deployment #999 was not found/);
+    expect(screen.getByRole('link', { name: 'Back to deployments' })).toBeTruthy();
+  });
+});
