@@ -31,16 +31,14 @@ const AuthContext = createContext<AuthState | null>(null);
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null>(null);
-  const [checking, setChecking] = useState(true);
+  // Only ask who we are when this browser logged in before: an anonymous /me answers 403,
+  // which browsers log as a console error on every first visit.
+  const [askMe] = useState(hadSession);
+  const [checking, setChecking] = useState(askMe);
   const [expired, setExpired] = useState(false);
 
   useEffect(() => {
-    // Only ask who we are when this browser logged in before: an anonymous /me answers 403,
-    // which browsers log as a console error on every first visit.
-    if (!hadSession()) {
-      setChecking(false);
-      return;
-    }
+    if (!askMe) return;
     request<User>('/api/v1/auth/me/', { quietAuth: true })
       .then((me) => {
         // An anonymous caller gets 200 {"authenticated": false}: the session is gone.
@@ -58,7 +56,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         }
       })
       .finally(() => setChecking(false));
-  }, []);
+  }, [askMe]);
 
   useEffect(
     () =>
