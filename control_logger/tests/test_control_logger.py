@@ -93,6 +93,8 @@ def test_registers_once_records_malformed_and_carries_on(
 
     error = ControlError.objects.get()
     assert "JSON" in error.error and error.raw == "{not json"
+    # its key was readable: the error is shown to the owner of the deployment it names
+    assert error.deployment_id == deployment.pk and error.owner_id == user.pk
     sources = Datasource.objects.order_by("id")
     assert [s.description for s in sources] == ["digits", "second"]
     assert all(s.deployment_id == deployment.pk for s in sources)
@@ -117,3 +119,15 @@ def test_same_control_message_twice_is_one_datasource(control_logger_client, use
     control_logger_client.post("/api/v1/worker/datasources/", body, format="json")
     control_logger_client.post("/api/v1/worker/datasources/", body, format="json")
     assert Datasource.objects.count() == 1
+
+
+def test_a_refusal_is_recorded_with_the_backends_reason():
+    from control_logger.service import _refusal
+    from worker_common.backend import BackendError
+
+    body = '{"detail":"Not registered for deployment 3: \'bob.x\' is \\"not\\" yours.","errors":{}}'
+    refused = BackendError(f"POST /api/v1/worker/datasources/ -> 409: {body}", 409)
+    assert _refusal(refused) == "Not registered for deployment 3: 'bob.x' is \"not\" yours."
+    # a truncated or non-JSON answer is kept whole
+    garbled = BackendError("POST /api/v1/worker/datasources/ -> 400: <html>", 400)
+    assert _refusal(garbled) == "POST /api/v1/worker/datasources/ -> 400: <html>"
