@@ -19,6 +19,7 @@ router.register("models", ModelViewSet, basename="model")
 router.register("configurations", ConfigurationViewSet, basename="configuration")
 router.register("deployments", training.DeploymentViewSet, basename="deployment")
 router.register("results", training.ResultViewSet, basename="result")
+router.register("runs", training.RunViewSet, basename="run")
 router.register("datasources", training.DatasourceViewSet, basename="datasource")
 router.register("inferences", inference.InferenceViewSet, basename="inference")
 

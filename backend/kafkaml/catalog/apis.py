@@ -8,7 +8,14 @@ from kafkaml.api import OwnedQuerysetMixin
 
 from . import services
 from .models import Configuration, MLModel
-from .serializers import ConfigurationInput, ConfigurationOutput, ModelInput, ModelOutput
+from .selectors import model_versions
+from .serializers import (
+    ConfigurationInput,
+    ConfigurationOutput,
+    ModelInput,
+    ModelOutput,
+    ModelVersionOutput,
+)
 
 
 class ModelViewSet(
@@ -16,7 +23,7 @@ class ModelViewSet(
 ):
     """Model code, validated by the executor on every save."""
 
-    queryset = MLModel.objects.prefetch_related("configurations")
+    queryset = MLModel.objects.prefetch_related("configurations", "versions")
     serializer_class = ModelOutput
     permission_classes = [IsUser]
     search_fields = ["name", "description"]
@@ -36,12 +43,18 @@ class ModelViewSet(
         model = self.get_object()
         data = ModelInput(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
-        model = services.model_update(model=model, **data.validated_data)
-        return Response(ModelOutput(model).data)
+        services.model_update(model=model, **data.validated_data)
+        return Response(ModelOutput(self.get_object()).data)  # its versions read afresh
 
     def destroy(self, request, pk=None):
         services.model_delete(model=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=ModelVersionOutput(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def versions(self, request, pk=None):
+        """The model's code versions, newest first (each result names the one it trained with)."""
+        return Response(ModelVersionOutput(model_versions(self.get_object()), many=True).data)
 
     @extend_schema(request=None, responses=None)
     @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])

@@ -54,3 +54,24 @@ class Configuration(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ModelVersion(models.Model):
+    """The code of a model as one training result used it. A version that a result points at
+    never changes: editing such a model's code adds the next version (the model's id stays)."""
+
+    model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    imports = models.TextField(blank=True, default="")
+    code = models.TextField()
+    framework = models.CharField(max_length=20, choices=Framework.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "number"], name="unique_model_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} v{self.number}"

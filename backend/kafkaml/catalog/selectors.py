@@ -26,3 +26,10 @@ def model_chain(model: MLModel) -> list[MLModel]:
 
 def model_is_chain_edge(model: MLModel) -> bool:
     return model.distributed and not model.lower_models.exists()
+
+
+def model_versions(model: MLModel):
+    """The model's versions, newest first, each with how many results trained with it."""
+    from django.db.models import Count
+
+    return model.versions.annotate(result_count=Count("results")).order_by("-number")

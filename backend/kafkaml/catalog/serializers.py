@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import Configuration, MLModel
+from .models import Configuration, MLModel, ModelVersion
 
 
 class OwnedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
@@ -34,6 +34,10 @@ class ModelOutput(serializers.ModelSerializer):
     configurations = serializers.SerializerMethodField()
     deletable = serializers.SerializerMethodField()
     delete_blockers = serializers.SerializerMethodField()
+    version = serializers.SerializerMethodField(
+        help_text="The number of the version holding the code now (editing the code of a model "
+        "that has results adds a version; the id stays)"
+    )
 
     class Meta:
         model = MLModel
@@ -53,9 +57,14 @@ class ModelOutput(serializers.ModelSerializer):
             "configurations",
             "deletable",
             "delete_blockers",
+            "version",
             "created_at",
             "updated_at",
         ]
+
+    def get_version(self, obj) -> int | None:
+        numbers = [v.number for v in obj.versions.all()]
+        return max(numbers) if numbers else None
 
     def get_configurations(self, obj) -> list[int]:
         return [c.pk for c in obj.configurations.all()]
@@ -67,6 +76,14 @@ class ModelOutput(serializers.ModelSerializer):
 
     def get_deletable(self, obj) -> bool:
         return not self.get_delete_blockers(obj)
+
+
+class ModelVersionOutput(serializers.ModelSerializer):
+    result_count = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["number", "imports", "code", "framework", "result_count", "created_at"]
 
 
 class ConfigurationInput(serializers.Serializer):

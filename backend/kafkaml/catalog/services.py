@@ -8,7 +8,7 @@ from django.db import transaction
 from kafkaml.errors import ApplicationError, ConflictError
 
 from . import executor_client
-from .models import Configuration, MLModel, ValidationStatus
+from .models import Configuration, MLModel, ModelVersion, ValidationStatus
 from .selectors import model_chain
 
 EDITABLE_MODEL_FIELDS = (
@@ -107,7 +107,37 @@ def model_create(*, owner, **fields) -> MLModel:
     with transaction.atomic():
         _check_unique_name(model)
         model.save()
+        model_version_current(model)
     return model
+
+
+def model_version_current(model: MLModel) -> ModelVersion:
+    """The version holding the model's code now (version 1 made on first need)."""
+    version = model.versions.order_by("-number").first()
+    if version is None:
+        version = ModelVersion.objects.create(
+            model=model, number=1, imports=model.imports, code=model.code, framework=model.framework
+        )
+    return version
+
+
+def _model_version_follow(model: MLModel) -> ModelVersion:
+    """After a code change: a version no result used yet is updated in place; one that a
+    result trained with is immutable, so the next version is added."""
+    current = model.versions.select_for_update().order_by("-number").first()
+    if current is None:
+        return model_version_current(model)
+    if current.results.exists():
+        return ModelVersion.objects.create(
+            model=model,
+            number=current.number + 1,
+            imports=model.imports,
+            code=model.code,
+            framework=model.framework,
+        )
+    current.imports, current.code, current.framework = model.imports, model.code, model.framework
+    current.save(update_fields=["imports", "code", "framework"])
+    return current
 
 
 def _check_unique_name(model: MLModel) -> None:
@@ -138,6 +168,8 @@ def model_update(*, model: MLModel, **fields) -> MLModel:
         _validate(model)
     with transaction.atomic():
         model.save()
+        if code_changed:
+            _model_version_follow(model)
     return model
 
 

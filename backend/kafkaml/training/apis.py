@@ -14,9 +14,11 @@ from kafkaml.workloads.models import CredentialKind
 from kafkaml.workloads.services import workload_logs
 
 from . import services
+from .filters import RunFilter
 from .models import Datasource, Deployment, ModelArtifact, TrainingResult
 from .selectors import (
     control_errors_of,
+    runs_queryset,
     worker_artifact_result_get,
     worker_deployment_get,
     worker_result_get,
@@ -27,7 +29,9 @@ from .serializers import (
     DatasourceOutput,
     DeploymentInput,
     DeploymentOutput,
+    ResultAnnotateInput,
     ResultOutput,
+    RunOutput,
     WorkerArtifactInput,
     WorkerControlErrorInput,
     WorkerDatasourceInput,
@@ -68,7 +72,9 @@ class DeploymentViewSet(
 class ResultViewSet(
     OwnedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    queryset = TrainingResult.objects.select_related("model").prefetch_related("artifacts")
+    queryset = TrainingResult.objects.select_related(
+        "model", "model_version", "deployment__datasource"
+    ).prefetch_related("artifacts")
     serializer_class = ResultOutput
     permission_classes = [IsUser]
     filterset_fields = ["deployment", "model", "status"]
@@ -77,6 +83,23 @@ class ResultViewSet(
     def destroy(self, request, pk=None):
         services.result_delete(result=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=ResultAnnotateInput, responses=ResultOutput)
+    def partial_update(self, request, pk=None):
+        """The owner's tags and note on the run (nothing else of a result is editable)."""
+        result = self.get_object()
+        data = ResultAnnotateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        result = services.result_annotate(result=result, **data.validated_data)
+        return Response(ResultOutput(result).data)
+
+    @extend_schema(request=None, responses={201: DeploymentOutput})
+    @action(detail=True, methods=["post"])
+    def rerun(self, request, pk=None):
+        """Train again: a new deployment of the same configuration, settings, code versions
+        and seed, on the datasource this result trained on."""
+        deployment = services.result_rerun(result=self.get_object())
+        return Response(DeploymentOutput(deployment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=ResultOutput)
     @action(detail=True, methods=["post"])
@@ -125,6 +148,32 @@ class ResultViewSet(
         result = self.get_object()
         leader = result.chain_leader or result
         return Response({"logs": workload_logs(leader.workload_name, tail=200)})
+
+
+class RunViewSet(OwnedQuerysetMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The runs table: every result as a row of parameters and final metrics, to sort, filter
+    by tag/status/framework/model, and search (model name, note, tags)."""
+
+    queryset = runs_queryset()
+    serializer_class = RunOutput
+    permission_classes = [IsUser]
+    filterset_class = RunFilter
+    search_fields = ["model__name", "note", "tags"]
+    ordering_fields = [
+        "id",
+        "created_at",
+        "status",
+        "model_name",
+        "framework",
+        "batch_size",
+        "epochs",
+        "training_time",
+        "test_accuracy",
+        "test_loss",
+        "val_accuracy",
+        "val_loss",
+    ]
+    ordering = ["-id"]
 
 
 def _artifact(result, version) -> ModelArtifact | None:

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from kafkaml.catalog.models import Configuration, MLModel
+from kafkaml.catalog.models import Configuration, MLModel, ModelVersion
 
 
 class Deployment(models.Model):
@@ -27,6 +27,8 @@ class Deployment(models.Model):
     improvement = models.FloatField(default=0.0)
     window_size = models.PositiveIntegerField(default=1000)  # records per incremental window
     gpus = models.PositiveSmallIntegerField(default=0)
+    # The shuffle seed the worker uses (None: it draws one and reports it on the result).
+    seed = models.BigIntegerField(null=True, blank=True)
     datasource = models.ForeignKey(
         "Datasource", null=True, blank=True, on_delete=models.SET_NULL, related_name="retrainings"
     )
@@ -51,6 +53,10 @@ class TrainingResult(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="results")
     model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="results")
+    # The exact code it trained with (editing the model later adds a version, never changes it).
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="results"
+    )
     # Distributed chains train as one workload, led by the result of the chain's edge model.
     chain_leader = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="chain_members"
@@ -67,6 +73,9 @@ class TrainingResult(models.Model):
     error = models.TextField(blank=True, default="")
     log_tail = models.TextField(blank=True, default="")
     workload_name = models.CharField(max_length=100, blank=True, default="")
+    # The owner's own labels for the run (experiment tracking): short words, and a free note.
+    tags = models.JSONField(default=list, blank=True)
+    note = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -17,13 +17,25 @@ def control_errors_of(*, deployment: Deployment) -> list[ControlError]:
     return list(scope.order_by("-id")[:CONTROL_ERRORS_SHOWN])
 
 
-def _model_payload(model) -> dict:
+def result_datasource(result: TrainingResult):
+    """The datasource the result trained (or trains) on: the one its deployment re-used, else
+    the first registered for the deployment (the one the worker reads), else None."""
+    deployment = result.deployment
+    if deployment.datasource_id:
+        return deployment.datasource
+    return deployment.datasources.order_by("id").first()
+
+
+def _model_payload(model, version=None) -> dict:
+    """A model as the worker builds it: the code of ``version`` (the result's pinned one)."""
+    source = version or model
     return {
         "id": model.pk,
         "name": model.name,
-        "framework": model.framework,
-        "imports": model.imports,
-        "code": model.code,
+        "version": version.number if version else None,
+        "framework": source.framework,
+        "imports": source.imports,
+        "code": source.code,
         "distributed": model.distributed,
         "upper_model": model.upper_model_id,
         "input_shape": model.input_shape,
@@ -42,8 +54,8 @@ def worker_result_payload(result: TrainingResult) -> dict:
         "id": result.pk,
         "status": result.status,
         "deployment": DeploymentOutput(deployment).data,
-        "model": _model_payload(result.model),
-        "chain": [{**_model_payload(m.model), "result_id": m.pk} for m in members],
+        "model": _model_payload(result.model, result.model_version),
+        "chain": [{**_model_payload(m.model, m.model_version), "result_id": m.pk} for m in members],
         "datasource": DatasourceOutput(deployment.datasource).data
         if deployment.datasource
         else None,
@@ -95,3 +107,44 @@ def user_gpus_in_use(*, owner, exclude_deployment: Deployment | None = None) -> 
     if exclude_deployment is not None:
         leaders = leaders.exclude(deployment=exclude_deployment)
     return leaders.aggregate(total=Sum("deployment__gpus"))["total"] or 0
+
+
+# --- the runs table (experiment tracking) -------------------------------------------------
+
+
+def _json_number(field: str, key: str):
+    from django.db.models import FloatField
+    from django.db.models.fields.json import KeyTextTransform
+    from django.db.models.functions import Cast
+
+    return Cast(KeyTextTransform(key, field), FloatField())
+
+
+# Sortable columns the JSON fields hold, as annotations (the database sorts; pages stay right).
+RUN_METRIC_ANNOTATIONS = {
+    "test_accuracy": ("test_metrics", "accuracy"),
+    "test_loss": ("test_metrics", "loss"),
+    "val_accuracy": ("val_metrics", "accuracy"),
+    "val_loss": ("val_metrics", "loss"),
+}
+
+
+def runs_queryset():
+    """Results with their sortable metrics and parameters as columns (owner scoping is the
+    view's; every view's queryset is filtered by owner)."""
+    from django.db.models import F
+    from django.db.models.functions import Coalesce
+
+    annotations = {
+        name: _json_number(field, key) for name, (field, key) in RUN_METRIC_ANNOTATIONS.items()
+    }
+    annotations["epochs"] = Coalesce(
+        _json_number("deployment__training_kwargs", "epochs"),
+        _json_number("deployment__training_kwargs", "max_epochs"),
+    )
+    return TrainingResult.objects.select_related("model", "model_version", "deployment").annotate(
+        **annotations,
+        batch_size=F("deployment__batch_size"),
+        framework=F("model__framework"),
+        model_name=F("model__name"),
+    )

@@ -39,6 +39,14 @@ class DeploymentInput(serializers.Serializer):
     datasource = OwnedPrimaryKeyField(
         queryset=Datasource.objects.all(), required=False, allow_null=True, default=None
     )
+    seed = serializers.IntegerField(
+        min_value=0,
+        max_value=2**31 - 1,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Shuffle seed; left out, the worker draws one and the result records it.",
+    )
 
 
 class ResultBrief(serializers.ModelSerializer):
@@ -73,6 +81,7 @@ class DeploymentOutput(serializers.ModelSerializer):
             "improvement",
             "window_size",
             "gpus",
+            "seed",
             "datasource",
             "results",
             "created_at",
@@ -90,6 +99,13 @@ class ResultOutput(serializers.ModelSerializer):
     framework = serializers.CharField(source="model.framework", read_only=True)
     artifacts = ArtifactOutput(many=True, read_only=True)
     planned_epochs = serializers.SerializerMethodField()
+    model_version = serializers.IntegerField(
+        source="model_version.number", read_only=True, allow_null=True, default=None
+    )
+    provenance = serializers.SerializerMethodField(
+        help_text="What the result trained with: the model version's code, the datasource, "
+        "the deployment's settings and the seed"
+    )
 
     class Meta:
         model = TrainingResult
@@ -113,14 +129,132 @@ class ResultOutput(serializers.ModelSerializer):
             "error",
             "log_tail",
             "artifacts",
+            "model_version",
+            "tags",
+            "note",
+            "provenance",
             "created_at",
             "updated_at",
         ]
 
     def get_planned_epochs(self, obj) -> int | None:
-        kwargs = obj.deployment.training_kwargs or {}
-        epochs = kwargs.get("epochs", kwargs.get("max_epochs"))
-        return epochs if isinstance(epochs, int) else None
+        return planned_epochs(obj.deployment)
+
+    def get_provenance(self, obj) -> dict:
+        from .selectors import result_datasource
+
+        deployment = obj.deployment
+        version = obj.model_version
+        datasource = result_datasource(obj)
+        return {
+            "model_version": {
+                "number": version.number,
+                "framework": version.framework,
+                "imports": version.imports,
+                "code": version.code,
+                "created_at": version.created_at,
+            }
+            if version
+            else None,
+            "datasource": DatasourceOutput(datasource).data if datasource else None,
+            "settings": {name: getattr(deployment, name) for name in PROVENANCE_SETTINGS},
+            "seed": obj.seed,
+        }
+
+
+PROVENANCE_SETTINGS = (
+    "batch_size",
+    "training_kwargs",
+    "evaluation_kwargs",
+    "optimizer",
+    "learning_rate",
+    "loss",
+    "metrics",
+    "confusion_matrix",
+    "incremental",
+    "stream_timeout",
+    "monitored_metric",
+    "improvement",
+    "window_size",
+    "gpus",
+    "seed",
+)
+
+
+def planned_epochs(deployment) -> int | None:
+    kwargs = deployment.training_kwargs or {}
+    epochs = kwargs.get("epochs", kwargs.get("max_epochs"))
+    return epochs if isinstance(epochs, int) else None
+
+
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,49}$"
+
+
+class ResultAnnotateInput(serializers.Serializer):
+    """PATCH /results/<id>/: the owner's tags and note; nothing else of a result is editable."""
+
+    tags = serializers.ListField(
+        child=serializers.RegexField(
+            TAG_PATTERN,
+            error_messages={"invalid": "Letters, digits and _ . : - only (at most 50)."},
+        ),
+        required=False,
+        max_length=20,
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class RunOutput(serializers.ModelSerializer):
+    """One row of the runs table: a result's parameters and final metrics, flat."""
+
+    model_name = serializers.CharField(read_only=True)
+    framework = serializers.CharField(read_only=True)
+    model_version = serializers.IntegerField(
+        source="model_version.number", read_only=True, allow_null=True, default=None
+    )
+    batch_size = serializers.IntegerField(read_only=True)
+    epochs = serializers.SerializerMethodField()
+    epochs_reported = serializers.SerializerMethodField()
+    test_accuracy = serializers.FloatField(read_only=True, allow_null=True)
+    test_loss = serializers.FloatField(read_only=True, allow_null=True)
+    val_accuracy = serializers.FloatField(read_only=True, allow_null=True)
+    val_loss = serializers.FloatField(read_only=True, allow_null=True)
+    optimizer = serializers.CharField(source="deployment.optimizer", read_only=True)
+    learning_rate = serializers.FloatField(source="deployment.learning_rate", read_only=True)
+
+    class Meta:
+        model = TrainingResult
+        fields = [
+            "id",
+            "deployment",
+            "model",
+            "model_name",
+            "model_version",
+            "framework",
+            "chain_leader",
+            "status",
+            "tags",
+            "note",
+            "batch_size",
+            "epochs",
+            "epochs_reported",
+            "optimizer",
+            "learning_rate",
+            "test_accuracy",
+            "test_loss",
+            "val_accuracy",
+            "val_loss",
+            "test_metrics",
+            "training_time",
+            "seed",
+            "created_at",
+        ]
+
+    def get_epochs(self, obj) -> int | None:
+        return planned_epochs(obj.deployment)
+
+    def get_epochs_reported(self, obj) -> int:
+        return len(obj.epoch_metrics or [])
 
 
 class DatasourceOutput(serializers.ModelSerializer):

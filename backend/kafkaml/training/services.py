@@ -13,6 +13,7 @@ from django.db.models import Max
 
 from kafkaml import realtime
 from kafkaml.catalog.selectors import model_chain
+from kafkaml.catalog.services import model_version_current
 from kafkaml.errors import ApplicationError, ConflictError
 from kafkaml.topics.ownership import foreign_topics
 from kafkaml.workloads import services as workloads
@@ -27,7 +28,7 @@ from .models import (
     ResultStatus,
     TrainingResult,
 )
-from .selectors import user_gpus_in_use
+from .selectors import result_datasource, user_gpus_in_use
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ def _launch_on_commit(result: TrainingResult) -> None:
 
 
 @transaction.atomic
-def deployment_create(*, owner, configuration, **fields) -> Deployment:
+def deployment_create(*, owner, configuration, versions=None, **fields) -> Deployment:
+    """``versions`` ({model id: ModelVersion}) pins the code each model trains with (a re-run);
+    by default each model trains with its current version."""
     if configuration.owner_id != owner.pk:
         raise ApplicationError("Unknown configuration.", errors={"configuration": ["Not found."]})
     datasource = fields.get("datasource")
@@ -76,8 +79,13 @@ def deployment_create(*, owner, configuration, **fields) -> Deployment:
         leader = None
         for member in members:
             done.add(member.pk)
+            version = (versions or {}).get(member.pk) or model_version_current(member)
             result = TrainingResult(
-                owner=owner, deployment=deployment, model=member, chain_leader=leader
+                owner=owner,
+                deployment=deployment,
+                model=member,
+                model_version=version,
+                chain_leader=leader,
             )
             result.record_status(ResultStatus.CREATED)
             result.save()
@@ -113,6 +121,78 @@ def deployment_delete(*, deployment: Deployment) -> None:
     if any(r.inferences.exists() for r in deployment.results.all()):
         raise ConflictError("A result of this deployment is deployed for inference.")
     deployment.delete()
+
+
+# The settings a re-run copies from the deployment it repeats (all but what names the run).
+RERUN_FIELDS = (
+    "batch_size",
+    "training_kwargs",
+    "evaluation_kwargs",
+    "confusion_matrix",
+    "optimizer",
+    "learning_rate",
+    "loss",
+    "metrics",
+    "incremental",
+    "stream_timeout",
+    "monitored_metric",
+    "improvement",
+    "window_size",
+    "gpus",
+)
+
+
+def result_rerun(*, result: TrainingResult) -> Deployment:
+    """A new deployment of the same configuration, with the same settings, the same code
+    versions and seed, trained on the same datasource (no data has to be sent again)."""
+    if not result.is_final:
+        raise ConflictError(
+            "The result is still training; re-run it once it has ended.",
+            errors={"status": [f"The result is {result.status}."]},
+        )
+    original = result.deployment
+    datasource = result_datasource(result)
+    if datasource is None:
+        raise ConflictError(
+            "No datasource was registered for this result, so there is nothing to re-run on; "
+            "deploy the configuration again and send the data.",
+            errors={"datasource": ["None registered."]},
+        )
+    versions = {
+        r.model_id: r.model_version
+        for r in original.results.select_related("model_version")
+        if r.model_version is not None
+    }
+    return deployment_create(
+        owner=result.owner,
+        configuration=original.configuration,
+        versions=versions,
+        datasource=datasource,
+        seed=result.seed if result.seed is not None else original.seed,
+        **{name: getattr(original, name) for name in RERUN_FIELDS},
+    )
+
+
+TAG_MAX = 20
+
+
+@transaction.atomic
+def result_annotate(*, result: TrainingResult, **fields) -> TrainingResult:
+    """The owner's tags and note on a run (nothing else of a result is editable)."""
+    if "tags" in fields:
+        tags: list[str] = []
+        for tag in fields["tags"]:
+            if tag not in tags:
+                tags.append(tag)
+        if len(tags) > TAG_MAX:
+            raise ApplicationError(
+                f"At most {TAG_MAX} tags.", errors={"tags": [f"At most {TAG_MAX} tags."]}
+            )
+        result.tags = tags
+    if "note" in fields:
+        result.note = fields["note"]
+    result.save(update_fields=["tags", "note", "updated_at"])
+    return result
 
 
 def _chain(result: TrainingResult) -> list[TrainingResult]:
