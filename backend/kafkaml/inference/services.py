@@ -214,9 +214,22 @@ def inference_metrics_record(*, inference: Inference, replica: str, metrics: dic
     )
 
 
+def _foreign_reason(inference: Inference) -> str:
+    """Why an inference may not run (empty if it may): its topics must be its owner's."""
+    foreign = foreign_topics(inference.owner, _topics(inference))
+    return "; ".join(reason for reasons in foreign.values() for reason in reasons)
+
+
 def inference_reconcile() -> int:
     changed = 0
-    for inference in Inference.objects.filter(status__in=ACTIVE).exclude(workload_name=""):
+    active = Inference.objects.filter(status__in=ACTIVE).exclude(workload_name="")
+    for inference in active.select_related("owner"):
+        reason = _foreign_reason(inference)
+        if reason:  # made before topics were owned: it stops reading another user's topic
+            workloads.workload_stop(inference.workload_name)
+            _set_status(inference, InferenceStatus.FAILED, error=f"stopped: {reason}")
+            changed += 1
+            continue
         try:
             state = workloads.get_launcher().status(inference.workload_name)
         except Exception:  # noqa: BLE001
@@ -231,14 +244,14 @@ def inference_reconcile() -> int:
 def inference_resume_all() -> int:
     """Relaunch running inferences whose workload is gone (after a platform restart)."""
     resumed = 0
-    for inference in Inference.objects.filter(status=InferenceStatus.RUNNING):
+    running = Inference.objects.filter(status=InferenceStatus.RUNNING).select_related("owner")
+    for inference in running:
         state = workloads.get_launcher().status(inference.workload_name)
         if state.state in ("running", "pending"):
             continue
-        foreign = foreign_topics(inference.owner, _topics(inference))
-        if foreign:
-            reasons = "; ".join(r for rs in foreign.values() for r in rs)
-            _set_status(inference, InferenceStatus.FAILED, error=f"not resumed: {reasons}")
+        reason = _foreign_reason(inference)
+        if reason:
+            _set_status(inference, InferenceStatus.FAILED, error=f"not resumed: {reason}")
             continue
         try:
             workloads.workload_launch(workloads.inference_spec(inference))

@@ -188,6 +188,32 @@ def test_an_inference_made_before_ownership_with_a_foreign_topic_is_not_scaled_o
     assert client.delete(url).status_code == 204
 
 
+def test_the_reconciler_stops_a_running_inference_made_before_ownership_with_a_foreign_topic(
+    client, finished_result, launcher, user
+):
+    from kafkaml.inference.models import Inference
+    from kafkaml.inference.services import inference_reconcile
+    from kafkaml.training.models import TrainingResult
+
+    result = TrainingResult.objects.get(pk=finished_result())
+    fields = {"owner": user, "result": result, "serving_result": result, "model_version": 1}
+    fields |= {"input_format": "RAW", "status": "running"}
+    legacy = Inference.objects.create(
+        input_topic="alice.in", output_topic="alice.out", upper_topic="bob.up", limit=0.5,
+        workload_name="inference-legacy", **fields,
+    )  # fmt: skip
+    own = Inference.objects.create(
+        input_topic="alice.in2", output_topic="alice.out2", workload_name="inference-own", **fields
+    )
+    assert inference_reconcile() == 1
+    assert launcher.stopped == ["inference-legacy"]
+    legacy.refresh_from_db()
+    own.refresh_from_db()
+    assert legacy.status == "failed"
+    assert legacy.error == "stopped: 'bob.up' is not yours: your topics start with 'alice.'."
+    assert own.status == "running"
+
+
 def test_delivery_defaults_to_at_least_once_and_reaches_the_worker(
     client, workload_client, finished_result, launcher
 ):
