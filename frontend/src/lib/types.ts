@@ -132,8 +132,60 @@ export interface TrainingResult {
   error: string;
   log_tail: string;
   artifacts: Artifact[];
+  /** the number of the model version it trained with (null for results older than versions) */
+  model_version?: number | null;
+  tags?: string[];
+  note?: string;
+  provenance?: Provenance;
   created_at: string;
   updated_at: string;
+}
+
+/** What a result trained with (GET /results/<id>/ → provenance). */
+export interface Provenance {
+  model_version: { number: number; framework: Framework; imports: string; code: string; created_at: string } | null;
+  datasource: Datasource | null;
+  settings: Record<string, unknown>;
+  seed: number | null;
+}
+
+/** A row of the runs table (GET /api/v1/runs/). */
+export interface Run {
+  id: number;
+  deployment: number;
+  model: number;
+  model_name: string;
+  model_version: number | null;
+  framework: Framework;
+  chain_leader: number | null;
+  status: ResultStatus;
+  tags: string[];
+  note: string;
+  batch_size: number;
+  epochs: number | null;
+  epochs_reported: number;
+  optimizer: string;
+  learning_rate: number;
+  test_accuracy: number | null;
+  test_loss: number | null;
+  val_accuracy: number | null;
+  val_loss: number | null;
+  test_metrics: Record<string, number>;
+  training_time: number | null;
+  seed: number | null;
+  created_at: string;
+}
+
+/** One point of an inference's serving history (GET /inferences/<id>/metrics-history/). */
+export interface MetricsPoint {
+  at: string;
+  records_in_per_s: number;
+  records_out_per_s: number;
+  latency_p50_ms: number;
+  latency_p99_ms: number;
+  lag: number;
+  errors: number;
+  replicas_reporting: number;
 }
 
 export interface Datasource {

@@ -5,6 +5,7 @@ import type { Inference, TrainingResult } from '../lib/types';
 import { useSocket } from '../lib/socket';
 import { useKafkaAccess } from '../lib/kafkaAccess';
 import { inferenceSnippet, snippetSecurity } from '../lib/snippets';
+import ServingHistory from '../components/ServingHistory';
 import { ActionButton, CopyBlock, Empty, ErrorAlert, LiveDot, Loading, StatusBadge, fmtNum, useInterval, useLoad } from '../components/ui';
 
 const ACTIVE = new Set(['created', 'running']);
@@ -129,6 +130,7 @@ function InferenceCard({ initial, results, onGone, highlight }: { initial: Infer
           })} />
         </div>
       )}
+      <ServingHistory inference={inf} active={active} />
     </div>
   );
 }

@@ -7,6 +7,8 @@ import { confusion, epochCharts, mergeEpoch } from '../lib/metrics';
 import LineChart from '../components/LineChart';
 import Heatmap from '../components/Heatmap';
 import SendData from '../components/SendData';
+import Provenance from '../components/Provenance';
+import RunAnnotations from '../components/RunAnnotations';
 import NotFound from '../components/NotFound';
 import { ActionButton, LiveDot, Loading, StatusBadge, fmtDate, fmtNum, useLoad } from '../components/ui';
 
@@ -101,6 +103,12 @@ export default function ResultDetail() {
             Delete
           </ActionButton>
         )}
+        {!live && (
+          <ActionButton className="btn" title="Train again: same configuration, settings, code version and seed, on the same datasource" busyLabel="Starting…"
+            onClick={async () => { const d = await api.post<{ id: number }>(`/api/v1/results/${r.id}/rerun/`); navigate(`/deployments/${d.id}`); }}>
+            Re-run
+          </ActionButton>
+        )}
         {r.status === 'finished' && hasModel && <Link className="btn primary" to={`/results/${r.id}/inference`}>Deploy for inference</Link>}
       </div>
 
@@ -172,6 +180,15 @@ export default function ResultDetail() {
             <span className="small muted">Created {fmtDate(r.created_at)}{r.seed != null && <> · seed {r.seed}</>}</span>
           </div>
           {logs !== null && <pre className="log" data-testid="logs">{logs}</pre>}
+        </div>
+      </div>
+
+      <div className="grid two" style={{ alignItems: 'start' }}>
+        <Provenance r={r} />
+        <div className="card" data-testid="annotations">
+          <h2>Tags &amp; note</h2>
+          <RunAnnotations run={{ id: r.id, tags: r.tags ?? [], note: r.note ?? '' }} onSaved={(a) => res.setData((cur) => (cur ? { ...cur, ...a } : cur))} />
+          <p className="small muted"><Link to="/runs">All runs</Link> · compare this run with others there.</p>
         </div>
       </div>
     </>
