@@ -307,6 +307,8 @@ KAFKAML_MAX_GPUS_PER_USER = (
     if os.environ.get("KAFKAML_MAX_GPUS_PER_USER", "").strip()
     else None
 )
+# The most epochs (`epochs` / `max_epochs` in training_kwargs) one deployment may ask for.
+KAFKAML_MAX_EPOCHS = int(os.environ.get("KAFKAML_MAX_EPOCHS", "").strip() or 1000)
 HEARTBEAT_STALE_SECONDS = 45
 
 LOGGING = {

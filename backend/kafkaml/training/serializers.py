@@ -26,10 +26,12 @@ class DeploymentInput(serializers.Serializer):
     training_kwargs = KwargsField(required=False, default=dict)
     evaluation_kwargs = KwargsField(required=False, default=dict)
     confusion_matrix = serializers.BooleanField(default=False)
-    optimizer = serializers.CharField(max_length=50, default="adam")
-    learning_rate = serializers.FloatField(min_value=0, max_value=10, default=0.001)
-    loss = serializers.CharField(max_length=100, default="sparse_categorical_crossentropy")
-    metrics = serializers.CharField(max_length=200, default="accuracy", allow_blank=True)
+    # Only for models training compiles (see compile_settings.py): left out, a Keras model
+    # that needs them gets adam / 0.001 / sparse_categorical_crossentropy / accuracy.
+    optimizer = serializers.CharField(max_length=50, required=False)
+    learning_rate = serializers.FloatField(min_value=0, max_value=10, required=False)
+    loss = serializers.CharField(max_length=100, required=False)
+    metrics = serializers.CharField(max_length=200, required=False, allow_blank=True)
     incremental = serializers.BooleanField(default=False)
     stream_timeout = serializers.IntegerField(min_value=1, max_value=86400, default=60)
     monitored_metric = serializers.CharField(max_length=50, default="val_loss")
@@ -47,6 +49,21 @@ class DeploymentInput(serializers.Serializer):
         default=None,
         help_text="Shuffle seed; left out, the worker draws one and the result records it.",
     )
+
+    def validate(self, attrs):
+        from kafkaml.catalog.selectors import model_chain
+
+        from .compile_settings import settings_not_applying
+
+        models = [
+            member
+            for model in attrs["configuration"].models.all()
+            for member in (model_chain(model) if model.distributed else [model])
+        ]
+        refused = settings_not_applying(attrs, models)
+        if refused:
+            raise serializers.ValidationError({k: [v] for k, v in refused.items()})
+        return attrs
 
 
 class ResultBrief(serializers.ModelSerializer):

@@ -18,6 +18,7 @@ from kafkaml.errors import ApplicationError, ConflictError
 from kafkaml.topics.ownership import foreign_topics
 from kafkaml.workloads import services as workloads
 
+from .compile_settings import check_epochs, resolve_compile_settings
 from .kwargs import parse_deployment_kwargs
 from .models import (
     FINAL_RESULT_STATUSES,
@@ -68,9 +69,11 @@ def deployment_create(*, owner, configuration, versions=None, **fields) -> Deplo
             frameworks=frameworks,
             kind="fit" if name == "training_kwargs" else "evaluate",
         )
+    check_epochs(fields["training_kwargs"])
+    models = list(configuration.models.all())
+    resolve_compile_settings(fields, [m for model in models for m in _members(model)])
     deployment = Deployment.objects.create(owner=owner, configuration=configuration, **fields)
 
-    models = list(configuration.models.all())
     done: set[int] = set()
     for model in models:
         if model.pk in done:
@@ -96,6 +99,10 @@ def deployment_create(*, owner, configuration, versions=None, **fields) -> Deplo
                 _launch_on_commit(result)
     _check_gpus(deployment)
     return deployment
+
+
+def _members(model) -> list:
+    return model_chain(model) if model.distributed else [model]
 
 
 def _check_gpus(deployment: Deployment) -> None:
