@@ -29,8 +29,38 @@ export const DEFAULT_DEPLOY: DeployDraft = {
   incremental: false, stream_timeout: '60', monitored_metric: 'val_loss', improvement: '0', window_size: '1000', datasource: '',
 };
 
+/** The models a configuration trains: its models and, for a chain, every model above them. */
+export function trainedModels(configuration: Configuration, models: MLModel[]): MLModel[] {
+  const byId = new Map(models.map((m) => [m.id, m]));
+  const out: MLModel[] = [];
+  for (const id of configuration.models) {
+    let m = byId.get(id);
+    while (m && !out.includes(m)) {
+      out.push(m);
+      m = m.distributed && m.upper_model != null ? byId.get(m.upper_model) : undefined;
+    }
+  }
+  return out;
+}
+
+/** Whether training reads optimizer, learning rate, loss and metrics (as the API decides): only
+ *  to compile a Keras model its code does not compile, and for a Keras chain. PyTorch models
+ *  bring their own optimizer(), loss_fn() and metrics(). */
+export function compileSettingsApply(trained: MLModel[]): boolean {
+  return trained.some((m) => m.framework === 'tensorflow' && (m.distributed || (m.summary as { compiled?: unknown } | undefined)?.compiled !== true));
+}
+
+/** The loss the models compile themselves with, when the summary names one. */
+function ownLoss(trained: MLModel[]): string | null {
+  for (const m of trained) {
+    const loss = (m.summary as { loss?: unknown } | undefined)?.loss;
+    if (typeof loss === 'string' && loss) return loss;
+  }
+  return null;
+}
+
 /** Checks the form can make before asking the API; keys are API field names. */
-export function localProblems(d: DeployDraft): Record<string, string> {
+export function localProblems(d: DeployDraft, compileApplies = true): Record<string, string> {
   const p: Record<string, string> = {};
   const int = (k: keyof DeployDraft, min: number, max: number, label: string) => {
     const v = Number(d[k]);
@@ -39,7 +69,7 @@ export function localProblems(d: DeployDraft): Record<string, string> {
   int('batch_size', 1, 1_000_000, 'Batch size');
   int('gpus', 0, 16, 'GPUs');
   const lr = Number(d.learning_rate);
-  if (d.learning_rate.trim() === '' || !Number.isFinite(lr) || lr < 0 || lr > 10) p.learning_rate = 'Learning rate must be a number from 0 to 10.';
+  if (compileApplies && (d.learning_rate.trim() === '' || !Number.isFinite(lr) || lr < 0 || lr > 10)) p.learning_rate = 'Learning rate must be a number from 0 to 10.';
   for (const k of ['training_kwargs', 'evaluation_kwargs'] as const) {
     const problem = kwargsProblem(d[k]);
     if (problem) p[k] = problem;
@@ -53,16 +83,15 @@ export function localProblems(d: DeployDraft): Record<string, string> {
   return p;
 }
 
-export function deployPayload(configuration: number, d: DeployDraft): Record<string, unknown> {
+/** The API body; optimizer, learning rate, loss and metrics only when training uses them
+ *  (the API refuses them otherwise). */
+export function deployPayload(configuration: number, d: DeployDraft, compileApplies = true): Record<string, unknown> {
   const body: Record<string, unknown> = {
     configuration,
     batch_size: Number(d.batch_size),
     training_kwargs: kwargsPayload(d.training_kwargs),
     evaluation_kwargs: kwargsPayload(d.evaluation_kwargs),
-    optimizer: d.optimizer.trim(),
-    learning_rate: Number(d.learning_rate),
-    loss: d.loss.trim(),
-    metrics: d.metrics.trim(),
+    ...(compileApplies ? { optimizer: d.optimizer.trim(), learning_rate: Number(d.learning_rate), loss: d.loss.trim(), metrics: d.metrics.trim() } : {}),
     confusion_matrix: d.confusion_matrix,
     gpus: Number(d.gpus),
     incremental: d.incremental,
@@ -77,6 +106,9 @@ export function deployPayload(configuration: number, d: DeployDraft): Record<str
   return body;
 }
 
+const KERAS_OPTIMIZERS = ['adam', 'adamw', 'sgd', 'rmsprop', 'adagrad', 'adadelta', 'adamax', 'nadam', 'ftrl', 'lion'];
+const KERAS_LOSSES = ['sparse_categorical_crossentropy', 'categorical_crossentropy', 'binary_crossentropy', 'mse', 'mae', 'huber', 'hinge', 'kl_divergence'];
+
 export function isClassificationLoss(loss: string): boolean {
   return /crossentropy|cross_entropy|nll|hinge|categorical/i.test(loss);
 }
@@ -85,18 +117,17 @@ export function DeployFormView({ configuration, models, datasources, onSubmit, i
   configuration: Configuration; models: MLModel[]; datasources: Datasource[];
   onSubmit: (body: Record<string, unknown>) => Promise<void>; initialDatasource?: string;
 }) {
-  const frameworks = new Set(models.filter((m) => configuration.models.includes(m.id)).map((m) => m.framework));
   const distributed = models.filter((m) => configuration.models.includes(m.id) && m.distributed);
-  const pytorchOnly = frameworks.size === 1 && frameworks.has('pytorch');
-  const [d, setD] = useState<DeployDraft>(() => ({
-    ...DEFAULT_DEPLOY,
-    datasource: initialDatasource ?? '',
-    ...(pytorchOnly ? { loss: 'CrossEntropyLoss' } : {}),
-  }));
+  const trained = trainedModels(configuration, models);
+  const applies = compileSettingsApply(trained);
+  const frameworks = new Set(trained.map((m) => m.framework));
+  const [d, setD] = useState<DeployDraft>(() => ({ ...DEFAULT_DEPLOY, datasource: initialDatasource ?? '' }));
+  // The loss training uses: the form's, or the one the model's own code compiles with.
+  const effectiveLoss = applies ? d.loss : ownLoss(trained);
   const [touched, setTouched] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const problems = useMemo(() => localProblems(d), [d]);
+  const problems = useMemo(() => localProblems(d, applies), [d, applies]);
   const set = <K extends keyof DeployDraft>(k: K, v: DeployDraft[K]) => setD((x) => ({ ...x, [k]: v }));
 
   const fe = (f: string): string[] => {
@@ -113,7 +144,7 @@ export function DeployFormView({ configuration, models, datasources, onSubmit, i
     if (Object.keys(problems).length) return;
     setBusy(true);
     try {
-      await onSubmit(deployPayload(configuration.id, d));
+      await onSubmit(deployPayload(configuration.id, d, applies));
     } catch (err) {
       setError(err);
     } finally {
@@ -137,21 +168,35 @@ export function DeployFormView({ configuration, models, datasources, onSubmit, i
             <Field label="Batch size" htmlFor="d-batch" errors={fe('batch_size')} hint="Samples per gradient step.">
               <input id="d-batch" type="number" min={1} value={d.batch_size} onChange={(e) => set('batch_size', e.target.value)} />
             </Field>
-            <Field label="Optimizer" htmlFor="d-opt" errors={fe('optimizer')} hint={pytorchOnly ? 'e.g. adam, sgd' : 'e.g. adam, sgd, rmsprop'}>
-              <input id="d-opt" type="text" value={d.optimizer} onChange={(e) => set('optimizer', e.target.value)} />
-            </Field>
-            <Field label="Learning rate" htmlFor="d-lr" errors={fe('learning_rate')}>
-              <input id="d-lr" type="number" step="any" min={0} value={d.learning_rate} onChange={(e) => set('learning_rate', e.target.value)} />
-            </Field>
+            {applies && (
+              <>
+                <Field label="Optimizer" htmlFor="d-opt" errors={fe('optimizer')} hint="A Keras optimizer, e.g. adam, sgd, rmsprop">
+                  <input id="d-opt" type="text" list="keras-optimizers" value={d.optimizer} onChange={(e) => set('optimizer', e.target.value)} />
+                </Field>
+                <Field label="Learning rate" htmlFor="d-lr" errors={fe('learning_rate')}>
+                  <input id="d-lr" type="number" step="any" min={0} value={d.learning_rate} onChange={(e) => set('learning_rate', e.target.value)} />
+                </Field>
+              </>
+            )}
           </div>
-          <div className="row">
-            <Field label="Loss" htmlFor="d-loss" errors={fe('loss')} hint={pytorchOnly ? 'A torch.nn loss, e.g. CrossEntropyLoss, MSELoss' : 'A Keras loss, e.g. sparse_categorical_crossentropy, mse'}>
-              <input id="d-loss" type="text" value={d.loss} onChange={(e) => set('loss', e.target.value)} />
-            </Field>
-            <Field label="Metrics" htmlFor="d-metrics" errors={fe('metrics')} hint="Comma-separated, e.g. accuracy">
-              <input id="d-metrics" type="text" value={d.metrics} onChange={(e) => set('metrics', e.target.value)} />
-            </Field>
-          </div>
+          {applies ? (
+            <div className="row">
+              <Field label="Loss" htmlFor="d-loss" errors={fe('loss')} hint="A Keras loss, e.g. sparse_categorical_crossentropy, mse">
+                <input id="d-loss" type="text" list="keras-losses" value={d.loss} onChange={(e) => set('loss', e.target.value)} />
+              </Field>
+              <Field label="Metrics" htmlFor="d-metrics" errors={fe('metrics')} hint="Comma-separated Keras metrics, e.g. accuracy">
+                <input id="d-metrics" type="text" value={d.metrics} onChange={(e) => set('metrics', e.target.value)} />
+              </Field>
+              <datalist id="keras-optimizers">{KERAS_OPTIMIZERS.map((o) => <option key={o} value={o} />)}</datalist>
+              <datalist id="keras-losses">{KERAS_LOSSES.map((o) => <option key={o} value={o} />)}</datalist>
+            </div>
+          ) : (
+            <p className="small muted" data-testid="compile-from-code">
+              Optimizer, learning rate, loss and metrics come from the model&apos;s code
+              {frameworks.has('pytorch') ? <> (PyTorch: its <code>optimizer()</code>, <code>loss_fn()</code> and <code>metrics()</code>)</> : null}
+              {frameworks.has('tensorflow') ? <> (Keras: its <code>model.compile(…)</code>)</> : null}.
+            </p>
+          )}
           <Field label="Fit arguments" htmlFor="d-fit" errors={fe('training_kwargs')}
             hint={<>Passed to training, as <code>epochs=5, shuffle=True</code> or JSON <code>{'{"epochs": 5}'}</code>. Literals only.</>}>
             <textarea id="d-fit" value={d.training_kwargs} onChange={(e) => set('training_kwargs', e.target.value)} rows={2} />
@@ -159,7 +204,7 @@ export function DeployFormView({ configuration, models, datasources, onSubmit, i
           <Field label="Evaluation arguments" htmlFor="d-eval" errors={fe('evaluation_kwargs')} hint={<>Passed to evaluation on the test split, e.g. <code>batch_size=64</code>. Optional.</>}>
             <textarea id="d-eval" value={d.evaluation_kwargs} onChange={(e) => set('evaluation_kwargs', e.target.value)} rows={2} />
           </Field>
-          {isClassificationLoss(d.loss) && (
+          {(effectiveLoss === null || isClassificationLoss(effectiveLoss)) && (
             <Check id="d-cm" label="Compute a confusion matrix" checked={d.confusion_matrix} onChange={(v) => set('confusion_matrix', v)}
               hint="On the test split (send data with a test rate above 0)." />
           )}
