@@ -4,9 +4,20 @@ import { fmtDate } from './ui';
 import '../styles/tracking.css';
 
 const SETTING_LABELS: Record<string, string> = {
-  batch_size: 'Batch size', training_kwargs: 'Fit arguments', evaluation_kwargs: 'Evaluate arguments', optimizer: 'Optimizer',
-  learning_rate: 'Learning rate', loss: 'Loss', metrics: 'Metrics', confusion_matrix: 'Confusion matrix', incremental: 'Incremental',
-  stream_timeout: 'Stream timeout (s)', monitored_metric: 'Monitored metric', improvement: 'Improvement', window_size: 'Window size', gpus: 'GPUs',
+  batch_size: 'Batch size',
+  training_kwargs: 'Fit arguments',
+  evaluation_kwargs: 'Evaluate arguments',
+  optimizer: 'Optimizer',
+  learning_rate: 'Learning rate',
+  loss: 'Loss',
+  metrics: 'Metrics',
+  confusion_matrix: 'Confusion matrix',
+  incremental: 'Incremental',
+  stream_timeout: 'Stream timeout (s)',
+  monitored_metric: 'Monitored metric',
+  improvement: 'Improvement',
+  window_size: 'Window size',
+  gpus: 'GPUs',
 };
 // Incremental-only settings are noise on a batch run.
 const INCREMENTAL_ONLY = new Set(['stream_timeout', 'monitored_metric', 'improvement', 'window_size']);
@@ -31,26 +42,50 @@ export default function Provenance({ r }: { r: Pick<TrainingResult, 'id' | 'mode
       <dl className="kv">
         <dt>Model code</dt>
         <dd data-testid="provenance-version">
-          {v ? <>{r.model_name} <strong>v{v.number}</strong> <span className="small muted">saved {fmtDate(v.created_at)}</span></> : <span className="muted">not recorded (trained before model versions)</span>}
+          {v ? (
+            <>
+              {r.model_name} <strong>v{v.number}</strong> <span className="small muted">saved {fmtDate(v.created_at)}</span>
+            </>
+          ) : (
+            <span className="muted">not recorded (trained before model versions)</span>
+          )}
         </dd>
         <dt>Datasource</dt>
         <dd data-testid="provenance-datasource">
-          {p.datasource ? <><code>{p.datasource.topic}</code> <span className="small muted">#{p.datasource.id} · {p.datasource.input_format}{p.datasource.total_msg != null && <> · {p.datasource.total_msg.toLocaleString()} records</>}</span></> : <span className="muted">none registered yet</span>}
+          {p.datasource ? (
+            <>
+              <code>{p.datasource.topic}</code>{' '}
+              <span className="small muted">
+                #{p.datasource.id} · {p.datasource.input_format}
+                {p.datasource.total_msg != null && <> · {p.datasource.total_msg.toLocaleString()} records</>}
+              </span>
+            </>
+          ) : (
+            <span className="muted">none registered yet</span>
+          )}
         </dd>
         <dt>Seed</dt>
         <dd data-testid="provenance-seed">{seed ?? <span className="muted">drawn by the worker, reported when training ends</span>}</dd>
         {settings.map(([k, val]) => (
           <Fragment key={k}>
             <dt>{SETTING_LABELS[k] ?? k}</dt>
-            <dd><code>{settingText(val)}</code></dd>
+            <dd>
+              <code>{settingText(val)}</code>
+            </dd>
           </Fragment>
         ))}
       </dl>
       {v && (
         <details data-testid="provenance-code">
           <summary>Code of v{v.number}</summary>
-          {v.imports && <pre className="code" aria-label="Imports">{v.imports}</pre>}
-          <pre className="code" aria-label="Model code">{v.code}</pre>
+          {v.imports && (
+            <pre className="code" aria-label="Imports">
+              {v.imports}
+            </pre>
+          )}
+          <pre className="code" aria-label="Model code">
+            {v.code}
+          </pre>
         </details>
       )}
     </div>

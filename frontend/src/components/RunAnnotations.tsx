@@ -6,7 +6,13 @@ import { ErrorAlert } from './ui';
 import '../styles/tracking.css';
 
 /** Tags and note of one run, edited in place (PATCH /results/<id>/). */
-export default function RunAnnotations({ run, onSaved }: { run: Pick<Run, 'id' | 'tags' | 'note'>; onSaved: (r: Pick<Run, 'tags' | 'note'>) => void }) {
+export default function RunAnnotations({
+  run,
+  onSaved,
+}: {
+  run: Pick<Run, 'id' | 'tags' | 'note'>;
+  onSaved: (r: Pick<Run, 'tags' | 'note'>) => void;
+}) {
   const [editing, setEditing] = useState(false);
   const [tags, setTags] = useState(run.tags.join(', '));
   const [note, setNote] = useState(run.note);
@@ -15,9 +21,26 @@ export default function RunAnnotations({ run, onSaved }: { run: Pick<Run, 'id' |
   if (!editing) {
     return (
       <div className="run-notes">
-        {run.tags.map((t) => <span key={t} className="badge tag" data-testid="tag">{t}</span>)}
-        {run.note && <div className="small muted note" title={run.note}>{run.note}</div>}
-        <button type="button" className="btn small link" aria-label={`Edit tags and note of run ${run.id}`} onClick={() => { setTags(run.tags.join(', ')); setNote(run.note); setEditing(true); }}>
+        {run.tags.map((t) => (
+          <span key={t} className="badge tag" data-testid="tag">
+            {t}
+          </span>
+        ))}
+        {run.note && (
+          <div className="small muted note" title={run.note}>
+            {run.note}
+          </div>
+        )}
+        <button
+          type="button"
+          className="btn small link"
+          aria-label={`Edit tags and note of run ${run.id}`}
+          onClick={() => {
+            setTags(run.tags.join(', '));
+            setNote(run.note);
+            setEditing(true);
+          }}
+        >
           {run.tags.length || run.note ? 'Edit' : 'Add tags / note'}
         </button>
       </div>
@@ -41,11 +64,14 @@ export default function RunAnnotations({ run, onSaved }: { run: Pick<Run, 'id' |
       <input aria-label="Tags" placeholder="tags, comma separated" value={tags} onChange={(e) => setTags(e.target.value)} />
       <textarea aria-label="Note" rows={2} placeholder="note" value={note} onChange={(e) => setNote(e.target.value)} />
       <div className="actions">
-        <button type="button" className="btn small primary" disabled={busy} onClick={save}>Save</button>
-        <button type="button" className="btn small" onClick={() => setEditing(false)}>Cancel</button>
+        <button type="button" className="btn small primary" disabled={busy} onClick={save}>
+          Save
+        </button>
+        <button type="button" className="btn small" onClick={() => setEditing(false)}>
+          Cancel
+        </button>
       </div>
       <ErrorAlert error={error} />
     </div>
   );
 }
-

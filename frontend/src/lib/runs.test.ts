@@ -1,12 +1,37 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RUNS_QUERY, bestIndex, metricsRows, overlayCurves, paramDiff, parseIds, parseTags, queryFromParams, queryToParams, runsUrl, toggleSort } from './runs';
+import {
+  DEFAULT_RUNS_QUERY,
+  bestIndex,
+  metricsRows,
+  overlayCurves,
+  paramDiff,
+  parseIds,
+  parseTags,
+  queryFromParams,
+  queryToParams,
+  runsUrl,
+  toggleSort,
+} from './runs';
 import type { Provenance } from './types';
 
-const prov = (settings: Record<string, unknown>, datasource: Provenance['datasource'] = null): Provenance => ({ model_version: null, datasource, settings, seed: null });
+const prov = (settings: Record<string, unknown>, datasource: Provenance['datasource'] = null): Provenance => ({
+  model_version: null,
+  datasource,
+  settings,
+  seed: null,
+});
 
 describe('runs query', () => {
   it('asks the server to sort, filter and page', () => {
-    const url = runsUrl({ ...DEFAULT_RUNS_QUERY, sort: 'test_accuracy', desc: true, search: ' dense ', tag: 'best', status: 'finished', page: 2 });
+    const url = runsUrl({
+      ...DEFAULT_RUNS_QUERY,
+      sort: 'test_accuracy',
+      desc: true,
+      search: ' dense ',
+      tag: 'best',
+      status: 'finished',
+      page: 2,
+    });
     const params = new URL(url, 'http://x').searchParams;
     expect(url.startsWith('/api/v1/runs/?')).toBe(true);
     expect(params.get('ordering')).toBe('-test_accuracy');
@@ -40,8 +65,22 @@ describe('runs query', () => {
 });
 
 describe('compare runs', () => {
-  const a = { id: 1, model_name: 'm', framework: 'tensorflow' as const, model_version: 1, seed: 7, provenance: prov({ batch_size: 32, optimizer: 'adam', training_kwargs: { epochs: 3 } }) };
-  const b = { id: 2, model_name: 'm', framework: 'tensorflow' as const, model_version: 2, seed: 7, provenance: prov({ batch_size: 64, optimizer: 'adam', training_kwargs: { epochs: 3, shuffle: true } }) };
+  const a = {
+    id: 1,
+    model_name: 'm',
+    framework: 'tensorflow' as const,
+    model_version: 1,
+    seed: 7,
+    provenance: prov({ batch_size: 32, optimizer: 'adam', training_kwargs: { epochs: 3 } }),
+  };
+  const b = {
+    id: 2,
+    model_name: 'm',
+    framework: 'tensorflow' as const,
+    model_version: 2,
+    seed: 7,
+    provenance: prov({ batch_size: 64, optimizer: 'adam', training_kwargs: { epochs: 3, shuffle: true } }),
+  };
 
   it('diffs the parameters and marks the rows that differ', () => {
     const rows = Object.fromEntries(paramDiff([a, b]).map((r) => [r.name, r]));
@@ -67,8 +106,21 @@ describe('compare runs', () => {
 
   it('overlays every run on one chart per metric', () => {
     const charts = overlayCurves([
-      { id: 1, epoch_metrics: [{ epoch: 1, loss: 1, val_loss: 1.2 }, { epoch: 2, loss: 0.5 }] },
-      { id: 2, epoch_metrics: [{ epoch: 1, loss: 0.9, accuracy: 0.6 }, { epoch: 2, loss: 0.4 }, { epoch: 3, loss: 0.3 }] },
+      {
+        id: 1,
+        epoch_metrics: [
+          { epoch: 1, loss: 1, val_loss: 1.2 },
+          { epoch: 2, loss: 0.5 },
+        ],
+      },
+      {
+        id: 2,
+        epoch_metrics: [
+          { epoch: 1, loss: 0.9, accuracy: 0.6 },
+          { epoch: 2, loss: 0.4 },
+          { epoch: 3, loss: 0.3 },
+        ],
+      },
     ]);
     expect(charts.map((c) => c.name)).toEqual(['loss', 'accuracy']);
     const loss = charts[0];

@@ -3,8 +3,18 @@
 import type { EpochMetrics, Provenance, Run, TrainingResult } from './types';
 
 export type SortKey =
-  | 'id' | 'created_at' | 'status' | 'model_name' | 'framework' | 'batch_size' | 'epochs'
-  | 'training_time' | 'test_accuracy' | 'test_loss' | 'val_accuracy' | 'val_loss';
+  | 'id'
+  | 'created_at'
+  | 'status'
+  | 'model_name'
+  | 'framework'
+  | 'batch_size'
+  | 'epochs'
+  | 'training_time'
+  | 'test_accuracy'
+  | 'test_loss'
+  | 'val_accuracy'
+  | 'val_loss';
 
 export interface RunsQuery {
   sort: SortKey;
@@ -17,7 +27,16 @@ export interface RunsQuery {
   pageSize: number;
 }
 
-export const DEFAULT_RUNS_QUERY: RunsQuery = { sort: 'id', desc: true, search: '', tag: '', status: '', framework: '', page: 1, pageSize: 25 };
+export const DEFAULT_RUNS_QUERY: RunsQuery = {
+  sort: 'id',
+  desc: true,
+  search: '',
+  tag: '',
+  status: '',
+  framework: '',
+  page: 1,
+  pageSize: 25,
+};
 
 /** GET /api/v1/runs/ with the table's sort, filters and page (the server sorts and filters). */
 export function runsUrl(q: RunsQuery): string {
@@ -88,7 +107,9 @@ function show(v: unknown): string {
 }
 
 /** The parameters of each run side by side; `differs` marks a row whose values are not all equal. */
-export function paramDiff(results: Pick<TrainingResult, 'model_name' | 'framework' | 'model_version' | 'provenance' | 'seed'>[]): ParamRow[] {
+export function paramDiff(
+  results: Pick<TrainingResult, 'model_name' | 'framework' | 'model_version' | 'provenance' | 'seed'>[],
+): ParamRow[] {
   const rows: Record<string, string[]> = {};
   const add = (name: string, i: number, v: unknown) => {
     rows[name] ??= results.map(() => '—');
@@ -114,8 +135,14 @@ export function paramDiff(results: Pick<TrainingResult, 'model_name' | 'framewor
 }
 
 /** Final metrics of each run per split, one row per metric name (`test accuracy` …). */
-export function metricsRows(results: Pick<TrainingResult, 'train_metrics' | 'val_metrics' | 'test_metrics' | 'training_time'>[]): { name: string; values: (number | null)[]; best: number | null }[] {
-  const splits = [['test', 'test_metrics'], ['validation', 'val_metrics'], ['train', 'train_metrics']] as const;
+export function metricsRows(
+  results: Pick<TrainingResult, 'train_metrics' | 'val_metrics' | 'test_metrics' | 'training_time'>[],
+): { name: string; values: (number | null)[]; best: number | null }[] {
+  const splits = [
+    ['test', 'test_metrics'],
+    ['validation', 'val_metrics'],
+    ['train', 'train_metrics'],
+  ] as const;
   const out: { name: string; values: (number | null)[]; best: number | null }[] = [];
   for (const [label, key] of splits) {
     const names = [...new Set(results.flatMap((r) => Object.keys(r[key] ?? {})))].sort();
@@ -165,18 +192,29 @@ export function overlayCurves(results: Pick<TrainingResult, 'id' | 'epoch_metric
   });
   const epochs = [...new Set(perRun.flatMap((r) => [...r.byEpoch.keys()]))].sort((a, b) => a - b);
   const names = new Set<string>();
-  for (const r of perRun) for (const m of r.byEpoch.values()) for (const k of Object.keys(m)) names.add(k.startsWith('val_') ? k.slice(4) : k);
+  for (const r of perRun)
+    for (const m of r.byEpoch.values()) for (const k of Object.keys(m)) names.add(k.startsWith('val_') ? k.slice(4) : k);
   const order = (n: string) => (n === 'loss' ? 0 : 1);
-  return [...names].sort((a, b) => order(a) - order(b) || a.localeCompare(b)).map((name) => {
-    const series: OverlayChart['series'] = [];
-    for (const r of perRun) {
-      for (const [key, validation] of [[name, false], [`val_${name}`, true]] as const) {
-        if (![...r.byEpoch.values()].some((m) => key in m)) continue;
-        series.push({ label: `#${r.id} ${validation ? 'validation' : 'train'}`, values: epochs.map((e) => r.byEpoch.get(e)?.[key] ?? null), run: r.id, validation });
+  return [...names]
+    .sort((a, b) => order(a) - order(b) || a.localeCompare(b))
+    .map((name) => {
+      const series: OverlayChart['series'] = [];
+      for (const r of perRun) {
+        for (const [key, validation] of [
+          [name, false],
+          [`val_${name}`, true],
+        ] as const) {
+          if (![...r.byEpoch.values()].some((m) => key in m)) continue;
+          series.push({
+            label: `#${r.id} ${validation ? 'validation' : 'train'}`,
+            values: epochs.map((e) => r.byEpoch.get(e)?.[key] ?? null),
+            run: r.id,
+            validation,
+          });
+        }
       }
-    }
-    return { name, x: epochs, series };
-  });
+      return { name, x: epochs, series };
+    });
 }
 
 export const RUN_COLORS = ['#2563eb', '#d97706', '#16a34a', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#4b5563'];

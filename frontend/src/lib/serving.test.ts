@@ -3,7 +3,15 @@ import { errorsInWindow, historyCharts } from './serving';
 import type { MetricsPoint } from './types';
 
 const point = (at: string, over: Partial<MetricsPoint> = {}): MetricsPoint => ({
-  at, records_in_per_s: 10, records_out_per_s: 9, latency_p50_ms: 2, latency_p99_ms: 8, lag: 3, errors: 0, replicas_reporting: 1, ...over,
+  at,
+  records_in_per_s: 10,
+  records_out_per_s: 9,
+  latency_p50_ms: 2,
+  latency_p99_ms: 8,
+  lag: 3,
+  errors: 0,
+  replicas_reporting: 1,
+  ...over,
 });
 
 describe('serving history', () => {

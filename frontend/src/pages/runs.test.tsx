@@ -8,12 +8,35 @@ import Provenance from '../components/Provenance';
 import { DEFAULT_RUNS_QUERY } from '../lib/runs';
 import type { Run, TrainingResult } from '../lib/types';
 
-vi.mock('../components/LineChart', () => ({ default: ({ series }: { series: { label: string }[] }) => <div data-testid="chart">{series.map((s) => s.label).join('|')}</div> }));
+vi.mock('../components/LineChart', () => ({
+  default: ({ series }: { series: { label: string }[] }) => <div data-testid="chart">{series.map((s) => s.label).join('|')}</div>,
+}));
 
 const run = (id: number, over: Partial<Run> = {}): Run => ({
-  id, deployment: 1, model: 1, model_name: `m${id}`, model_version: 1, framework: 'tensorflow', chain_leader: null, status: 'finished',
-  tags: [], note: '', batch_size: 32, epochs: 3, epochs_reported: 3, optimizer: 'adam', learning_rate: 0.001,
-  test_accuracy: 0.9, test_loss: 0.3, val_accuracy: null, val_loss: null, test_metrics: {}, training_time: 10, seed: 1, created_at: '', ...over,
+  id,
+  deployment: 1,
+  model: 1,
+  model_name: `m${id}`,
+  model_version: 1,
+  framework: 'tensorflow',
+  chain_leader: null,
+  status: 'finished',
+  tags: [],
+  note: '',
+  batch_size: 32,
+  epochs: 3,
+  epochs_reported: 3,
+  optimizer: 'adam',
+  learning_rate: 0.001,
+  test_accuracy: 0.9,
+  test_loss: 0.3,
+  val_accuracy: null,
+  val_loss: null,
+  test_metrics: {},
+  training_time: 10,
+  seed: 1,
+  created_at: '',
+  ...over,
 });
 
 afterEach(() => vi.restoreAllMocks());
@@ -21,7 +44,18 @@ afterEach(() => vi.restoreAllMocks());
 describe('runs table', () => {
   it('shows metric and parameter columns and sorts by a clicked header', () => {
     const onSort = vi.fn();
-    render(<MemoryRouter><RunsTable runs={[run(1, { tags: ['best'] }), run(2, { test_accuracy: null })]} query={{ ...DEFAULT_RUNS_QUERY, sort: 'test_accuracy', desc: true }} onSort={onSort} selected={[]} onSelect={vi.fn()} onSaved={vi.fn()} /></MemoryRouter>);
+    render(
+      <MemoryRouter>
+        <RunsTable
+          runs={[run(1, { tags: ['best'] }), run(2, { test_accuracy: null })]}
+          query={{ ...DEFAULT_RUNS_QUERY, sort: 'test_accuracy', desc: true }}
+          onSort={onSort}
+          selected={[]}
+          onSelect={vi.fn()}
+          onSaved={vi.fn()}
+        />
+      </MemoryRouter>,
+    );
     const header = screen.getByRole('columnheader', { name: /Test accuracy/ });
     expect(header.getAttribute('aria-sort')).toBe('descending');
     expect(header.textContent).toContain('▼');
@@ -34,13 +68,19 @@ describe('runs table', () => {
 
   it('ticks runs for comparison', () => {
     const onSelect = vi.fn();
-    render(<MemoryRouter><RunsTable runs={[run(4)]} query={DEFAULT_RUNS_QUERY} onSort={vi.fn()} selected={[]} onSelect={onSelect} onSaved={vi.fn()} /></MemoryRouter>);
+    render(
+      <MemoryRouter>
+        <RunsTable runs={[run(4)]} query={DEFAULT_RUNS_QUERY} onSort={vi.fn()} selected={[]} onSelect={onSelect} onSaved={vi.fn()} />
+      </MemoryRouter>,
+    );
     fireEvent.click(screen.getByLabelText('Compare run 4'));
     expect(onSelect).toHaveBeenCalledWith(4, true);
   });
 
   it('saves tags and a note with PATCH', async () => {
-    const fetchMock = vi.fn().mockResolvedValue(new Response(JSON.stringify({ id: 4, tags: ['best', 'lr-sweep'], note: 'wide' }), { status: 200 }));
+    const fetchMock = vi
+      .fn()
+      .mockResolvedValue(new Response(JSON.stringify({ id: 4, tags: ['best', 'lr-sweep'], note: 'wide' }), { status: 200 }));
     vi.stubGlobal('fetch', fetchMock);
     document.cookie = 'csrftoken=t';
     const onSaved = vi.fn();
@@ -59,19 +99,71 @@ describe('runs table', () => {
 });
 
 const result = (id: number, over: Partial<TrainingResult>): TrainingResult => ({
-  id, deployment: 1, model: 1, model_name: 'digits', framework: 'tensorflow', chain_leader: null, status: 'finished', status_history: [],
-  epoch_metrics: [{ epoch: 1, loss: 1 }, { epoch: 2, loss: 0.5 }], train_metrics: {}, val_metrics: {}, test_metrics: { accuracy: 0.9 },
-  confusion_matrix: null, training_time: 5, seed: 42, error: '', log_tail: '', artifacts: [], created_at: '', updated_at: '', model_version: 1,
-  provenance: { model_version: { number: 1, framework: 'tensorflow', imports: 'import tensorflow as tf', code: 'model = build()', created_at: '2026-01-01T00:00:00Z' },
-    datasource: { id: 9, deployment: 1, deployment_key: 1, topic: 'alice.digits', input_format: 'RAW', input_config: {}, description: '', validation_rate: 0.1, test_rate: 0.1, total_msg: 1797, incremental: false, unsupervised_topic: null, dataset_restrictions: null, created_at: '' },
-    settings: { batch_size: 32, optimizer: 'adam', training_kwargs: { epochs: 2 }, incremental: false, window_size: 1000, seed: null }, seed: 42 },
+  id,
+  deployment: 1,
+  model: 1,
+  model_name: 'digits',
+  framework: 'tensorflow',
+  chain_leader: null,
+  status: 'finished',
+  status_history: [],
+  epoch_metrics: [
+    { epoch: 1, loss: 1 },
+    { epoch: 2, loss: 0.5 },
+  ],
+  train_metrics: {},
+  val_metrics: {},
+  test_metrics: { accuracy: 0.9 },
+  confusion_matrix: null,
+  training_time: 5,
+  seed: 42,
+  error: '',
+  log_tail: '',
+  artifacts: [],
+  created_at: '',
+  updated_at: '',
+  model_version: 1,
+  provenance: {
+    model_version: {
+      number: 1,
+      framework: 'tensorflow',
+      imports: 'import tensorflow as tf',
+      code: 'model = build()',
+      created_at: '2026-01-01T00:00:00Z',
+    },
+    datasource: {
+      id: 9,
+      deployment: 1,
+      deployment_key: 1,
+      topic: 'alice.digits',
+      input_format: 'RAW',
+      input_config: {},
+      description: '',
+      validation_rate: 0.1,
+      test_rate: 0.1,
+      total_msg: 1797,
+      incremental: false,
+      unsupervised_topic: null,
+      dataset_restrictions: null,
+      created_at: '',
+    },
+    settings: { batch_size: 32, optimizer: 'adam', training_kwargs: { epochs: 2 }, incremental: false, window_size: 1000, seed: null },
+    seed: 42,
+  },
   ...over,
 });
 
 describe('compare view', () => {
   it('overlays curves and highlights the parameters that differ', () => {
-    const second = result(2, { test_metrics: { accuracy: 0.95 }, provenance: { ...result(2, {}).provenance!, settings: { batch_size: 64, optimizer: 'adam', training_kwargs: { epochs: 2 } } } });
-    render(<MemoryRouter><CompareView results={[result(1, {}), second]} /></MemoryRouter>);
+    const second = result(2, {
+      test_metrics: { accuracy: 0.95 },
+      provenance: { ...result(2, {}).provenance!, settings: { batch_size: 64, optimizer: 'adam', training_kwargs: { epochs: 2 } } },
+    });
+    render(
+      <MemoryRouter>
+        <CompareView results={[result(1, {}), second]} />
+      </MemoryRouter>,
+    );
     expect(screen.getByTestId('compare-chart-loss').textContent).toContain('#1 train|#2 train');
     const params = screen.getByTestId('compare-params');
     const batch = within(params).getByText('batch_size').closest('tr')!;
