@@ -22,13 +22,18 @@ export default tseslint.config(
     },
   },
   {
-    // The browser journey and other Node scripts.
+    // Node scripts: this config and the browser journey.
     files: ['**/*.{js,mjs}'],
     extends: [js.configs.recommended],
     languageOptions: {
       ecmaVersion: 2022,
       sourceType: 'module',
-      globals: { ...globals.node },
+      globals: globals.node,
     },
+  },
+  {
+    // The journey's page.evaluate() callbacks run in the browser: document and window are known there.
+    files: ['e2e/**/*.mjs'],
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
 );

@@ -5,6 +5,9 @@
 //   log in → create a Keras model from the template → configuration → deploy for training →
 //   send digits with the datasources library → watch the result finish with charts →
 //   deploy inference → send records → see live predictions on the visualization page;
+//   edit the model and save it; Swagger UI at /api/docs/; re-run the result, then the runs table
+//   and the comparison of both runs (screenshots for docs/ui.md: docs/img/runs.png, compare.png);
+//   the main pages on a 390×844 phone viewport without horizontal scroll;
 //   and user management: the admin creates, disables, enables a user and resets its password,
 //   creates an API token (shown once; it works) and revokes it (it stops working); at the end the
 //   new user logs in, finds no Users page and changes their own password.
@@ -142,6 +145,60 @@ async function screenshot(name) {
   const file = join(artifacts, `${String(shot).padStart(2, '0')}-${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   say(`  screenshot ${file}`);
+}
+
+/** A screenshot for the docs (docs/img/<name>.png), kept in the repository. */
+async function docScreenshot(name, fullPage = false) {
+  const file = join(repo, 'docs', 'img', `${name}.png`);
+  mkdirSync(dirname(file), { recursive: true });
+  await page.screenshot({ path: file, fullPage });
+  say(`  docs screenshot ${file}`);
+}
+
+/** Open a page of the app and wait until it has rendered: its heading, no loading spinner left. */
+async function openPage(url) {
+  await page.goto(url);
+  await page.locator('main h1').first().waitFor();
+  await page
+    .locator('main .loading')
+    .first()
+    .waitFor({ state: 'detached', timeout: 20_000 })
+    .catch(() => undefined);
+  await page.waitForTimeout(400); // charts and editors size themselves to the viewport
+}
+
+/** True when the route exists in this build of the UI (not the catch-all “Nothing here.”). */
+async function routeExists(url) {
+  await page.goto(url);
+  await page.locator('main h1, main .card').first().waitFor();
+  return !(await page.getByText('Nothing here.').count());
+}
+
+/** Fails when the page is wider than the viewport (a horizontal scroll bar on a phone). */
+async function assertNoHorizontalScroll(what) {
+  const { scrollWidth, innerWidth, culprit } = await page.evaluate(() => {
+    const vw = window.innerWidth;
+    // The widest element sticking out on the right, to name in the failure.
+    let worst = null;
+    for (const el of document.querySelectorAll('main *, header *, nav *')) {
+      const r = el.getBoundingClientRect();
+      if (r.right > vw + 1 && (!worst || r.right > worst.right)) {
+        worst = { right: Math.round(r.right), tag: `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className && typeof el.className === 'string' ? `.${el.className.trim().split(/\s+/).join('.')}` : ''}` };
+      }
+    }
+    return { scrollWidth: document.documentElement.scrollWidth, innerWidth: vw, culprit: worst };
+  });
+  if (scrollWidth > innerWidth) {
+    await screenshot(`phone-overflow-${what.replace(/\W+/g, '-')}`);
+    throw new Error(`${what} scrolls sideways on a ${innerWidth}px phone: ${scrollWidth}px wide${culprit ? ` (e.g. ${culprit.tag} reaches ${culprit.right}px)` : ''}`);
+  }
+}
+
+/** GET a JSON API path with the browser's session, outside the page (no console noise). */
+async function apiJson(U, path) {
+  const r = await context.request.get(U(path), { headers: { Accept: 'application/json' } });
+  if (!r.ok()) throw new Error(`GET ${path} answered ${r.status()}`);
+  return r.json();
 }
 
 async function step(name, fn) {
@@ -415,6 +472,7 @@ async function main() {
   const suffix = Date.now().toString(36);
   const modelName = `digits-net-${suffix}`;
   const newUser = { name: `e2e-user-${suffix}`, password: `Kml-${suffix}-first-Passphrase`, reset: `Kml-${suffix}-reset-Passphrase`, password2: `Kml-${suffix}-own-Passphrase` };
+  let modelId;
   let deploymentId;
   let resultId;
   let inference;
@@ -474,6 +532,25 @@ async function main() {
       await page.getByRole('link', { name: 'Models', exact: true }).click();
       await page.getByRole('link', { name: modelName }).waitFor();
       await screenshot('models-list');
+    });
+
+    await step('edit the model and save it', async () => {
+      await page.getByRole('link', { name: modelName }).click();
+      await page.waitForURL(/\/models\/\d+$/);
+      modelId = Number(/models\/(\d+)/.exec(page.url())[1]);
+      await page.getByRole('heading', { name: `Model: ${modelName}` }).waitFor();
+      const description = `Digits, 8×8 inputs (edited ${suffix})`;
+      await page.getByLabel('Description').fill(description);
+      await page.getByRole('button', { name: 'Validate and save' }).click();
+      await page.getByRole('button', { name: 'Validate and save' }).waitFor({ timeout: 90_000 });
+      if (await page.getByTestId('validation-error').count()) throw new Error(`saving the edit failed: ${await page.getByTestId('validation-error').textContent()}`);
+      await page.getByTestId('validation-ok').waitFor();
+      await page.getByTestId('model-summary').waitFor();
+      const saved = await apiJson(U, `/api/v1/models/${modelId}/`);
+      if (saved.description !== description) throw new Error(`the edit was not saved: the API has the description “${saved.description}”`);
+      await screenshot('model-edited');
+      await page.getByRole('link', { name: 'Models', exact: true }).click();
+      await page.getByRole('link', { name: modelName }).waitFor();
     });
 
     await step('create a configuration', async () => {
@@ -601,11 +678,94 @@ async function main() {
       await screenshot('inference-stopped');
     });
 
-    await step('phone layout and log out', async () => {
+    await step('API docs: Swagger UI renders', async () => {
+      await page.goto(U('/api/docs/'));
+      await page.locator('.swagger-ui').first().waitFor();
+      // The operations come from /api/schema/: one visible means the UI loaded and parsed it.
+      await page.locator('.swagger-ui .opblock').first().waitFor({ timeout: 30_000 });
+      await page.locator('.swagger-ui .opblock-summary-path', { hasText: '/api/v1/models/' }).first().waitFor();
+      await screenshot('api-docs');
+    });
+
+    await step('re-run the result; the runs table and a comparison', async () => {
+      if (!(await routeExists(U('/runs')))) {
+        say('  no /runs page in this UI: skipped');
+        return;
+      }
+      // A second run of the same training (the re-run button on the result page), to compare.
+      await openPage(U(`/results/${resultId}`));
+      const rerun = page.getByRole('button', { name: 'Re-run' });
+      let rerunResult = null;
+      if (await rerun.count()) {
+        await rerun.click();
+        await page.waitForURL(/\/deployments\/\d+$/);
+        const rerunDeployment = Number(/deployments\/(\d+)/.exec(page.url())[1]);
+        const deadline = Date.now() + TRAIN_TIMEOUT;
+        for (;;) {
+          const r = (await apiJson(U, `/api/v1/deployments/${rerunDeployment}/`)).results?.[0];
+          const status = r?.status ?? 'not started';
+          if (status === 'finished') {
+            rerunResult = r.id;
+            break;
+          }
+          if (status === 'failed' || status === 'stopped') throw new Error(`the re-run #${r.id} ${status}`);
+          if (Date.now() > deadline) throw new Error(`the re-run is still “${status}” after ${TRAIN_TIMEOUT / 1000} s`);
+          await page.waitForTimeout(2000);
+        }
+        say(`  re-run: result #${rerunResult}`);
+      } else say('  no Re-run button: comparing whatever runs exist');
+      await openPage(U('/runs'));
+      await page.getByTestId('runs-table').waitFor();
+      await page.getByTestId(`run-${resultId}`).waitFor();
+      await docScreenshot('runs');
+      const ticks = page.getByRole('checkbox', { name: /^Compare run \d+$/ });
+      const n = Math.min(await ticks.count(), 3);
+      if (n < 2) {
+        say('  fewer than two runs: no comparison');
+        return;
+      }
+      for (const id of rerunResult ? [resultId, rerunResult] : []) await page.getByRole('checkbox', { name: `Compare run ${id}`, exact: true }).check();
+      if (!rerunResult) for (let i = 0; i < n; i++) await ticks.nth(i).check();
+      await page.getByTestId('compare-selected').click();
+      await page.waitForURL(/\/runs\/compare\?ids=/);
+      await page.getByTestId('compare-metrics').waitFor();
+      await page.locator('[data-testid^="compare-chart-"]').first().waitFor();
+      await page.waitForTimeout(500);
+      await docScreenshot('compare', true);
+      await screenshot('compare');
+    });
+
+    await step('phone layout: no horizontal scroll on the main pages', async () => {
       await page.setViewportSize({ width: 390, height: 844 });
-      await page.goto(U(`/results/${resultId}`));
-      await page.getByTestId('result-status').waitFor();
-      await screenshot('phone-result');
+      const pages = [
+        ['models', '/models'],
+        ['model editor', `/models/${modelId}`],
+        ['configurations', '/configurations'],
+        ['deployments', '/deployments'],
+        ['deployment', `/deployments/${deploymentId}`],
+        ['result', `/results/${resultId}`],
+        ['datasources', '/datasources'],
+        ['inferences', '/inferences'],
+        ['visualization', '/visualization'],
+        ['account', '/account'],
+        ['users', '/users'],
+        ['runs', '/runs'],
+      ];
+      for (const [what, path] of pages) {
+        if (path === '/runs' && !(await routeExists(U(path)))) continue;
+        await openPage(U(path));
+        await assertNoHorizontalScroll(what);
+        await screenshot(`phone-${what.replace(/\W+/g, '-')}`);
+      }
+      // The menu opens over the page and closes on navigation.
+      await page.getByRole('button', { name: 'Menu' }).click();
+      const nav = page.getByRole('navigation', { name: 'Main' });
+      await nav.getByRole('link', { name: 'Models', exact: true }).click();
+      await page.getByRole('heading', { name: 'Models' }).waitFor();
+      await assertNoHorizontalScroll('models after the menu');
+    });
+
+    await step('log out', async () => {
       await page.setViewportSize({ width: 1366, height: 860 });
       await page.getByRole('button', { name: 'Log out' }).click();
       await page.getByLabel('Username').waitFor();
@@ -625,7 +785,7 @@ async function main() {
   }
 }
 
-let code = 1;
+let code;
 try {
   code = await main();
 } catch (err) {
