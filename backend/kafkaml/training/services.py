@@ -61,6 +61,8 @@ def deployment_create(*, owner, configuration, versions=None, **fields) -> Deplo
     datasource = fields.get("datasource")
     if datasource is not None and datasource.owner_id != owner.pk:
         raise ApplicationError("Unknown datasource.", errors={"datasource": ["Not found."]})
+    if datasource is not None:
+        _require_own_datasource_topics(owner, datasource)
     frameworks = set(configuration.models.values_list("framework", flat=True))
     for name in ("training_kwargs", "evaluation_kwargs"):
         fields[name] = parse_deployment_kwargs(
@@ -394,6 +396,33 @@ def _announced_topics(data: dict) -> dict[str, set[str]]:
         "topic": {r.topic for r in message.ranges} | ({message.topic} if message.topic else set()),
         "unsupervised_topic": {message.unsupervised_topic} if message.unsupervised_topic else set(),
     }
+
+
+ANNOUNCED_FIELDS = (
+    "topic",
+    "input_format",
+    "input_config",
+    "description",
+    "validation_rate",
+    "test_rate",
+    "total_msg",
+    "incremental",
+    "unsupervised_topic",
+    "dataset_restrictions",
+)
+
+
+def _require_own_datasource_topics(owner, datasource: Datasource) -> None:
+    """Retraining on a datasource reads its topics: a datasource registered before topics were
+    owned may name another user's (409)."""
+    announced = {name: getattr(datasource, name) for name in ANNOUNCED_FIELDS}
+    errors = foreign_topics(owner, _announced_topics({"deployment_id": 0, **announced}))
+    if errors:
+        reasons = [reason for field in errors.values() for reason in field]
+        raise ConflictError(
+            f"Datasource {datasource.pk} reads a topic that is not yours: {reasons[0]}",
+            errors={"datasource": reasons},
+        )
 
 
 def datasource_register(*, data: dict) -> tuple[Datasource, bool]:

@@ -236,3 +236,43 @@ def test_control_errors_are_shown_to_the_owner_of_the_deployment_they_name(
         }
     ]
     assert other_client.get(url).status_code == 404
+
+
+def test_retraining_on_a_datasource_with_a_foreign_topic_is_refused(
+    client, make_deployment, launcher, user
+):
+    from kafkaml.training.models import Datasource, Deployment
+
+    first = Deployment.objects.get(pk=make_deployment()["id"])
+    fields = {k: v for k, v in control(first.pk, 1).items() if k != "deployment_id"}
+
+    def registered(topic, **extra):  # stored as registrations were before topics were owned
+        return Datasource.objects.create(
+            owner=user,
+            deployment=first,
+            deployment_key=first.pk,
+            fingerprint=topic,
+            **{**fields, "topic": topic, **extra},
+        )
+
+    legacy = registered("bob.digits:0:0:100")
+    unsupervised = registered("alice.d:0:0:100", unsupervised_topic="bob.u")
+    own = registered("alice.digits:0:0:100")
+    launched = len(launcher.launched)
+    configuration = client.get(f"/api/v1/deployments/{first.pk}/").json()["configuration"]
+    for datasource, topic in ((legacy, "bob.digits"), (unsupervised, "bob.u")):
+        response = client.post(
+            "/api/v1/deployments/",
+            {"configuration": configuration, "datasource": datasource.pk},
+            format="json",
+        )
+        assert response.status_code == 409, response.json()
+        reason = f"{topic!r} is not yours: your topics start with 'alice.'."
+        assert response.json()["errors"] == {"datasource": [reason]}
+    assert len(launcher.launched) == launched
+    again = client.post(
+        "/api/v1/deployments/",
+        {"configuration": configuration, "datasource": own.pk},
+        format="json",
+    )
+    assert again.status_code == 201, again.json()
