@@ -60,6 +60,11 @@ log = logging.getLogger("model_inference")
 
 DEFAULT_BATCH_SIZE = 512
 DEFAULT_MAX_WAIT_MS = 5
+# exactly-once: while full batches come (a backlog), a transaction spans up to this many commit
+# intervals: fewer commits (each blocks the loop for a broker round trip or two) while catching
+# up; once caught up, one every interval again (latency)
+BACKLOG_TRANSACTION_INTERVALS = 4
+BACKLOG_MIN_BATCH = 64  # smaller batch sizes are always full: no backlog detection
 AT_LEAST_ONCE = "at_least_once"
 EXACTLY_ONCE = "exactly_once"
 DELIVERY_MODES = (AT_LEAST_ONCE, EXACTLY_ONCE)
@@ -171,6 +176,7 @@ class InferenceWorker:
         self.aborts = 0
         self.rewinds = 0
         self._txn_seconds = 0.0  # spent committing (send offsets + commit), main loop blocked
+        self._backlog = False  # the last consume returned a full batch
         self._producer_fatal: str | None = None
         self._producer_resets: deque[float] = deque()
         # cluster reachability (wall-clock time it became unreachable, None while reachable)
@@ -477,6 +483,7 @@ class InferenceWorker:
                 # its outputs are produced without waiting for the next batch to fill.
                 wait = 0 if self._inflight is not None else c.max_wait_ms / 1000.0
                 messages = consume(c.batch_size, wait)
+                self._backlog = len(messages) >= c.batch_size >= BACKLOG_MIN_BATCH
                 submitted = self._submit(messages) if messages else None
                 rewinds = self.rewinds
                 if self._inflight is not None:
@@ -697,7 +704,10 @@ class InferenceWorker:
         if not self._txn_open:
             return
         now = time.monotonic()
-        if not force and (now - self._last_commit) * 1000 < self.config.commit_interval_ms:
+        interval = self.config.commit_interval_ms
+        if self._backlog:
+            interval *= BACKLOG_TRANSACTION_INTERVALS
+        if not force and (now - self._last_commit) * 1000 < interval:
             return
         from confluent_kafka import KafkaException, TopicPartition
 
