@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from kafkaml.workloads import services as workloads
 
 from .history import inference_history_append
 from .models import Delivery, Inference, InferenceStatus
+from .selectors import inference_metrics_summary
 
 log = logging.getLogger(__name__)
 TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -68,6 +70,35 @@ def _input_shape(result: TrainingResult, version: int):
     return inputs[0].get("shape")
 
 
+def _check_input_config(input_format: str, input_config, model_shape) -> None:
+    """Refuse (400 on ``input_config``) a config that cannot decode into the model's input:
+    the worker would exit on every start ("expects records of shape (64,), the input topic
+    carries (7, 7)"). Undeclared shapes (read from the records) are left to the worker."""
+    from datasources.codecs import get_codec
+
+    try:
+        codec = get_codec(input_format, input_config)
+    except ValueError as exc:
+        raise ApplicationError(
+            f"The input config is not valid: {exc}", errors={"input_config": [str(exc)]}
+        ) from exc
+    sample = tuple(codec.sample_shape)
+    dims = list(model_shape or [])[1:]  # without the batch axis
+    if not sample or None in sample or not dims or any(not isinstance(d, int) for d in dims):
+        return
+    wanted, given = math.prod(dims), math.prod(sample)
+    if wanted != given:
+        shape = " ".join(str(d) for d in dims)
+        message = (
+            f"The model takes {wanted} values per record (shape {shape}); the input config "
+            f"gives {given} (shape {' '.join(str(d) for d in sample)})."
+        )
+        raise ApplicationError(
+            message,
+            errors={"input_config": [f'{message} Use e.g. "data_reshape": "{shape}".']},
+        )
+
+
 @transaction.atomic
 def inference_create(*, owner, result: TrainingResult, **fields) -> Inference:
     if result.owner_id != owner.pk:
@@ -91,6 +122,11 @@ def inference_create(*, owner, result: TrainingResult, **fields) -> Inference:
         raise ApplicationError(
             EMBEDDED_NO_EXACTLY_ONCE, errors={"delivery": [EMBEDDED_NO_EXACTLY_ONCE]}
         )
+    _check_input_config(
+        fields.get("input_format", ""),
+        fields.get("input_config") or {},
+        _input_shape(result, version),
+    )
     require_owned_topics(owner, _topics(fields))
     inference = Inference(
         owner=owner, result=result, serving_result=result, model_version=version, **fields
@@ -120,7 +156,9 @@ def _set_status(inference: Inference, status: str, error: str = "") -> None:
         current.record_status(status)
         if error:
             current.error = error[:20000]
-        current.save(update_fields=["status", "status_history", "error"])
+        if status not in ACTIVE:
+            current.metrics = {}  # its replicas are gone
+        current.save(update_fields=["status", "status_history", "error", "metrics"])
         if status not in ACTIVE:
             workloads.workload_credentials_revoke(current.workload_name)
     realtime.push(realtime.inference_group(inference.pk), "status", {"status": status})
@@ -163,6 +201,7 @@ def inference_swap(*, inference: Inference, result: TrainingResult, version=None
             f"The new model's input shape {new_shape} differs from the served {old_shape}.",
             errors={"result": ["Input shapes differ."]},
         )
+    _check_input_config(inference.input_format, inference.input_config, new_shape)
     inference.swap_history = [
         *inference.swap_history,
         {
@@ -186,7 +225,8 @@ def inference_stop(*, inference: Inference) -> Inference:
     transaction.on_commit(lambda: workloads.workload_stop(inference.workload_name))
     workloads.workload_credentials_revoke(inference.workload_name)
     inference.record_status(InferenceStatus.STOPPED)
-    inference.save(update_fields=["status", "status_history"])
+    inference.metrics = {}  # no replica reports once stopped ("Replicas reporting 0 / N")
+    inference.save(update_fields=["status", "status_history", "metrics"])
     return inference
 
 
@@ -203,6 +243,8 @@ def inference_delete(*, inference: Inference) -> None:
 def inference_metrics_record(*, inference: Inference, replica: str, metrics: dict) -> None:
     with transaction.atomic():
         current = Inference.objects.select_for_update().get(pk=inference.pk)
+        if current.status not in ACTIVE:  # a late report after Stop: no replica serves
+            return
         current.metrics = {
             **current.metrics,
             replica: {**metrics, "at": timezone.now().isoformat()},
@@ -236,9 +278,48 @@ def inference_reconcile() -> int:
             log.exception("status of %s", inference.workload_name)
             continue
         if state.state == "failed" and inference.status != InferenceStatus.FAILED:
-            _set_status(inference, InferenceStatus.FAILED, error=state.reason)
+            workloads.workload_stop(inference.workload_name)
+            _set_status(inference, InferenceStatus.FAILED, error=_failure_text(inference, state))
+            changed += 1
+        elif _crashing(inference, state):
+            workloads.workload_stop(inference.workload_name)
+            _set_status(inference, InferenceStatus.FAILED, error=_failure_text(inference, state))
             changed += 1
     return changed
+
+
+CRASH_RESTARTS = 3  # restarts without a single metrics report: it crashes on every start
+ERROR_LINE = re.compile(r"error|exception|traceback|expects|refused|denied|fatal", re.I)
+
+
+def _crashing(inference: Inference, state) -> bool:
+    """A workload the launcher keeps restarting (local: backoff; Kubernetes reports
+    CrashLoopBackOff as failed) whose replicas never reported: it is not serving."""
+    return (
+        state.state in ("running", "pending")
+        and state.restarts >= CRASH_RESTARTS
+        and state.replicas_ready < max(state.replicas_desired, 1)
+        and inference_metrics_summary(inference)["replicas_reporting"] == 0
+    )
+
+
+def last_error_line(logs: str) -> str:
+    """The last line of a log tail that reads like an error (else the last non-empty one)."""
+    lines = [
+        line.strip() for line in logs.splitlines() if line.strip() and not line.startswith("==>")
+    ]
+    errors = [line for line in lines if ERROR_LINE.search(line)]
+    return (errors or lines or [""])[-1]
+
+
+def _failure_text(inference: Inference, state) -> str:
+    """ "crashing: <launcher reason> (restarted N times)" and the last error of the log tail."""
+    what = "crashing" if state.state != "failed" or "CrashLoop" in state.reason else "failed"
+    text = f"{what}: {state.reason or 'the workload failed'}"
+    if state.restarts:
+        text += f" (restarted {state.restarts} times)"
+    line = last_error_line(workloads.workload_logs(inference.workload_name, tail=50))
+    return f"{text}\nlast error: {line}" if line else text
 
 
 def inference_resume_all() -> int:
