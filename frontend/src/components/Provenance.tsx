@@ -1,26 +1,8 @@
 import { Fragment } from 'react';
 import type { TrainingResult } from '../lib/types';
+import { INCREMENTAL_ONLY, SETTING_LABELS } from '../lib/runs';
 import { fmtDate } from './ui';
 import '../styles/tracking.css';
-
-const SETTING_LABELS: Record<string, string> = {
-  batch_size: 'Batch size',
-  training_kwargs: 'Fit arguments',
-  evaluation_kwargs: 'Evaluate arguments',
-  optimizer: 'Optimizer',
-  learning_rate: 'Learning rate',
-  loss: 'Loss',
-  metrics: 'Metrics',
-  confusion_matrix: 'Confusion matrix',
-  incremental: 'Incremental',
-  stream_timeout: 'Stream timeout (s)',
-  monitored_metric: 'Monitored metric',
-  improvement: 'Improvement',
-  window_size: 'Window size',
-  gpus: 'GPUs',
-};
-// Incremental-only settings are noise on a batch run.
-const INCREMENTAL_ONLY = new Set(['stream_timeout', 'monitored_metric', 'improvement', 'window_size']);
 
 export function settingText(v: unknown): string {
   if (v === null || v === undefined || v === '') return '—';

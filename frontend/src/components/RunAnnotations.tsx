@@ -61,8 +61,13 @@ export default function RunAnnotations({
   };
   return (
     <div className="run-notes editing">
-      <input aria-label="Tags" placeholder="tags, comma separated" value={tags} onChange={(e) => setTags(e.target.value)} />
-      <textarea aria-label="Note" rows={2} placeholder="note" value={note} onChange={(e) => setNote(e.target.value)} />
+      <input
+        aria-label={`Tags of run ${run.id}`}
+        placeholder="tags, comma separated"
+        value={tags}
+        onChange={(e) => setTags(e.target.value)}
+      />
+      <textarea aria-label={`Note of run ${run.id}`} rows={2} placeholder="note" value={note} onChange={(e) => setNote(e.target.value)} />
       <div className="actions">
         <button type="button" className="btn small primary" disabled={busy} onClick={save}>
           Save

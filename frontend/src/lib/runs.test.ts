@@ -71,7 +71,7 @@ describe('compare runs', () => {
     framework: 'tensorflow' as const,
     model_version: 1,
     seed: 7,
-    provenance: prov({ batch_size: 32, optimizer: 'adam', training_kwargs: { epochs: 3 } }),
+    provenance: prov({ batch_size: 32, optimizer: 'adam', training_kwargs: { epochs: 3 }, incremental: false, window_size: 1000 }),
   };
   const b = {
     id: 2,
@@ -84,8 +84,9 @@ describe('compare runs', () => {
 
   it('diffs the parameters and marks the rows that differ', () => {
     const rows = Object.fromEntries(paramDiff([a, b]).map((r) => [r.name, r]));
-    expect(rows.batch_size).toEqual({ name: 'batch_size', values: ['32', '64'], differs: true });
-    expect(rows.optimizer.differs).toBe(false);
+    expect(rows['Batch size']).toEqual({ name: 'Batch size', values: ['32', '64'], differs: true });
+    expect(rows.Optimizer.differs).toBe(false);
+    expect(rows['Window size']).toBeUndefined(); // incremental-only, no run is incremental
     expect(rows['fit: epochs'].differs).toBe(false);
     expect(rows['fit: shuffle']).toEqual({ name: 'fit: shuffle', values: ['—', 'true'], differs: true });
     expect(rows['model version'].values).toEqual(['v1', 'v2']);

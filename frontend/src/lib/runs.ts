@@ -94,6 +94,26 @@ export function parseTags(text: string): string[] {
 
 // --- comparison --------------------------------------------------------------------------
 
+/** How the deployment settings read in the UI (provenance, parameter diff). */
+export const SETTING_LABELS: Record<string, string> = {
+  batch_size: 'Batch size',
+  training_kwargs: 'Fit arguments',
+  evaluation_kwargs: 'Evaluate arguments',
+  optimizer: 'Optimizer',
+  learning_rate: 'Learning rate',
+  loss: 'Loss',
+  metrics: 'Metrics',
+  confusion_matrix: 'Confusion matrix',
+  incremental: 'Incremental',
+  stream_timeout: 'Stream timeout (s)',
+  monitored_metric: 'Monitored metric',
+  improvement: 'Improvement',
+  window_size: 'Window size',
+  gpus: 'GPUs',
+};
+// Incremental-only settings are noise on a batch run.
+export const INCREMENTAL_ONLY = new Set(['stream_timeout', 'monitored_metric', 'improvement', 'window_size']);
+
 export interface ParamRow {
   name: string;
   values: string[];
@@ -111,6 +131,8 @@ export function paramDiff(
   results: Pick<TrainingResult, 'model_name' | 'framework' | 'model_version' | 'provenance' | 'seed'>[],
 ): ParamRow[] {
   const rows: Record<string, string[]> = {};
+  // Incremental-only settings are compared only when one of the runs is incremental.
+  const anyIncremental = results.some((r) => r.provenance?.settings?.incremental === true);
   const add = (name: string, i: number, v: unknown) => {
     rows[name] ??= results.map(() => '—');
     rows[name][i] = show(v);
@@ -126,7 +148,7 @@ export function paramDiff(
         for (const [kk, vv] of Object.entries(v as Record<string, unknown>)) add(`fit: ${kk}`, i, vv);
       } else if (k === 'evaluation_kwargs' && v && typeof v === 'object') {
         for (const [kk, vv] of Object.entries(v as Record<string, unknown>)) add(`evaluate: ${kk}`, i, vv);
-      } else if (k !== 'seed') add(k, i, v);
+      } else if (k !== 'seed' && (anyIncremental || !INCREMENTAL_ONLY.has(k))) add(SETTING_LABELS[k] ?? k, i, v);
     }
     add('seed', i, r.seed ?? settings.seed);
     add('datasource', i, p?.datasource ? `#${p.datasource.id} ${p.datasource.topic}` : null);

@@ -69,10 +69,10 @@ export function CompareView({ results }: { results: Compared[] }) {
         ))}
         {!charts.length && <div className="card muted">None of these runs reported per-epoch metrics.</div>}
       </div>
-      <div className="grid two" style={{ alignItems: 'start' }}>
+      <div>
         <div className="card table-wrap">
           <h2>Metrics</h2>
-          <table className="list" data-testid="compare-metrics">
+          <table className="list compare" data-testid="compare-metrics">
             {head}
             <tbody>
               {metrics.map((m) => (
@@ -99,7 +99,7 @@ export function CompareView({ results }: { results: Compared[] }) {
           <h2>
             Parameters <span className="small muted">{differing ? `${differing} differ` : 'all equal'}</span>
           </h2>
-          <table className="list" data-testid="compare-params">
+          <table className="list compare" data-testid="compare-params">
             {head}
             <tbody>
               {params.map((p) => (

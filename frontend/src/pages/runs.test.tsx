@@ -86,8 +86,8 @@ describe('runs table', () => {
     const onSaved = vi.fn();
     render(<RunAnnotations run={{ id: 4, tags: [], note: '' }} onSaved={onSaved} />);
     fireEvent.click(screen.getByRole('button', { name: /Edit tags and note of run 4/ }));
-    fireEvent.change(screen.getByLabelText('Tags'), { target: { value: 'best, lr sweep' } });
-    fireEvent.change(screen.getByLabelText('Note'), { target: { value: 'wide' } });
+    fireEvent.change(screen.getByLabelText('Tags of run 4'), { target: { value: 'best, lr sweep' } });
+    fireEvent.change(screen.getByLabelText('Note of run 4'), { target: { value: 'wide' } });
     fireEvent.click(screen.getByRole('button', { name: 'Save' }));
     await waitFor(() => expect(onSaved).toHaveBeenCalledWith({ tags: ['best', 'lr-sweep'], note: 'wide' }));
     const [url, init] = fetchMock.mock.calls[0];
@@ -166,9 +166,9 @@ describe('compare view', () => {
     );
     expect(screen.getByTestId('compare-chart-loss').textContent).toContain('#1 train|#2 train');
     const params = screen.getByTestId('compare-params');
-    const batch = within(params).getByText('batch_size').closest('tr')!;
+    const batch = within(params).getByText('Batch size').closest('tr')!;
     expect(batch.className).toContain('differs');
-    const optimizer = within(params).getByText('optimizer').closest('tr')!;
+    const optimizer = within(params).getByText('Optimizer').closest('tr')!;
     expect(optimizer.className).not.toContain('differs');
     const acc = within(screen.getByTestId('compare-metrics')).getByText('test accuracy').closest('tr')!;
     expect(acc.querySelector('td.best')?.textContent).toBe('0.95');
