@@ -27,6 +27,8 @@ export interface MLModel {
   configurations: number[];
   deletable: boolean;
   delete_blockers: string[];
+  /** the current code version (editing the code of a model that has results adds the next one) */
+  version?: number | null;
   created_at: string;
   updated_at: string;
 }

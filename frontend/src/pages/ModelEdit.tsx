@@ -103,6 +103,11 @@ export default function ModelEdit() {
     <form onSubmit={submit} aria-label="Model">
       <div className="page-head">
         <h1>{editing ? `Model: ${saved?.name ?? draft.name}` : 'New model'}</h1>
+        {saved?.version != null && (
+          <span className="badge" data-testid="model-version" title="Results keep the code version they trained with: saving changed code of a model that has results adds the next version (same model).">
+            v{saved.version}
+          </span>
+        )}
         <span className="spacer" />
         <Link className="btn" to="/models">Back to models</Link>
         <button type="submit" className="btn primary" disabled={busy}>
