@@ -268,7 +268,6 @@ CLUSTER_PROPERTIES = {
     "broker.heartbeat.interval.ms": "500",
     "controller.quorum.election.timeout.ms": "1000",
     "controller.quorum.fetch.timeout.ms": "2000",
-    "replica.lag.time.max.ms": "10000",
     "num.partitions": "3",
 }
 
@@ -369,11 +368,54 @@ class KafkaCluster:
                 raise BrokerError(f"no leader for {topic}[{partition}] within {timeout:.0f}s")
             time.sleep(0.3)
 
-    def kill_leader(self, topic: str, partition: int = 0) -> int:
-        """kill -9 the node that leads ``topic``'s partition; returns its id."""
+    def kill_leader(self, topic: str, partition: int = 0, *also_in_sync: str) -> int:
+        """kill -9 the node that leads ``topic``'s partition, once every replica of ``topic``
+        (and of the topics ``also_in_sync``) is in sync; returns the node's id.
+
+        Waiting for the replicas keeps the fault a single one: on a loaded machine a follower
+        can fall out of the ISR, and killing a leader that is alone in it leaves the partition
+        offline (no unclean election) until that node is back."""
+        self.wait_in_sync(topic, *also_in_sync)
         node_id = self.leader(topic, partition)
         self.kill(node_id)
         return node_id
+
+    def wait_in_sync(self, *topics: str, timeout: float = 60.0) -> None:
+        """Wait until every partition of ``topics`` has a leader and all its replicas in sync."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.describe(*topics)
+            if not state["lagging"]:
+                return
+            if time.monotonic() > deadline:
+                raise BrokerError(f"replicas not in sync within {timeout:.0f}s: {state}")
+            time.sleep(0.3)
+
+    def describe(self, *topics: str) -> dict:
+        """Leader, replicas and ISR of each partition of ``topics`` (all topics when none is
+        given), the nodes running, and the partitions not fully in sync: for test messages."""
+        partitions: dict[str, dict] = {}
+        lagging: list[str] = []
+        try:
+            meta = self._admin().list_topics(timeout=5)
+        except Exception as exc:  # noqa: BLE001 - reported as the state
+            return {"error": str(exc), "running": self.running_ids(), "lagging": ["?"]}
+        for topic in topics or tuple(meta.topics):
+            tm = meta.topics.get(topic)
+            if tm is None or tm.error is not None:
+                lagging.append(f"{topic} (no metadata)")
+                continue
+            for p, pm in sorted(tm.partitions.items()):
+                name = f"{topic}[{p}]"
+                partitions[name] = {"leader": pm.leader, "replicas": pm.replicas, "isr": pm.isrs}
+                if pm.leader < 0 or len(pm.isrs) < len(pm.replicas):
+                    lagging.append(name)
+        return {
+            "running": self.running_ids(),
+            "brokers": sorted(meta.brokers),
+            "partitions": partitions,
+            "lagging": lagging,
+        }
 
     def running_ids(self) -> list[int]:
         return [node.node_id for node in self.nodes if node.running]
@@ -398,22 +440,15 @@ class KafkaCluster:
                     raise BrokerError(
                         f"Kafka node {node.node_id} exited; see {node.work_dir / 'kafka.log'}"
                     )
-            try:
-                meta = self._admin().list_topics(timeout=5)
-                if len(meta.brokers) < self.size:
-                    problem = f"{len(meta.brokers)} of {self.size} brokers registered"
-                else:
-                    lagging = [
-                        f"{t}[{p}]"
-                        for t, tm in meta.topics.items()
-                        for p, pm in tm.partitions.items()
-                        if len(pm.isrs) < len(pm.replicas) or pm.leader < 0
-                    ]
-                    if not lagging:
-                        return
-                    problem = f"replicas out of sync: {', '.join(lagging[:5])}"
-            except Exception as exc:  # noqa: BLE001 - not up yet
-                problem = str(exc)
+            state = self.describe()
+            if "error" in state:
+                problem = state["error"]
+            elif len(state["brokers"]) < self.size:
+                problem = f"{len(state['brokers'])} of {self.size} brokers registered"
+            elif state["lagging"]:
+                problem = f"replicas out of sync: {', '.join(state['lagging'][:5])}"
+            else:
+                return
             time.sleep(0.5)
         raise BrokerError(f"Kafka cluster not healthy within {timeout:.0f}s: {problem}")
 
