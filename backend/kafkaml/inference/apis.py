@@ -10,11 +10,12 @@ from kafkaml.workloads.auth import WorkerApiMixin
 from kafkaml.workloads.models import CredentialKind
 from kafkaml.workloads.services import workload_logs
 
-from . import services
+from . import chains, services
 from .history import METRICS_HISTORY_POINTS, inference_history
 from .models import Inference
 from .selectors import worker_inference_get, worker_inference_payload
 from .serializers import (
+    ChainInput,
     InferenceInput,
     InferenceOutput,
     MetricsPointOutput,
@@ -40,6 +41,34 @@ class InferenceViewSet(
         data.is_valid(raise_exception=True)
         inference = services.inference_create(owner=request.user, **data.validated_data)
         return Response(InferenceOutput(inference).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["GET"],
+        parameters=[OpenApiParameter("result", int, description="any result of the chain")],
+        responses={200: dict},
+    )
+    @extend_schema(
+        methods=["POST"], request=ChainInput, responses={201: InferenceOutput(many=True)}
+    )
+    @action(detail=False, methods=["get", "post"], url_path="chain", filter_backends=[])
+    def chain(self, request):
+        """GET: a chain's sub-models in order and what each reads (the upper ones read the
+        lower one's output). POST: deploy the whole chain, topics wired, as one action."""
+        if request.method == "GET":
+            data = SwapInput(
+                data={"result": request.query_params.get("result")}, context={"request": request}
+            )
+            data.is_valid(raise_exception=True)
+            return Response(
+                chains.chain_plan(owner=request.user, result=data.validated_data["result"])
+            )
+        data = ChainInput(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        inferences = chains.inference_chain_create(owner=request.user, **data.validated_data)
+        return Response(
+            {"inferences": InferenceOutput(inferences, many=True).data},
+            status=status.HTTP_201_CREATED,
+        )
 
     def destroy(self, request, pk=None):
         services.inference_delete(inference=self.get_object())

@@ -34,6 +34,33 @@ class InferenceInput(serializers.Serializer):
         return value
 
 
+class ChainInput(serializers.Serializer):
+    """Deploy a distributed chain for inference: what the edge reads, where every sub-model
+    answers, and the early-exit limit (one for all, or ``limits`` edge first)."""
+
+    result = OwnedPrimaryKeyField(
+        queryset=TrainingResult.objects.all(), help_text="any result of the chain (its leader)"
+    )
+    replicas = serializers.IntegerField(min_value=1, max_value=64, default=1)
+    input_format = serializers.ChoiceField(choices=["RAW", "AVRO", "JSON"])
+    input_config = serializers.JSONField(required=False, default=dict)
+    input_topic = serializers.CharField(max_length=249)
+    output_topic = serializers.CharField(max_length=249)
+    limit = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    limits = serializers.ListField(
+        child=serializers.FloatField(min_value=0, max_value=1), required=False, allow_null=True
+    )
+    batch_size = serializers.IntegerField(min_value=1, max_value=100_000, default=256)
+    max_wait_ms = serializers.IntegerField(min_value=0, max_value=60_000, default=20)
+    runtime = serializers.ChoiceField(choices=["onnx", "keras", "pytorch"], default="onnx")
+    delivery = serializers.ChoiceField(choices=Delivery.choices, default=Delivery.AT_LEAST_ONCE)
+
+    def validate_input_config(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Give a JSON object.")
+        return value
+
+
 class ScaleInput(serializers.Serializer):
     replicas = serializers.IntegerField(min_value=1, max_value=64)
 
