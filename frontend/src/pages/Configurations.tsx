@@ -115,12 +115,14 @@ export default function Configurations() {
                   <td><Link to={`/configurations/${c.id}`}>{c.name}</Link>{c.description && <div className="muted small">{c.description}</div>}</td>
                   <td>{c.model_names.join(', ')}</td>
                   <td className="hide-sm muted">{fmtDate(c.created_at)}</td>
-                  <td className="actions" style={{ justifyContent: 'flex-end' }}>
-                    <Link className="btn small primary" to={`/configurations/${c.id}/deploy`}>Deploy</Link>
-                    <ActionButton className="btn small danger" disabled={!c.deletable} title={c.deletable ? 'Delete' : 'In use: it has deployments. Delete its deployments first.'}
-                      confirm={`Delete the configuration “${c.name}”?`} onClick={async () => { await api.del(`/api/v1/configurations/${c.id}/`); await configs.reload(true); }}>
-                      Delete
-                    </ActionButton>
+                  <td className="cell-actions">
+                    <div className="actions end">
+                      <Link className="btn small primary" to={`/configurations/${c.id}/deploy`}>Deploy</Link>
+                      <ActionButton className="btn small danger" disabled={!c.deletable} title={c.deletable ? 'Delete' : 'In use: it has deployments. Delete its deployments first.'}
+                        confirm={`Delete the configuration “${c.name}”?`} onClick={async () => { await api.del(`/api/v1/configurations/${c.id}/`); await configs.reload(true); }}>
+                        Delete
+                      </ActionButton>
+                    </div>
                   </td>
                 </tr>
               ))}

@@ -37,7 +37,7 @@ export default function Datasources() {
                   <td className="hide-sm">{s.deployment ? <Link to={`/deployments/${s.deployment}`}>#{s.deployment}</Link> : <span className="muted">#{s.deployment_key} (unknown)</span>}<div className="muted small">{fmtDate(s.created_at)}</div></td>
                   <td>
                     <div className="actions">
-                      <select aria-label={`Configuration to train on datasource ${s.id}`} value={target[s.id] ?? ''} onChange={(e) => setTarget((t) => ({ ...t, [s.id]: e.target.value }))} style={{ maxWidth: 180 }}>
+                      <select aria-label={`Configuration to train on datasource ${s.id}`} value={target[s.id] ?? ''} onChange={(e) => setTarget((t) => ({ ...t, [s.id]: e.target.value }))} style={{ flex: '0 0 auto', maxWidth: 220 }}>
                         <option value="">Configuration…</option>
                         {(configs.data ?? []).map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
                       </select>

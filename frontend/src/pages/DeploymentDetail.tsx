@@ -13,7 +13,9 @@ export default function DeploymentDetail() {
   const { id } = useParams();
   const navigate = useNavigate();
   const dep = useLoad((s) => api.get<Deployment>(`/api/v1/deployments/${id}/`, s), [id]);
-  const sources = useLoad((s) => listAll<Datasource>(`/api/v1/datasources/?deployment=${id}`, s), [id]);
+  // Its datasources once the deployment is known to exist (none asked for a missing one).
+  const found = dep.data?.id;
+  const sources = useLoad((s) => (found ? listAll<Datasource>(`/api/v1/datasources/?deployment=${found}`, s) : Promise.resolve([])), [found]);
   const running = dep.data?.results.some((r) => !FINAL.has(r.status)) ?? false;
   useInterval(() => { dep.reload(true); sources.reload(true); }, 3000, running);
   if (dep.loading && !dep.data) return <Loading what="the deployment" />;

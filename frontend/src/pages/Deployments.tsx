@@ -38,12 +38,14 @@ export default function Deployments() {
                     ))}
                   </td>
                   <td className="hide-sm muted">{fmtDate(d.created_at)}</td>
-                  <td className="actions" style={{ justifyContent: 'flex-end' }}>
-                    <ActionButton className="btn small danger" disabled={d.results.some((r) => !FINAL.has(r.status))}
-                      title={d.results.some((r) => !FINAL.has(r.status)) ? 'Stop its running results first' : 'Delete the deployment and its results'}
-                      confirm={`Delete deployment #${d.id} and its results?`} onClick={async () => { await api.del(`/api/v1/deployments/${d.id}/`); await deps.reload(true); }}>
-                      Delete
-                    </ActionButton>
+                  <td className="cell-actions">
+                    <div className="actions end">
+                      <ActionButton className="btn small danger" disabled={d.results.some((r) => !FINAL.has(r.status))}
+                        title={d.results.some((r) => !FINAL.has(r.status)) ? 'Stop its running results first' : 'Delete the deployment and its results'}
+                        confirm={`Delete deployment #${d.id} and its results?`} onClick={async () => { await api.del(`/api/v1/deployments/${d.id}/`); await deps.reload(true); }}>
+                        Delete
+                      </ActionButton>
+                    </div>
                   </td>
                 </tr>
               ))}

@@ -68,12 +68,14 @@ export default function ModelList() {
                   </td>
                   <td><StatusBadge status={m.validation_status || 'valid'} /></td>
                   <td className="hide-sm muted">{fmtDate(m.updated_at)}</td>
-                  <td className="actions" style={{ justifyContent: 'flex-end' }}>
-                    <Link className="btn small" to={`/models/${m.id}`}>Edit</Link>
-                    <ActionButton className="btn small danger" disabled={!m.deletable} title={m.deletable ? 'Delete this model' : `Cannot delete: ${m.delete_blockers.join('; ')}`}
-                      confirm={`Delete the model “${m.name}”?`} onClick={async () => { await api.del(`/api/v1/models/${m.id}/`); await reload(true); }}>
-                      Delete
-                    </ActionButton>
+                  <td className="cell-actions">
+                    <div className="actions end">
+                      <Link className="btn small" to={`/models/${m.id}`}>Edit</Link>
+                      <ActionButton className="btn small danger" disabled={!m.deletable} title={m.deletable ? 'Delete this model' : `Cannot delete: ${m.delete_blockers.join('; ')}`}
+                        confirm={`Delete the model “${m.name}”?`} onClick={async () => { await api.del(`/api/v1/models/${m.id}/`); await reload(true); }}>
+                        Delete
+                      </ActionButton>
+                    </div>
                   </td>
                 </tr>
               ))}
