@@ -566,6 +566,11 @@ async function main() {
       await page.getByRole('link', { name: 'Deploy for training' }).click();
       await page.getByLabel('Fit arguments').fill('epochs=8');
       await page.getByLabel('Batch size').fill('32');
+      // The template compiles itself: optimizer, learning rate, loss and metrics would be ignored.
+      for (const label of ['Optimizer', 'Learning rate', 'Loss', 'Metrics']) {
+        if (await page.getByLabel(label, { exact: true }).count()) throw new Error(`the deploy form shows “${label}” for a model that compiles itself`);
+      }
+      await page.getByTestId('compile-from-code').waitFor();
       await screenshot('deploy-form');
       await page.getByRole('button', { name: 'Deploy', exact: true }).click();
       await page.waitForURL(/\/deployments\/\d+$/);
@@ -588,6 +593,10 @@ async function main() {
       resultId = Number(/results\/(\d+)/.exec(page.url())[1]);
       const status = page.getByTestId('result-status');
       await page.getByTestId('chart-loss').waitFor({ timeout: TRAIN_TIMEOUT });
+      const progress = (await page.getByTestId('epochs-reported').textContent())?.trim();
+      if (!/^\d+ \/ 8$/.test(progress ?? '')) throw new Error(`training progress reads “${progress}”, not “<n> / 8”`);
+      const shown = (await status.textContent())?.trim();
+      if (shown === 'deployed') throw new Error('the status says “deployed” while epochs arrive (expected “training”)');
       await screenshot('result-training');
       const deadline = Date.now() + TRAIN_TIMEOUT;
       for (;;) {
@@ -613,6 +622,25 @@ async function main() {
       await page.getByRole('link', { name: 'Datasources' }).click();
       await page.getByText('digits (e2e)').first().waitFor();
       await screenshot('datasources');
+    });
+
+    await step('missing pages and API paths say "not found" properly', async () => {
+      const before = consoleErrors.length;
+      await page.goto(U('/deployments/999999'));
+      await page.getByTestId('not-found').getByText('Deployment #999999 was not found').waitFor();
+      await page.getByTestId('not-found').getByRole('link', { name: 'Back to deployments' }).waitFor();
+      await page.goto(U('/results/999999'));
+      await page.getByTestId('not-found').getByText('Result #999999 was not found').waitFor();
+      await page.waitForTimeout(1500); // a websocket opened by mistake would have failed by now
+      // The browser logs the API's own 404 answers as console errors; anything else still fails.
+      const logged = consoleErrors.splice(before);
+      const other = logged.filter((e) => !/status of 404/.test(e));
+      if (other.length) throw new Error(`console errors on missing pages:\n  ${other.join('\n  ')}`);
+      const health = await context.request.get(U('/api/v1/health/'));
+      if (health.status() !== 404 || !health.headers()['content-type']?.startsWith('application/json')) {
+        throw new Error(`/api/v1/health/ answered ${health.status()} ${health.headers()['content-type']}, not a JSON 404`);
+      }
+      await page.goto(U(`/results/${resultId}`));
     });
 
     await step('deploy inference', async () => {
