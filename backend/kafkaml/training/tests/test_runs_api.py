@@ -253,3 +253,32 @@ def test_serving_history_is_bounded_and_private(
     assert points[-1]["latency_p99_ms"] == 9 + bound + 2 and points[-1]["lag"] == bound + 2
     assert len(client.get(url + "?limit=2").json()) == 2
     assert other_client.get(url).status_code == 404
+
+
+def test_versions_of_another_users_model_are_not_found(client, other_client, make_model):
+    model = make_model("private")
+    assert client.get(f"/api/v1/models/{model.pk}/versions/").status_code == 200
+    assert other_client.get(f"/api/v1/models/{model.pk}/versions/").status_code == 404
+
+
+def test_a_chain_reruns_with_every_members_version(
+    client, executor_ok, control_logger_client, make_model, make_deployment, training_client
+):
+    cloud = make_model("cloud", distributed=True)
+    edge = make_model("edge", distributed=True, upper_model=cloud)
+    deployment = make_deployment([edge])
+    control_logger_client.post(
+        "/api/v1/worker/datasources/", control(deployment["id"], 11), format="json"
+    )
+    leader = next(r["id"] for r in deployment["results"] if r["chain_leader"] is None)
+    worker = training_client(leader)  # the chain's one workload reports for every member
+    for result in deployment["results"]:
+        summary = {"test_metrics": {"accuracy": 0.6}, "seed": 5}
+        assert upload(worker, result["id"], summary=summary).status_code == 201
+    again = client.post(f"/api/v1/results/{leader}/rerun/")
+    assert again.status_code == 201, again.json()
+    results = again.json()["results"]
+    assert sorted(r["model"] for r in results) == sorted([edge.pk, cloud.pk])
+    new_leader = next(r["id"] for r in results if r["chain_leader"] is None)
+    payload = training_client(new_leader).get(f"/api/v1/worker/results/{new_leader}/").json()
+    assert [m["version"] for m in payload["chain"]] == [1, 1]
