@@ -42,13 +42,13 @@ def upper_input_config(lower: TrainingResult) -> dict:
 
 
 def chain_plan(*, owner, result: TrainingResult) -> dict:
-    """The sub-models in order and what each reads (GET /inferences/chain/?result=)."""
+    """The sub-models in order and what each reads (GET /inferences/chain/?result=); no
+    members when the result is no chain's."""
+    if result.owner_id != owner.pk:
+        raise ApplicationError("Unknown result.", errors={"result": ["Not found."]})
     members = chain_results(result)
-    if not members or result.owner_id != owner.pk:
-        raise ApplicationError(
-            "This result is not part of a distributed chain.",
-            errors={"result": ["Not a chain's result."]},
-        )
+    if not members:
+        return {"leader": None, "members": []}
     plan = []
     for index, member in enumerate(members):
         entry = {
@@ -99,6 +99,11 @@ def inference_chain_create(
     """One inference per sub-model, edge first; all answer on ``output_topic``. Nothing is
     created (or launched) unless every sub-model is accepted."""
     plan = chain_plan(owner=owner, result=result)
+    if not plan["members"]:
+        raise ApplicationError(
+            "This result is not part of a distributed chain.",
+            errors={"result": ["Not a chain's result: deploy it with POST /inferences/."]},
+        )
     members = [TrainingResult.objects.get(pk=m["result"]) for m in plan["members"]]
     per_model = _limits(len(members) - 1, limit, limits)
     token = secrets.token_hex(3)

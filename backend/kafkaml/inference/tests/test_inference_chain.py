@@ -110,10 +110,11 @@ def test_a_chain_needs_a_limit_and_a_chain(client, chain, finished_result_single
         "/api/v1/inferences/chain/", chain_body(edge, limits=[0.5, 0.6]), format="json"
     )
     assert bad.status_code == 400 and "limits" in bad.json()["errors"]
-    alone = client.post(
-        "/api/v1/inferences/chain/", chain_body(finished_result_single()), format="json"
-    )
+    single = finished_result_single()
+    alone = client.post("/api/v1/inferences/chain/", chain_body(single), format="json")
     assert alone.status_code == 400 and "result" in alone.json()["errors"]
+    plan = client.get(f"/api/v1/inferences/chain/?result={single}")
+    assert plan.status_code == 200 and plan.json() == {"leader": None, "members": []}
 
 
 @pytest.fixture
