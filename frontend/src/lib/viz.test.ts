@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  addPredictions, averageVector, classCounts, classOf, currentClass, defaultConfig, emptyState, parseConfig, regressionSeries, toVector,
+  addPredictions, averageVector, classCounts, classOf, currentClass, defaultConfig, emptyState, parseConfig, regressionSeries, toProbabilities, toVector, type Prediction,
 } from './viz';
 
 const p = (values: unknown, v: number | null = 1) => ({ values, model_version: v });
@@ -84,6 +84,34 @@ describe('classification state', () => {
   it('tracks the model version', () => {
     const s = addPredictions(emptyState(), [p([1, 0], 3)], config);
     expect(s.lastVersion).toBe(3);
+  });
+});
+
+describe('confidences of a model that outputs logits (issue 13, 5)', () => {
+  const config = defaultConfig(3);
+  const p = (values: unknown): Prediction => ({ values });
+
+  it('turns logits into probabilities: every confidence within [0, 1]', () => {
+    // the PyTorch template's raw outputs once read "confidence 1033.3%" and "-378.4%"
+    const s = addPredictions(emptyState(), [p([10.333, -3.784, 1.2]), p([-3.784, -5, -4])], config);
+    for (const point of s.recent) {
+      expect(point.confidence).toBeGreaterThanOrEqual(0);
+      expect(point.confidence).toBeLessThanOrEqual(1);
+      expect(point.probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1);
+    }
+    expect(s.recent[0].cls).toBe(0);
+    expect(s.recent[0].confidence).toBeCloseTo(Math.exp(10.333) / (Math.exp(10.333) + Math.exp(-3.784) + Math.exp(1.2)));
+    expect(s.recent[0].vector).toEqual([10.333, -3.784, 1.2]); // kept raw for regression charts
+    const cur = currentClass(s, { ...config, average_updated: true });
+    expect(cur!.confidence).toBeGreaterThan(0);
+    expect(cur!.confidence).toBeLessThanOrEqual(1);
+  });
+
+  it('follows the artifact: logits even when they fall in [0, 1], probabilities as they are', () => {
+    expect(toProbabilities([0.2, 0.9], 'logits')[1]).toBeCloseTo(Math.exp(0.9) / (Math.exp(0.2) + Math.exp(0.9)));
+    expect(toProbabilities([0.2, 0.8], 'probabilities')).toEqual([0.2, 0.8]);
+    expect(toProbabilities([0.2, 0.8])).toEqual([0.2, 0.8]);
+    expect(toProbabilities([2.5])[0]).toBeCloseTo(1 / (1 + Math.exp(-2.5)));
   });
 });
 

@@ -140,10 +140,28 @@ export function classOf(vector: number[]): number | null {
   return best;
 }
 
+/** What a classifier's outputs are (the artifact's metadata `output_kind`); unknown for old
+ *  artifacts, then values outside [0, 1] mean logits. */
+export type OutputKind = 'probabilities' | 'logits' | null | undefined;
+
+/** The outputs as probabilities: logits through softmax (a single logit through the sigmoid);
+ *  probabilities as they are. A confidence is then always within [0, 1]. */
+export function toProbabilities(vector: number[], kind?: OutputKind): number[] {
+  const logits = kind === 'logits' || (kind !== 'probabilities' && vector.some((v) => v < 0 || v > 1));
+  if (!logits || !vector.length) return vector;
+  if (vector.length === 1) return [1 / (1 + Math.exp(-vector[0]))];
+  const max = Math.max(...vector);
+  const exp = vector.map((v) => Math.exp(v - max));
+  const sum = exp.reduce((a, b) => a + b, 0);
+  return exp.map((e) => e / sum);
+}
+
 export interface ClassPoint {
   cls: number;
   confidence: number;
+  /** the outputs as received (regression charts); `probs`: as probabilities (classification) */
   vector: number[];
+  probs: number[];
   at: number;
   version: number | null;
 }
@@ -162,22 +180,23 @@ export function emptyState(): VizState {
 }
 
 /** Fold a batch of predictions into the state (returns a new state). */
-export function addPredictions(state: VizState, batch: Prediction[], config: VizConfig, now = Date.now()): VizState {
+export function addPredictions(state: VizState, batch: Prediction[], config: VizConfig, now = Date.now(), kind?: OutputKind): VizState {
   const recent = state.recent.slice();
   let skipped = state.skipped;
   let total = state.total;
   let lastVersion = state.lastVersion;
   for (const p of batch) {
     const vector = toVector(p.values);
-    const cls = classOf(vector);
+    const probs = toProbabilities(vector, kind);
+    const cls = classOf(probs);
     if (cls === null) {
       skipped++;
       continue;
     }
     total++;
-    const confidence = vector.length === 1 ? (cls === 1 ? vector[0] : 1 - vector[0]) : vector[cls];
+    const confidence = probs.length === 1 ? (cls === 1 ? probs[0] : 1 - probs[0]) : probs[cls];
     if (p.model_version != null) lastVersion = p.model_version;
-    recent.push({ cls, confidence, vector, at: p.timestamp ?? now, version: p.model_version ?? null });
+    recent.push({ cls, confidence, vector, probs, at: p.timestamp ?? now, version: p.model_version ?? null });
   }
   const overflow = recent.length - config.average_window;
   if (overflow > 0) recent.splice(0, overflow);
@@ -210,12 +229,12 @@ export function classCounts(state: VizState, config: VizConfig): ClassCount[] {
     });
 }
 
-/** Mean of the output vectors over the window. */
+/** Mean of the output probabilities over the window. */
 export function averageVector(state: VizState): number[] {
   if (!state.recent.length) return [];
-  const width = Math.max(...state.recent.map((p) => p.vector.length));
+  const width = Math.max(...state.recent.map((p) => (p.probs ?? p.vector).length));
   const sum = new Array<number>(width).fill(0);
-  for (const p of state.recent) p.vector.forEach((v, i) => (sum[i] += v));
+  for (const p of state.recent) (p.probs ?? p.vector).forEach((v, i) => (sum[i] += v));
   return sum.map((s) => s / state.recent.length);
 }
 

@@ -1,12 +1,13 @@
 import { useMemo, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
-import { listAll } from '../lib/api';
-import type { Inference } from '../lib/types';
+import { api, listAll } from '../lib/api';
+import type { Inference, TrainingResult } from '../lib/types';
 import { useSocketStatus, type SocketStatus } from '../lib/socket';
 import { useKafkaAccess } from '../lib/kafkaAccess';
+import { useLatest } from '../lib/useLatest';
 import {
   addPredictions, classCounts, currentClass, emptyState, labelFor, parseConfig, regressionSeries, colorFor,
-  Prediction, VizConfig, VizState,
+  OutputKind, Prediction, VizConfig, VizState,
 } from '../lib/viz';
 import LineChart from '../components/LineChart';
 import { Empty, ErrorAlert, Field, LiveDot, Loading, useInterval, useLoad } from '../components/ui';
@@ -87,6 +88,28 @@ export function selectionRefusal(own: Pick<Inference, 'id' | 'output_topic'>[] |
   return null;
 }
 
+const ACTIVE = new Set(['created', 'running']);
+
+/** Whether the served model's outputs are probabilities or logits (its artifact's metadata). */
+export function outputKindOf(result: Pick<TrainingResult, 'artifacts'> | null | undefined, version: number): OutputKind {
+  const artifact = result?.artifacts?.find((a) => a.version === version) ?? null;
+  const kind = artifact?.metadata?.output_kind;
+  return kind === 'logits' || kind === 'probabilities' ? kind : null;
+}
+
+/** The one state shown for an inference that no longer runs: no stream, no live badge. */
+export function EndedInference({ inference }: { inference: Pick<Inference, 'id' | 'status' | 'error'> }) {
+  return (
+    <div className="card" data-testid="inference-ended">
+      <h3>This inference is {inference.status}</h3>
+      <p className="muted">
+        No predictions will come from it{inference.status === 'failed' && inference.error ? <>: {inference.error.split('\n')[0]}</> : '.'}{' '}
+        <Link to="/inferences">Deploy or pick a running inference</Link> to watch predictions.
+      </p>
+    </div>
+  );
+}
+
 /** The refusal to show instead of a spinner: refused by the page, by the server, or never connecting. */
 export function StreamRefusal({ refusal, socket }: { refusal: string | null; socket: SocketStatus }) {
   if (refusal) return <div className="alert error" role="alert" data-testid="stream-refused">{refusal}</div>;
@@ -116,20 +139,27 @@ export default function Visualization() {
   const arrivals = useRef<number[]>([]);
   const width = state.recent.length ? state.recent[state.recent.length - 1].vector.length : 10;
   const parsed = useMemo(() => parseConfig(configText, width), [configText, width]);
-  const configRef = useRef(parsed.config);
-  configRef.current = parsed.config;
+  const configRef = useLatest(parsed.config);
 
   const kafka = useKafkaAccess();
   const refusal = selectionRefusal(list.data, inferenceId, topicParam);
   const selected = !!(inferenceId || topicParam);
-  const path = refusal ? null : inferenceId ? `/ws/predictions/?inference=${encodeURIComponent(inferenceId)}` : topicParam ? `/ws/predictions/?topic=${encodeURIComponent(topicParam)}` : null;
+  const inference = (list.data ?? []).find((i) => String(i.id) === inferenceId);
+  // A stopped (or failed) inference gets one clear state, and no stream is opened for it.
+  const ended = !!inference && !ACTIVE.has(inference.status);
+  const served = useLoad(
+    (s) => (inference && !ended ? api.get<TrainingResult>(`/api/v1/results/${inference.serving_result}/`, s) : Promise.resolve(null)),
+    [inference?.serving_result, ended],
+  );
+  const kindRef = useLatest<OutputKind>(inference ? outputKindOf(served.data, inference.model_version) : null);
+  const path = refusal || ended || (inferenceId && !list.data && !list.error) ? null : inferenceId ? `/ws/predictions/?inference=${encodeURIComponent(inferenceId)}` : topicParam ? `/ws/predictions/?topic=${encodeURIComponent(topicParam)}` : null;
   const socket = useSocketStatus(path, (msg) => {
     if (msg.event === 'subscribed') setSubscribed(String((msg.data as { topic?: string })?.topic ?? ''));
     if (msg.event === 'predictions' && Array.isArray(msg.data)) {
       const batch = msg.data as Prediction[];
       const now = Date.now();
       for (let i = 0; i < batch.length; i++) arrivals.current.push(now);
-      setState((s) => addPredictions(s, batch, configRef.current, now));
+      setState((s) => addPredictions(s, batch, configRef.current, now, kindRef.current));
     }
   });
   useInterval(() => {
@@ -145,8 +175,7 @@ export default function Visualization() {
     setParams(next);
   };
 
-  const running = (list.data ?? []).filter((i) => i.status === 'running' || i.status === 'created');
-  const inference = (list.data ?? []).find((i) => String(i.id) === inferenceId);
+  const running = (list.data ?? []).filter((i) => ACTIVE.has(i.status));
 
   return (
     <>
@@ -188,6 +217,8 @@ export default function Visualization() {
         <Empty title="Nothing selected">Pick a running inference or an output topic above.</Empty>
       ) : refusal || socket.state === 'denied' ? (
         <StreamRefusal refusal={refusal} socket={socket} />
+      ) : ended && inference ? (
+        <EndedInference inference={inference} />
       ) : (
         <>
           <StreamRefusal refusal={null} socket={socket} />
@@ -200,7 +231,6 @@ export default function Visualization() {
               {state.lastVersion != null && <div className="stat"><div className="k">Model version</div><div className="v">v{state.lastVersion}</div></div>}
             </div>
             {state.total === 0 && socket.state === 'open' && <p className="muted small">Listening from now on: send records to {inference ? <code>{inference.input_topic}</code> : 'the input topic'} to see predictions.</p>}
-            {inference && inference.status !== 'running' && inference.status !== 'created' && <div className="alert warn small">This inference is {inference.status}: no new predictions will come.</div>}
           </div>
           {parsed.config.type === 'classification' ? <ClassificationView state={state} config={parsed.config} /> : <RegressionView state={state} config={parsed.config} />}
         </>

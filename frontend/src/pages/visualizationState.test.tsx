@@ -1,0 +1,65 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { render, screen, waitFor } from '@testing-library/react';
+import { MemoryRouter } from 'react-router-dom';
+import type { Inference } from '../lib/types';
+
+const inferences: Partial<Inference>[] = [];
+vi.mock('../lib/api', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../lib/api')>()),
+  listAll: vi.fn(async () => inferences),
+  api: { get: vi.fn(async () => ({ artifacts: [] })) },
+}));
+vi.mock('../lib/kafkaAccess', () => ({
+  useKafkaAccess: () => ({ access: { topic_prefix: 'alice.' }, fromServer: true, error: null, loading: false }),
+}));
+
+const { default: Visualization, outputKindOf } = await import('./Visualization');
+
+const sockets: string[] = [];
+class NoSocket {
+  constructor(url: string) {
+    sockets.push(url);
+  }
+  close() {}
+  addEventListener() {}
+  removeEventListener() {}
+}
+
+describe('visualization of a stopped inference (issue 13, 10)', () => {
+  const original = globalThis.WebSocket;
+  beforeEach(() => {
+    sockets.length = 0;
+    globalThis.WebSocket = NoSocket as unknown as typeof WebSocket;
+  });
+  afterEach(() => {
+    globalThis.WebSocket = original;
+  });
+
+  it('shows one clear state: stopped, no live badge, no waiting, no stream', async () => {
+    inferences.splice(0, inferences.length, {
+      id: 7, status: 'stopped', model_name: 'Digits', output_topic: 'alice.out', input_topic: 'alice.in', serving_result: 3, model_version: 1, error: '',
+    });
+    render(
+      <MemoryRouter initialEntries={['/visualization?inference=7']} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+        <Visualization />
+      </MemoryRouter>,
+    );
+    const ended = await screen.findByTestId('inference-ended');
+    expect(ended.textContent).toContain('This inference is stopped');
+    const page = document.body.textContent ?? '';
+    expect(page).not.toMatch(/Waiting for predictions/);
+    expect(page).not.toMatch(/Listening from now on/);
+    expect(document.querySelector('.live-dot, [data-testid="live-dot"]')).toBeNull();
+    expect(page).not.toMatch(/\blive\b|connecting/);
+    await waitFor(() => expect(sockets).toEqual([]));
+  });
+});
+
+describe('output kind of the served model', () => {
+  it('reads the artifact metadata of the served version', () => {
+    const result = { artifacts: [{ version: 1, metadata: { output_kind: 'logits' } }, { version: 2, metadata: {} }] } as never;
+    expect(outputKindOf(result, 1)).toBe('logits');
+    expect(outputKindOf(result, 2)).toBeNull();
+    expect(outputKindOf(null, 1)).toBeNull();
+  });
+});
