@@ -35,7 +35,30 @@ export function DegradedBadge({ degraded }: { degraded: Degraded }) {
   );
 }
 
-function InferenceCard({ initial, results, onGone, highlight }: { initial: Inference; results: TrainingResult[]; onGone: () => void; highlight: boolean }) {
+/** A workload that keeps crashing is failed by the reconciler with an error starting "crashing:". */
+export function isCrashing(inf: Pick<Inference, 'status' | 'error'>): boolean {
+  return inf.status === 'failed' && /^crashing:/.test(inf.error || '');
+}
+
+export interface VersionChoice {
+  key: string;
+  label: string;
+  result: number;
+  version: number;
+}
+
+/** The versions a running inference may swap to: every trained version of the served result's
+ *  model but the one it serves now (an empty list: "No other version"). */
+export function otherVersions(results: TrainingResult[], inf: Pick<Inference, 'serving_result' | 'model_version'>): VersionChoice[] {
+  const model = results.find((x) => x.id === inf.serving_result)?.model;
+  if (model == null) return [];
+  return results
+    .filter((r) => r.status === 'finished' && r.model === model && r.artifacts?.length)
+    .flatMap((r) => r.artifacts.map((a) => ({ key: `${r.id}:${a.version}`, label: `result #${r.id} v${a.version}`, result: r.id, version: a.version })))
+    .filter((v) => !(v.result === inf.serving_result && v.version === inf.model_version));
+}
+
+export function InferenceCard({ initial, results, onGone, highlight }: { initial: Inference; results: TrainingResult[]; onGone: () => void; highlight: boolean }) {
   const kafka = useKafkaAccess();
   const [inf, setInf] = useState<Served>(initial);
   const [replicas, setReplicas] = useState(String(initial.replicas));
@@ -64,14 +87,23 @@ function InferenceCard({ initial, results, onGone, highlight }: { initial: Infer
   });
   useInterval(refresh, 5000, active);
 
-  const sameModel = results.filter((r) => r.status === 'finished' && r.artifacts?.length && r.model === results.find((x) => x.id === inf.serving_result)?.model);
-  const versions = sameModel.flatMap((r) => r.artifacts.map((a) => ({ key: `${r.id}:${a.version}`, label: `result #${r.id} v${a.version}`, result: r.id, version: a.version })));
-  const l = inf.live;
+  const versions = otherVersions(results, inf);
+  // Once stopped (or failed) no replica reports: no stale "2 / 2" or records/s.
+  const l = active ? inf.live : undefined;
+  const crashing = isCrashing(inf);
   return (
     <div className="card" data-testid={`inference-${inf.id}`} style={highlight ? { borderColor: 'var(--accent)' } : undefined}>
       <div className="page-head" style={{ marginBottom: 10 }}>
-        <h2 style={{ margin: 0 }}>#{inf.id} {inf.model_name} <span className="muted small">v{inf.model_version} · {inf.runtime}</span></h2>
-        {inf.status === 'running' && inf.degraded ? (
+        <h2 style={{ margin: 0 }} data-testid="serving">
+          #{inf.id} {inf.model_name}{' '}
+          <span className="muted small">
+            <Link to={`/results/${inf.serving_result}`}>result #{inf.serving_result}</Link> v{inf.model_version} · {inf.runtime}
+            {inf.serving_result !== inf.result && <> · swapped from result #{inf.result}</>}
+          </span>
+        </h2>
+        {crashing ? (
+          <span className="badge failed" data-testid="crashing" title="The workload exits on every start: see the error and the log below.">failed · crashing</span>
+        ) : inf.status === 'running' && inf.degraded ? (
           <DegradedBadge degraded={inf.degraded} />
         ) : (
           <>
@@ -87,7 +119,7 @@ function InferenceCard({ initial, results, onGone, highlight }: { initial: Infer
           <ActionButton className="btn small danger" confirm={`Delete inference #${inf.id}?`} onClick={async () => { await api.del(`/api/v1/inferences/${inf.id}/`); onGone(); }}>Delete</ActionButton>
         )}
       </div>
-      {inf.status === 'failed' && inf.error && <div className="alert error"><strong>Failed.</strong> <pre className="log">{inf.error}</pre></div>}
+      {inf.status === 'failed' && inf.error && <div className="alert error" data-testid="inference-error"><strong>{crashing ? 'Crashing: it exits on every start.' : 'Failed.'}</strong> <pre className="log">{inf.error}</pre></div>}
       <div className="small muted" style={{ marginBottom: 10 }}>
         <code>{inf.input_topic}</code> → <code>{inf.output_topic}</code>{inf.upper_topic && <> · unsure (&lt; {inf.limit}) → <code>{inf.upper_topic}</code></>} · {inf.input_format}{inf.delivery === 'exactly_once' && <> · exactly once (read the output with <code>read_committed</code>)</>}
       </div>
@@ -98,7 +130,7 @@ function InferenceCard({ initial, results, onGone, highlight }: { initial: Infer
         <div className="stat"><div className="k">Lag</div><div className="v" title="Approximate on the embedded broker">{fmtNum(l?.lag, 0)}</div></div>
         <div className="stat"><div className="k">Processed</div><div className="v">{fmtNum(l?.records_out, 0)}</div></div>
         <div className="stat"><div className="k">Errors</div><div className="v">{fmtNum(l?.errors, 0)}</div></div>
-        <div className="stat"><div className="k">Replicas reporting</div><div className="v">{l?.replicas_reporting ?? 0} / {inf.replicas}</div></div>
+        <div className="stat"><div className="k">Replicas reporting</div><div className="v" data-testid="replicas-reporting">{l?.replicas_reporting ?? 0} / {inf.replicas}</div></div>
       </div>
       {active && (
         <div className="row" style={{ marginTop: 12, alignItems: 'flex-end' }}>
@@ -110,8 +142,8 @@ function InferenceCard({ initial, results, onGone, highlight }: { initial: Infer
           <div className="actions">
             <label htmlFor={`swap-${inf.id}`} className="small">Model version</label>
             <select id={`swap-${inf.id}`} value={swapTo} onChange={(e) => setSwapTo(e.target.value)} style={{ width: 200 }}>
-              <option value="">{versions.length > 1 ? 'Pick a version…' : 'No other version'}</option>
-              {versions.map((v) => <option key={v.key} value={v.key} disabled={v.result === inf.serving_result && v.version === inf.model_version}>{v.label}</option>)}
+              <option value="">{versions.length ? 'Pick a version…' : 'No other version'}</option>
+              {versions.map((v) => <option key={v.key} value={v.key}>{v.label}</option>)}
             </select>
             <ActionButton className="btn small" disabled={!swapTo} onClick={async () => {
               const v = versions.find((x) => x.key === swapTo)!;
