@@ -1,4 +1,4 @@
-import { FormEvent, useEffect, useMemo, useState } from 'react';
+import { FormEvent, useMemo, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, ApiError, listAll } from '../lib/api';
 import type { Framework, MLModel, ValidationError } from '../lib/types';
@@ -37,22 +37,23 @@ export default function ModelEdit() {
   const templates = useLoad((s) => api.get<unknown>('/api/v1/models/templates/', s), []);
   const current = useLoad((s) => (editing ? api.get<MLModel>(`/api/v1/models/${id}/`, s) : Promise.resolve(null)), [id]);
 
-  useEffect(() => {
-    const m = current.data;
-    if (m) {
-      setDraft({ name: m.name, description: m.description, framework: m.framework, imports: m.imports, code: m.code, distributed: m.distributed, upper_model: m.upper_model });
-      setSaved(m);
-    }
-  }, [current.data]);
+  // The form takes each model the API returns (first load, reload): state adjusted while
+  // rendering (React re-renders at once), not in an effect after the paint.
+  const [adopted, setAdopted] = useState<MLModel | null>(null);
+  const m = current.data;
+  if (m && m !== adopted) {
+    setAdopted(m);
+    setDraft({ name: m.name, description: m.description, framework: m.framework, imports: m.imports, code: m.code, distributed: m.distributed, upper_model: m.upper_model });
+    setSaved(m);
+  }
 
   const tpls: Template[] = useMemo(() => templatesFor(templates.data, draft.framework), [templates.data, draft.framework]);
 
   // A new model starts from the framework's first template.
-  useEffect(() => {
-    if (!editing && !draft.code && !draft.imports && tpls.length) {
-      setDraft((d) => ({ ...d, imports: tpls[0].imports, code: tpls[0].code }));
-    }
-  }, [editing, tpls, draft.code, draft.imports]);
+  const starter = tpls.find((t) => t.code || t.imports);
+  if (!editing && !draft.code && !draft.imports && starter) {
+    setDraft((d) => ({ ...d, imports: starter.imports, code: starter.code }));
+  }
 
   const set = <K extends keyof ModelDraft>(k: K, v: ModelDraft[K]) => setDraft((d) => ({ ...d, [k]: v }));
 
