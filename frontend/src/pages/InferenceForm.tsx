@@ -1,10 +1,11 @@
 import { FormEvent, useState } from 'react';
-import { Link, useNavigate, useParams } from 'react-router-dom';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { api, ApiError, listAll, type FieldErrors } from '../lib/api';
 import { formErrors, type KafkaAccess } from '../lib/accounts';
 import { ownsTopic, useKafkaAccess } from '../lib/kafkaAccess';
 import type { Datasource, Inference, MLModel, TrainingResult } from '../lib/types';
 import { ErrorAlert, Field, Loading, Spinner, useLoad } from '../components/ui';
+import { ChainInferenceForm, type ChainPlan } from './ChainInferenceForm';
 
 export interface InferenceDraft {
   replicas: string;
@@ -95,11 +96,18 @@ export interface InferenceFormViewProps {
   access: Pick<KafkaAccess, 'topic_prefix'>;
   prefixKnown: boolean;
   onSubmit: (body: Record<string, unknown>) => Promise<void>;
+  /** An upper sub-model of a chain reads the lower one's output, not the training data. */
+  reads?: { input_format: string; input_config: Record<string, unknown>; from: string } | null;
+  /** Set for a result of a distributed chain: offer to deploy the whole chain instead. */
+  chainLink?: string | null;
 }
 
-export function InferenceFormView({ result: r, source, chain, access, prefixKnown, onSubmit }: InferenceFormViewProps) {
+export function InferenceFormView({ result: r, source, chain, access, prefixKnown, onSubmit, reads, chainLink }: InferenceFormViewProps) {
   const prefix = access.topic_prefix;
-  const [d, setD] = useState<InferenceDraft>(() => inferenceDefaults(r, source, chain, prefix));
+  const [d, setD] = useState<InferenceDraft>(() => {
+    const draft = inferenceDefaults(r, source, chain, prefix);
+    return reads ? { ...draft, input_format: reads.input_format, input_config: JSON.stringify(reads.input_config, null, 2) } : draft;
+  });
   const [touched, setTouched] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -141,10 +149,15 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
         <Link className="btn" to={`/results/${r.id}`}>Cancel</Link>
       </div>
       {refused.general && <div className="alert error" role="alert">{refused.general}</div>}
+      {chainLink && (
+        <div className="alert info small" data-testid="chain-hint">
+          This model is part of a distributed chain. <Link to={chainLink}>Deploy the whole chain for inference</Link> in one go: the topics between the sub-models are wired for you.
+        </div>
+      )}
       <div className="grid two" style={{ alignItems: 'start' }}>
         <div className="card">
           <h2>Input</h2>
-          <p className="muted small">{source ? <>Format and configuration are taken from datasource #{source.id}, the data this model was trained on.</> : 'No datasource found for this training: check the format.'}</p>
+          <p className="muted small" data-testid="input-source">{reads ? <>This model reads the output of {reads.from} (RAW float32 rows), not the training data.</> : source ? <>Format and configuration are taken from datasource #{source.id}, the data this model was trained on.</> : 'No datasource found for this training: check the format.'}</p>
           <Field label="Input format" htmlFor="i-format" errors={fe('input_format')}>
             <select id="i-format" value={d.input_format} onChange={(e) => set('input_format', e.target.value)}>
               <option>RAW</option><option>AVRO</option><option>JSON</option>
@@ -211,6 +224,9 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
 export default function InferenceForm() {
   const { id } = useParams();
   const navigate = useNavigate();
+  const [params] = useSearchParams();
+  // The chain this result belongs to (no members when none); an older server answers nothing.
+  const plan = useLoad((s) => api.get<ChainPlan>(`/api/v1/inferences/chain/?result=${id}`, s).catch(() => null), [id]);
   const res = useLoad((s) => api.get<TrainingResult>(`/api/v1/results/${id}/`, s), [id]);
   const sources = useLoad(async (s) => {
     const r = await api.get<TrainingResult>(`/api/v1/results/${id}/`, s);
@@ -225,9 +241,24 @@ export default function InferenceForm() {
   if (res.error) return <ErrorAlert error={res.error} />;
   // The draft is made once, on mount: wait for this result's own model (chain or not) and the prefix.
   const modelReady = !!res.data && (model.data?.id === res.data.model || (!!model.error && !model.loading));
-  if (!res.data || sources.loading || !modelReady || !kafka.access) return <Loading what="the trained model" />;
+  if (!res.data || sources.loading || !modelReady || !kafka.access || plan.loading) return <Loading what="the trained model" />;
+  const members = plan.data?.members ?? [];
+  const source = sources.data?.[0] ?? null;
+  if (params.get('chain') === '1' && members.length && plan.data) {
+    return (
+      <ChainInferenceForm plan={plan.data} leader={res.data} source={source} prefix={kafka.access.topic_prefix}
+        onSubmit={async (body) => {
+          const out = await api.post<{ inferences: Inference[] }>('/api/v1/inferences/chain/', body);
+          navigate(`/inferences?created=${out.inferences[0]?.id ?? ''}`);
+        }} />
+    );
+  }
+  const at = members.findIndex((m) => m.result === res.data?.id);
+  const me = at > 0 ? members[at] : null;
+  const reads = me?.input_format && me.input_config ? { input_format: me.input_format, input_config: me.input_config, from: members[at - 1].model_name } : null;
   return (
-    <InferenceFormView result={res.data} source={sources.data?.[0] ?? null} chain={chain} access={kafka.access} prefixKnown={kafka.fromServer}
+    <InferenceFormView result={res.data} source={source} chain={chain} access={kafka.access} prefixKnown={kafka.fromServer} reads={reads}
+      chainLink={members.length ? `/results/${plan.data?.leader}/inference?chain=1` : null}
       onSubmit={async (body) => {
         const inf = await api.post<Inference>('/api/v1/inferences/', body);
         navigate(`/inferences?created=${inf.id}`);

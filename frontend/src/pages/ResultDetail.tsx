@@ -10,6 +10,7 @@ import SendData from '../components/SendData';
 import Provenance from '../components/Provenance';
 import RunAnnotations from '../components/RunAnnotations';
 import NotFound from '../components/NotFound';
+import { DeployChainLink } from './ChainInferenceForm';
 import { ActionButton, LiveDot, Loading, StatusBadge, fmtDate, fmtNum, useLoad } from '../components/ui';
 
 const FINAL = new Set(['finished', 'failed', 'stopped']);
@@ -110,6 +111,7 @@ export default function ResultDetail() {
           </ActionButton>
         )}
         {r.status === 'finished' && hasModel && <Link className="btn primary" to={`/results/${r.id}/inference`}>Deploy for inference</Link>}
+        {r.status === 'finished' && hasModel && <DeployChainLink resultId={r.id} />}
       </div>
 
       {r.status === 'failed' && (
