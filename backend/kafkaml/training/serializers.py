@@ -169,7 +169,7 @@ class ResultOutput(serializers.ModelSerializer):
                 "framework": version.framework,
                 "imports": version.imports,
                 "code": version.code,
-                "created_at": version.created_at,
+                "created_at": version.created_at.isoformat(),
             }
             if version
             else None,
