@@ -3,7 +3,8 @@ records (per ``docs/protocol.md``) out. No Kafka here, so it is tested and bench
 
 Output record (default):  ``{"values": [...], "model_version": V}`` with the input's key and
 headers. ``values`` is always first. Distributed (early-exit) sub-models return
-``(to_upper, output)``: when ``max(output) < limit`` the record's ``to_upper`` goes to the upper
+``(to_upper, output)``: when ``max(softmax(output)) < limit`` (logits; probabilities as they
+are) the record's ``to_upper`` goes to the upper
 topic as RAW float32 little-endian bytes; otherwise ``output`` goes to the output topic.
 Records that cannot be decoded or predicted go to ``<input topic>.dlq`` unchanged.
 """
@@ -205,6 +206,22 @@ class ModelSpec:
     distributed: bool = False
     limit: float | None = None  # early-exit threshold (only with an upper topic)
     extra: dict[str, Any] = field(default_factory=dict)  # fields appended to every output
+    # "probabilities" | "logits" | None (unknown: values outside [0, 1] mean logits)
+    output_kind: str | None = None
+
+
+def to_probabilities(rows: np.ndarray, kind: str | None = None) -> np.ndarray:
+    """Rows of outputs as probabilities: logits through a softmax (one column: the sigmoid),
+    probabilities as they are. Unknown ``kind``: logits when any value is outside [0, 1]."""
+    rows = np.asarray(rows, dtype=np.float64)
+    if kind == "probabilities" or rows.size == 0:
+        return rows
+    if kind != "logits" and not ((rows < 0) | (rows > 1)).any():
+        return rows
+    if rows.shape[1] == 1:
+        return 1.0 / (1.0 + np.exp(-rows))
+    shifted = np.exp(rows - rows.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def _predict_isolating(runtime, array: np.ndarray, positions: np.ndarray, errors: dict[int, str]):
@@ -279,7 +296,11 @@ def _route(outputs, positions: np.ndarray, model: ModelSpec, route_upper: bool, 
         raise ValueError(f"model output shape {output.shape} does not match {len(positions)} rows")
     flat = output.reshape(len(positions), -1)
     if route_upper and to_upper is not None and model.limit is not None:
-        confident = flat.max(axis=1) >= model.limit if flat.shape[1] else np.ones(len(flat), bool)
+        # the limit is a probability: compare it with the highest class probability
+        if flat.shape[1]:
+            confident = to_probabilities(flat, model.output_kind).max(axis=1) >= model.limit
+        else:
+            confident = np.ones(len(flat), bool)
         if not confident.all():
             up = ~confident
             result.upper_index = positions[up].tolist()

@@ -219,6 +219,7 @@ class InferenceWorker:
             distributed=runtime.distributed,
             limit=self.config.limit,
             extra=extra,
+            output_kind=runtime.output_kind,
         )
 
     def _check_input(self, runtime, artifact_dir) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from model_training.trainers.base import Exported
+from worker_common.onnx_outputs import prediction_output_kind
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ def write_metadata(
         "inputs": inputs,
         "outputs": outputs,
         "distributed": len(outputs) == 2,
+        # what a confidence is read from: "probabilities" (Softmax/Sigmoid last) or "logits"
+        "output_kind": prediction_output_kind(onnx_path, len(outputs) == 2),
         "input_format": input_format,
         "input_config": input_config,
         "files": {"native": exported.native, "onnx": "model.onnx"},

@@ -45,6 +45,7 @@ class Runtime(ABC):
             if dtype:
                 self.input_dtype = np.dtype(dtype)
         self._load(artifact_dir)
+        self._detect_output_kind(artifact_dir)
         return self
 
     @abstractmethod
@@ -80,6 +81,22 @@ class Runtime(ABC):
     @property
     def distributed(self) -> bool:
         return bool(self.metadata.get("distributed"))
+
+    @property
+    def output_kind(self) -> str | None:
+        """ "probabilities" or "logits" (of the output a confidence is read from): recorded in
+        metadata.json at training time, or, for older artifacts, read from the ONNX graph."""
+        return self.metadata.get("output_kind") or getattr(self, "_detected_output_kind", None)
+
+    def _detect_output_kind(self, artifact_dir: Path) -> None:
+        if self.metadata.get("output_kind"):
+            return
+        from worker_common.onnx_outputs import prediction_output_kind
+
+        path = artifact_file(artifact_dir, self.metadata, "onnx", "model.onnx")
+        if path.exists():
+            distributed = self.distributed if "distributed" in self.metadata else None
+            self._detected_output_kind = prediction_output_kind(path, distributed)
 
 
 def read_metadata(artifact_dir: str | Path) -> dict:

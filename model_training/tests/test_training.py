@@ -94,6 +94,8 @@ def test_keras_and_pytorch_train_from_one_stream(
         assert meta["input_format"] == "RAW" and meta["input_config"]["data_reshape"] == "8 8"
         assert meta["distributed"] is False and meta["version"] == 1
         assert meta["onnx_max_abs_diff"] < 1e-4
+        # Keras ends in a softmax; the PyTorch template in nn.Linear (CrossEntropyLoss): logits
+        assert meta["output_kind"] == {"keras": "probabilities", "torch": "logits"}[name]
 
     # the native files load without the user's code and agree with ONNX on a batch
     import onnxruntime as ort
