@@ -11,7 +11,7 @@ import Provenance from '../components/Provenance';
 import RunAnnotations from '../components/RunAnnotations';
 import NotFound from '../components/NotFound';
 import { DeployChainLink } from './ChainInferenceForm';
-import { ActionButton, LiveDot, Loading, StatusBadge, fmtDate, fmtNum, useLoad } from '../components/ui';
+import { ActionButton, LiveDot, Loading, StatusBadge, fmtDate, fmtNum, useInterval, useLoad } from '../components/ui';
 
 const FINAL = new Set(['finished', 'failed', 'stopped']);
 
@@ -69,6 +69,8 @@ export default function ResultDetail() {
     } else if (msg.event === 'artifact') res.reload(true);
   }, [res]);
   const socket = useSocket(live ? `/ws/results/${id}/` : null, onMessage);
+  // Without live updates (the socket cannot connect), poll so progress still shows.
+  useInterval(() => res.reload(true), 3000, live && (socket === 'failing' || socket === 'denied'));
 
   const charts = useMemo(() => epochCharts(r?.epoch_metrics ?? []), [r?.epoch_metrics]);
   if (res.loading && !r) return <Loading what="the result" />;

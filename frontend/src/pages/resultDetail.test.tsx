@@ -1,17 +1,18 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { render, screen } from '@testing-library/react';
+import { render, screen, waitFor } from '@testing-library/react';
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import ResultDetail, { missingFinalText, shownStatus } from './ResultDetail';
 import DeploymentDetail from './DeploymentDetail';
 
-const sockets = vi.hoisted(() => ({ paths: [] as (string | null)[] }));
+const sockets = vi.hoisted(() => ({ paths: [] as (string | null)[], state: 'open' }));
 vi.mock('../lib/socket', () => ({
   useSocket: (path: string | null) => {
     sockets.paths.push(path);
-    return 'open';
+    return sockets.state;
   },
 }));
 vi.mock('../components/LineChart', () => ({ default: () => null }));
+vi.mock('../components/SendData', () => ({ default: () => null }));
 
 function answer(status: number, body: unknown) {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
@@ -42,6 +43,7 @@ function renderAt(path: string) {
 afterEach(() => {
   vi.unstubAllGlobals();
   sockets.paths = [];
+  sockets.state = 'open';
 });
 
 describe('result page', () => {
@@ -52,6 +54,15 @@ describe('result page', () => {
     expect((await screen.findByTestId('epochs-reported')).textContent).toBe('7 / 40');
     expect(screen.getByTestId('result-status').textContent).toBe('training');
     expect(shownStatus({ status: 'deployed', epoch_metrics: [] })).toBe('deployed');
+  });
+
+  it('polls while the websocket cannot connect, so progress still shows', async () => {
+    sockets.state = 'failing';
+    const fetch = vi.fn(async () => answer(200, result({})));
+    vi.stubGlobal('fetch', fetch);
+    renderAt('/results/4');
+    await screen.findByTestId('epochs-reported');
+    await waitFor(() => expect(fetch.mock.calls.length).toBeGreaterThan(1), { timeout: 5000 });
   });
 
   it('reads a stopped result as stopped, not as missing settings', async () => {
