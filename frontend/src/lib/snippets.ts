@@ -130,6 +130,8 @@ export interface InferenceSnippetInput {
   security?: SnippetSecurity | null;
   /** How long the reader waits for predictions overall (seconds; 60 by default). */
   deadlineSeconds?: number;
+  /** The inference's delivery is exactly_once: its outputs must be read with read_committed. */
+  exactlyOnce?: boolean;
 }
 
 export function inferenceSnippet(opts: InferenceSnippetInput): string {
@@ -153,7 +155,7 @@ producer.flush()
 # A new consumer group can take tens of seconds to get its first record, and the output topic
 # may not exist until the first prediction: keep polling until a deadline, skipping those errors.
 consumer = Consumer({**kafka, "group.id": ${JSON.stringify(`${opts.groupPrefix ?? ''}my-reader`)}, "auto.offset.reset": "earliest",
-                     "topic.metadata.refresh.interval.ms": 5000})  # notice a new topic within seconds
+${opts.exactlyOnce ? '                     # exactly-once inference: only outputs of committed transactions, each input once\n                     "isolation.level": "read_committed",\n' : ''}                     "topic.metadata.refresh.interval.ms": 5000})  # notice a new topic within seconds
 consumer.subscribe([${JSON.stringify(opts.outputTopic)}])
 deadline = time.monotonic() + ${deadline}
 received = 0

@@ -159,6 +159,7 @@ export function InferenceCard({ initial, results, onGone, highlight }: { initial
           <CopyBlock text={inferenceSnippet({
             bootstrapServers: kafka.access?.bootstrap_servers || 'localhost:9092', inputTopic: inf.input_topic, outputTopic: inf.output_topic,
             inputFormat: inf.input_format, inputConfig: inf.input_config, groupPrefix: kafka.access?.group_prefix, security: snippetSecurity(kafka.access),
+            exactlyOnce: inf.delivery === 'exactly_once',
           })} />
         </div>
       )}

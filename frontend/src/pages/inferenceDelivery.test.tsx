@@ -4,6 +4,7 @@ import { MemoryRouter } from 'react-router-dom';
 import { InferenceFormView } from './InferenceForm';
 import { DegradedBadge, degradedText } from './Inferences';
 import { ApiError } from '../lib/api';
+import { inferenceSnippet } from '../lib/snippets';
 import type { TrainingResult } from '../lib/types';
 
 const result = { id: 9, model_name: 'Digits Net', framework: 'tensorflow' } as TrainingResult;
@@ -56,5 +57,15 @@ describe('degraded inference', () => {
   it('renders a degraded badge instead of running', () => {
     render(<DegradedBadge degraded={{ reason: 'cluster_unreachable', since: new Date().toISOString() }} />);
     expect(screen.getByTestId('degraded').textContent).toMatch(/^degraded · cluster unreachable since /);
+  });
+});
+
+describe('exactly-once reading snippet', () => {
+  it('reads with read_committed only for an exactly-once inference', () => {
+    const base = { bootstrapServers: 'k:9092', inputTopic: 'alice.m-in', outputTopic: 'alice.m-out', inputFormat: 'RAW', inputConfig: {}, groupPrefix: 'alice.' };
+    expect(inferenceSnippet(base)).not.toContain('isolation.level');
+    const eo = inferenceSnippet({ ...base, exactlyOnce: true });
+    expect(eo).toContain('"isolation.level": "read_committed",');
+    expect(eo).toContain('"topic.metadata.refresh.interval.ms": 5000})');
   });
 });
