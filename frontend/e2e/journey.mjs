@@ -178,13 +178,17 @@ async function routeExists(url) {
 async function assertNoHorizontalScroll(what) {
   const { scrollWidth, innerWidth, culprit } = await page.evaluate(() => {
     const vw = window.innerWidth;
-    // The widest element sticking out on the right, to name in the failure.
+    // The outermost element sticking out on the right (its children overflow with it), to name
+    // in the failure, with the path down to it.
+    const name = (el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${typeof el.className === 'string' && el.className.trim() ? `.${el.className.trim().split(/\s+/).join('.')}` : ''}`;
     let worst = null;
     for (const el of document.querySelectorAll('main *, header *, nav *')) {
       const r = el.getBoundingClientRect();
-      if (r.right > vw + 1 && (!worst || r.right > worst.right)) {
-        worst = { right: Math.round(r.right), tag: `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className && typeof el.className === 'string' ? `.${el.className.trim().split(/\s+/).join('.')}` : ''}` };
-      }
+      if (r.right <= vw + 1 || (el.parentElement && el.parentElement.getBoundingClientRect().right > vw + 1 && el.parentElement.closest('main, header, nav'))) continue;
+      const path = [];
+      for (let e = el; e && e !== document.body; e = e.parentElement) path.unshift(name(e));
+      worst = { right: Math.round(r.right), tag: path.slice(-4).join(' > ') };
+      break;
     }
     return { scrollWidth: document.documentElement.scrollWidth, innerWidth: vw, culprit: worst };
   });
@@ -640,6 +644,8 @@ async function main() {
       if (health.status() !== 404 || !health.headers()['content-type']?.startsWith('application/json')) {
         throw new Error(`/api/v1/health/ answered ${health.status()} ${health.headers()['content-type']}, not a JSON 404`);
       }
+      // On a desktop viewport the sidebar is always shown: no ☰ button that would do nothing.
+      if (await page.getByRole('button', { name: 'Menu' }).isVisible()) throw new Error('the ☰ menu button shows on a desktop viewport');
       await page.goto(U(`/results/${resultId}`));
     });
 
