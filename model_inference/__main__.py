@@ -231,7 +231,14 @@ def make_worker(argv: list[str] | None = None) -> InferenceWorker:
         transactional_id=args.transactional_id,
         cluster_timeout_s=args.cluster_timeout,
     )
-    return InferenceWorker(config, source=source, reporter=reporter)
+    worker = InferenceWorker(config, source=source, reporter=reporter)
+    if args.inference_id is not None:
+        worker.metrics.inference = str(args.inference_id)
+    # Prometheus /metrics when KAFKAML_METRICS_PORT is set (docs/inference.md)
+    from worker_common.prometheus import start_metrics_server
+
+    start_metrics_server()
+    return worker
 
 
 def main(argv: list[str] | None = None) -> int:
