@@ -10,6 +10,7 @@ from kafkaml.accounts import user_apis as account_users
 from kafkaml.catalog.apis import ConfigurationViewSet, ModelViewSet
 from kafkaml.health import HealthApi
 from kafkaml.inference import apis as inference
+from kafkaml.prometheus import metrics_view
 from kafkaml.topics import apis as kafka_access
 from kafkaml.training import apis as training
 from kafkaml.workloads.apis import WorkerHeartbeatApi
@@ -101,9 +102,11 @@ handler404 = not_found
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    # Prometheus (outside the API's auth: a bearer token or loopback, see kafkaml.prometheus)
+    path("metrics", metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script, so the CSP holds.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     re_path(r"^api/", api_not_found),
-    re_path(r"^(?!api/|ws/|static/).*$", spa_index),
+    re_path(r"^(?!api/|ws/|static/|metrics$).*$", spa_index),
 ]

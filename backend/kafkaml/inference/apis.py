@@ -10,7 +10,7 @@ from kafkaml.workloads.auth import WorkerApiMixin
 from kafkaml.workloads.models import CredentialKind
 from kafkaml.workloads.services import workload_logs
 
-from . import chains, services
+from . import chains, predict, services
 from .history import METRICS_HISTORY_POINTS, inference_history
 from .models import Inference
 from .selectors import worker_inference_get, worker_inference_payload
@@ -19,6 +19,8 @@ from .serializers import (
     InferenceInput,
     InferenceOutput,
     MetricsPointOutput,
+    PredictInput,
+    PredictOutput,
     ScaleInput,
     SwapInput,
     WorkerMetricsInput,
@@ -101,6 +103,20 @@ class InferenceViewSet(
     @action(detail=True, methods=["get"])
     def logs(self, request, pk=None):
         return Response({"logs": workload_logs(self.get_object().workload_name, tail=200)})
+
+    @extend_schema(request=PredictInput, responses=PredictOutput)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def predict(self, request, pk=None):
+        """Predict one batch synchronously with the served model (Open Inference Protocol
+        JSON), computed by the streaming worker's code: equal to its output records."""
+        data = PredictInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        answer = predict.inference_predict(
+            inference=self.get_object(),
+            inputs=data.validated_data["inputs"],
+            request_id=data.validated_data.get("id"),
+        )
+        return Response(answer)
 
     @extend_schema(
         parameters=[OpenApiParameter("limit", int, description=f"1..{METRICS_HISTORY_POINTS}")],

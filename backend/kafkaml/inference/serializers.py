@@ -147,3 +147,39 @@ class MetricsPointOutput(serializers.ModelSerializer):
             "errors",
             "replicas_reporting",
         ]
+
+
+# --- POST /inferences/<id>/predict (Open Inference Protocol "V2" JSON; inference/predict.py) --
+
+
+class PredictTensorInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    shape = serializers.ListField(
+        child=serializers.IntegerField(min_value=0), min_length=1, max_length=16
+    )
+    datatype = serializers.CharField(max_length=10, help_text="FP32, FP64, INT64, UINT8, ...")
+    data = serializers.ListField(
+        child=serializers.JSONField(), help_text="row-major values, flat or nested"
+    )
+    parameters = serializers.DictField(required=False)
+
+
+class PredictInput(serializers.Serializer):
+    id = serializers.CharField(max_length=200, required=False)
+    inputs = serializers.ListField(child=PredictTensorInput(), min_length=1, max_length=16)
+    parameters = serializers.DictField(required=False)
+
+
+class PredictTensorOutput(serializers.Serializer):
+    name = serializers.CharField()
+    shape = serializers.ListField(child=serializers.IntegerField())
+    datatype = serializers.CharField()
+    data = serializers.ListField(child=serializers.FloatField(allow_null=True))
+
+
+class PredictOutput(serializers.Serializer):
+    id = serializers.CharField(required=False)
+    model_name = serializers.CharField()
+    model_version = serializers.CharField()
+    outputs = PredictTensorOutput(many=True)
+    parameters = serializers.DictField(required=False)

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 # CSP and X-Frame-Options sit above WhiteNoise: it answers `/` and the UI's files itself, and
 # only the middleware above it sees those responses.
 MIDDLEWARE = [
+    # outermost: counts every request for /metrics (kafkaml.prometheus)
+    "kafkaml.prometheus.PrometheusMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -309,6 +311,11 @@ KAFKAML_MAX_GPUS_PER_USER = (
 )
 # The most epochs (`epochs` / `max_epochs` in training_kwargs) one deployment may ask for.
 KAFKAML_MAX_EPOCHS = int(os.environ.get("KAFKAML_MAX_EPOCHS", "").strip() or 1000)
+# GET /metrics (kafkaml.prometheus): scrapers send "Authorization: Bearer <token>"; empty:
+# only loopback clients are answered
+KAFKAML_METRICS_TOKEN = os.environ.get("KAFKAML_METRICS_TOKEN", "")
+# POST /api/v1/inferences/<id>/predict: the most rows one request may carry
+KAFKAML_PREDICT_MAX_BATCH = int(os.environ.get("KAFKAML_PREDICT_MAX_BATCH", "").strip() or 1024)
 HEARTBEAT_STALE_SECONDS = 45
 
 LOGGING = {
