@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .runtimes.base import RuntimeUnavailable
+
 # Header names on dead-letter records (values are UTF-8 strings).
 DLQ_ERROR_HEADER = "kafkaml.error"
 DLQ_TOPIC_HEADER = "kafkaml.source.topic"
@@ -232,6 +234,8 @@ def _predict_isolating(runtime, array: np.ndarray, positions: np.ndarray, errors
     """
     try:
         return runtime.predict(array), positions
+    except RuntimeUnavailable:  # the batch is read again later: no record is to blame
+        raise
     except Exception as exc:  # noqa: BLE001 - a model error must not stop the worker
         if len(array) == 1:
             errors[int(positions[0])] = f"prediction failed: {type(exc).__name__}: {exc}"

@@ -54,7 +54,7 @@ from worker_common.kafka import client_config, ensure_topics, producer_config
 
 from .core import ModelSpec, dlq_headers, dlq_topic, process_batch
 from .metrics import Metrics
-from .runtimes import load_runtime
+from .runtimes import RuntimeUnavailable, load_runtime
 
 log = logging.getLogger("model_inference")
 
@@ -106,6 +106,9 @@ class WorkerConfig:
     transactional_id: str | None = None  # exactly_once; default "<group>.<replica>"
     transaction_timeout_ms: int = 10000  # the coordinator aborts a dead replica's transaction
     cluster_timeout_s: float = 5.0  # unreachable this long: reported (inference degraded)
+    # runtime "external": the model server (url, protocol, model_name, timeout_ms, retries,
+    # concurrency...), see model_inference/runtimes/external.py
+    external: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.delivery not in DELIVERY_MODES:
@@ -179,6 +182,8 @@ class InferenceWorker:
         self.transactions = 0  # committed
         self.aborts = 0
         self.rewinds = 0
+        self.unavailable_batches = 0  # batches read again: their model could not be reached
+        self._unavailable_streak = 0
         self._txn_seconds = 0.0  # spent committing (send offsets + commit), main loop blocked
         self._backlog = False  # the last consume returned a full batch
         self._producer_fatal: str | None = None
@@ -201,6 +206,10 @@ class InferenceWorker:
         options = {}
         if self.config.intra_op_threads:
             options["intra_op_threads"] = self.config.intra_op_threads
+        if (self.config.runtime or "").lower() == "external":
+            from .runtimes.external import external_options
+
+            options.update(external_options(self.config.external))
         runtime = load_runtime(artifact_dir, self.config.runtime, **options)
         if version is None:
             version = runtime.version
@@ -574,7 +583,8 @@ class InferenceWorker:
             if not self._txn_open:
                 self.producer.begin_transaction()
                 self._txn_open = True
-            self._produce_records(inflight)
+            if not self._produce_records(inflight):
+                return  # the model server is away: read again later, not in this transaction
         except KafkaException as exc:  # the transaction is unusable: start again from commits
             self._inflight = None
             self._abort_transaction(rewind=True, reason=str(exc.args[0]))
@@ -582,10 +592,17 @@ class InferenceWorker:
         # this transaction answers the inputs up to these positions
         self._txn_offsets.update(inflight[1])
 
-    def _produce_records(self, inflight) -> None:
+    def _produce_records(self, inflight) -> bool:
+        """Produce a predicted batch's records; False when its model could not be reached
+        (an external model server that is down): nothing produced, read again later."""
         good, offsets, timestamps, future = inflight
         self._inflight = None
-        result = future.result()
+        try:
+            result = future.result()
+        except RuntimeUnavailable as exc:
+            self._read_again_later(good, str(exc))
+            return False
+        self._unavailable_streak = 0
         c = self.config
         batch = _Batch(
             offsets,
@@ -624,6 +641,31 @@ class InferenceWorker:
                 log.debug(
                     "record %s:%s:%s -> %s: %s", m.topic(), m.partition(), m.offset(), dlq, reason
                 )
+
+    def _read_again_later(self, good: list, reason: str) -> None:
+        """The batch's model is unavailable: seek its partitions back to its first records
+        (what was consumed after it is dropped too, see ``rewinds`` in the loop), wait a
+        growing backoff, and go on. Nothing of it is produced nor committed: no loss."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        first: dict[int, int] = {}
+        for m in good:
+            first.setdefault(m.partition(), m.offset())
+        self.rewinds += 1
+        self.unavailable_batches += 1
+        self._unavailable_streak += 1
+        delay = min(0.2 * 2 ** (self._unavailable_streak - 1), 5.0)
+        log.warning("model unavailable (%s): batch read again in %.1fs", reason, delay)
+        owned = {p.partition for p in self._assignment}
+        for partition, offset in first.items():
+            if partition not in owned:  # revoked meanwhile: its next owner reads it
+                continue
+            try:
+                self.consumer.seek(TopicPartition(self.config.input_topic, partition, offset))
+            except KafkaException as exc:
+                self._fail(f"could not seek back to an unanswered batch: {exc.args[0]}")
+                return
+        self._stop.wait(delay)
 
     def _produce_blocking(self, topic, value, key, headers, cb) -> None:
         while True:
@@ -869,6 +911,8 @@ class InferenceWorker:
         if self.config.exactly_once:
             payload["transactions"] = self.transactions
             payload["aborted_transactions"] = self.aborts
+        if self.unavailable_batches:
+            payload["unavailable_batches"] = self.unavailable_batches
         if self.reporter is not None:
             self.reporter(payload)
         else:
@@ -887,6 +931,7 @@ class InferenceWorker:
                 if self.transactions
                 else None
             )
+        totals["unavailable_batches"] = self.unavailable_batches
         with open(tmp, "w") as f:
             json.dump(totals, f)
         os.replace(tmp, self.config.metrics_file)

@@ -1,4 +1,4 @@
-"""Runtime registry: ``onnx`` (default), ``keras``, ``pytorch``.
+"""Runtime registry: ``onnx`` (default), ``keras``, ``pytorch``, ``external`` (a model server).
 
 Framework imports happen inside each runtime module's ``load``, so importing this package
 costs nothing.
@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .base import Runtime, RuntimeLoadError, artifact_file, read_metadata
+from .base import Runtime, RuntimeLoadError, RuntimeUnavailable, artifact_file, read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,7 @@ __all__ = [
     "RUNTIMES",
     "Runtime",
     "RuntimeLoadError",
+    "RuntimeUnavailable",
     "choose_runtime_name",
     "get_runtime_class",
     "load_runtime",
@@ -31,6 +32,8 @@ RUNTIMES: dict[str, str] = {
     "tensorflow": "model_inference.runtimes.keras:KerasRuntime",
     "pytorch": "model_inference.runtimes.torch:TorchRuntime",
     "torch": "model_inference.runtimes.torch:TorchRuntime",
+    # a model server (Open Inference Protocol V2 or TF Serving REST): runtimes/external.py
+    "external": "model_inference.runtimes.external:ExternalRuntime",
 }
 
 

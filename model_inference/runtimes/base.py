@@ -14,6 +14,11 @@ class RuntimeLoadError(RuntimeError):
     """A model could not be loaded or run."""
 
 
+class RuntimeUnavailable(RuntimeError):
+    """The model cannot be reached now (an external model server that is down): the whole
+    batch is to be read again later, never sent to the dead-letter topic."""
+
+
 class Runtime(ABC):
     """``load(artifact_dir)`` / ``predict(batch) -> list[np.ndarray]`` / ``close()``.
 
