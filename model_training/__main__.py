@@ -83,6 +83,7 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
 def backend_mode(args, stop: threading.Event) -> str:
     from model_training.job import TrainingJob
+    from model_training.metrics import instrumented
     from model_training.reporting import BackendReporter
     from model_training.worker import TrainingWorker
     from worker_common.backend import BackendClient
@@ -102,6 +103,7 @@ def backend_mode(args, stop: threading.Event) -> str:
     for spec in job.models:
         rid = spec.result_id or args.result_id
         reporters.append(by_id.setdefault(rid, BackendReporter(client, rid)))
+    reporters = instrumented(reporters, [r.result_id for r in reporters])
     worker = TrainingWorker(
         job,
         reporters,
@@ -114,6 +116,7 @@ def backend_mode(args, stop: threading.Event) -> str:
 
 def standalone_mode(args, stop: threading.Event) -> str:
     from model_training.job import DatasourceSpec, ModelSpec, TrainingJob, TrainingSettings
+    from model_training.metrics import instrumented
     from model_training.reporting import MemoryReporter
     from model_training.worker import TrainingWorker
 
@@ -140,6 +143,7 @@ def standalone_mode(args, stop: threading.Event) -> str:
     reporters = [MemoryReporter(keep_dir=out / f"model-{i}") for i in range(len(models))]
     for reporter in reporters:
         reporter.epoch = _printing_epoch(reporter.epoch)
+    reporters = instrumented(reporters, [str(i) for i in range(len(reporters))])
     worker = TrainingWorker(
         job,
         reporters,
@@ -181,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         level=os.environ.get("KAFKAML_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Prometheus /metrics when KAFKAML_METRICS_PORT is set (docs/training.md)
+    from worker_common.prometheus import start_metrics_server
+
+    start_metrics_server()
     stop = threading.Event()
     install_signal_handlers(stop)
     try:
