@@ -21,6 +21,9 @@ Django import here, so it can be used and tested without the database):
 ``KAFKAML_K8S_GPU_RUNTIME_CLASS``  runtimeClassName for pods that ask for GPUs (e.g. ``nvidia``)
 ``KAFKAML_K8S_TTL_SECONDS``        ``ttlSecondsAfterFinished`` of training Jobs (default 3600)
 ``KAFKAML_K8S_BACKOFF_LIMIT``      ``backoffLimit`` of training Jobs (default 1)
+``KAFKAML_K8S_METRICS_PORT``       Prometheus port of worker pods (default 0: off); set, each pod
+                                   gets ``KAFKAML_METRICS_PORT``, a ``metrics`` container port and
+                                   the ``prometheus.io/scrape|port|path`` annotations
 =================================  ==============================================================
 
 Secrets: each workload gets its own Secret (``<name>-credentials``, :func:`build_secret`) holding
@@ -131,6 +134,7 @@ class KubernetesSettings:
     ttl_seconds: int = 3600
     backoff_limit: int = 1
     extra_labels: dict[str, str] = field(default_factory=dict)
+    metrics_port: int = 0  # Prometheus /metrics of worker pods (0: off)
     pod_resources: dict[str, PodResources] = field(
         default_factory=lambda: dict(DEFAULT_POD_RESOURCES)
     )
@@ -148,6 +152,7 @@ class KubernetesSettings:
             gpu_runtime_class=env.get("KAFKAML_K8S_GPU_RUNTIME_CLASS") or None,
             ttl_seconds=_int_env(env, "KAFKAML_K8S_TTL_SECONDS", 3600),
             backoff_limit=_int_env(env, "KAFKAML_K8S_BACKOFF_LIMIT", 1),
+            metrics_port=_int_env(env, "KAFKAML_K8S_METRICS_PORT", 0),
             pod_resources={
                 component: _resources_env(env, component, default)
                 for component, default in DEFAULT_POD_RESOURCES.items()
@@ -357,10 +362,26 @@ def build_pod_template(
             else None
         ),
     )
+    annotations = None
+    port = settings.metrics_port
+    if port:  # the worker serves /metrics (worker_common.prometheus); scrapers find it here
+        container.env = [
+            *(e for e in container.env or [] if e.name != METRICS_PORT_ENV),
+            k8s.V1EnvVar(name=METRICS_PORT_ENV, value=str(port)),
+        ]
+        container.ports = [k8s.V1ContainerPort(name="metrics", container_port=port)]
+        annotations = {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }
     return k8s.V1PodTemplateSpec(
-        metadata=k8s.V1ObjectMeta(labels=workload_labels(spec, settings)),
+        metadata=k8s.V1ObjectMeta(labels=workload_labels(spec, settings), annotations=annotations),
         spec=pod_spec,
     )
+
+
+METRICS_PORT_ENV = "KAFKAML_METRICS_PORT"
 
 
 def _workload_metadata(

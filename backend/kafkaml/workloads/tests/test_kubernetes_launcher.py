@@ -774,3 +774,31 @@ def test_a_workloads_kafka_principal_travels_in_its_secret_only(launcher, fake_a
             "name": "inference-4-credentials",
             "key": secret_key_for(name),
         }
+
+
+def test_worker_pods_expose_prometheus_metrics_when_a_port_is_set():
+    from kubernetes.client import ApiClient
+
+    off = ApiClient().sanitize_for_serialization(
+        build_deployment(inference_spec(), KubernetesSettings(namespace=NS))
+    )["spec"]["template"]
+    assert "annotations" not in off["metadata"] and "ports" not in off["spec"]["containers"][0]
+    settings = KubernetesSettings.from_env(
+        {"KAFKAML_K8S_NAMESPACE": NS, "KAFKAML_K8S_METRICS_PORT": "9102"}
+    )
+    assert settings.metrics_port == 9102
+    for obj in (build_deployment(inference_spec(), settings), build_job(training_spec(), settings)):
+        pod = ApiClient().sanitize_for_serialization(obj)["spec"]["template"]
+        assert pod["metadata"]["annotations"] == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": "9102",
+            "prometheus.io/path": "/metrics",
+        }
+        (container,) = pod["spec"]["containers"]
+        assert container["ports"] == [{"name": "metrics", "containerPort": 9102}]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["KAFKAML_METRICS_PORT"] == "9102"
+        kubernetes_validate = pytest.importorskip("kubernetes_validate")
+        kubernetes_validate.validate(
+            ApiClient().sanitize_for_serialization(obj), "1.30", strict=True
+        )
