@@ -3,7 +3,8 @@
 Access: with ``KAFKAML_METRICS_TOKEN`` set, only ``Authorization: Bearer <token>`` (what a
 Prometheus scrape config's ``authorization`` / a ServiceMonitor's ``bearerTokenSecret`` sends);
 without it, only clients on the loopback interface (a sidecar, ``kubectl port-forward``, the
-local launcher). Series (docs/inference.md, "Prometheus metrics"):
+local launcher) whose request carries no ``X-Forwarded-For`` / ``Forwarded`` header (through
+a proxy, the address may be the proxy's or one the client wrote). Series (docs/inference.md, "Prometheus metrics"):
 
 * ``kafkaml_http_requests_total{view, method, status}`` and
   ``kafkaml_http_request_duration_seconds{view}``: every request, by URL name (bounded: the
@@ -144,6 +145,12 @@ def _loopback(address: str) -> bool:
         return False
 
 
+def _proxied(request) -> bool:
+    """Came through a proxy: its address may be the proxy's (uvicorn's --proxy-headers turns
+    a client's own X-Forwarded-For into REMOTE_ADDR), so it is not a loopback client."""
+    return any(k in request.META for k in ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED"))
+
+
 def metrics_view(request):
     """``GET /metrics``: the text exposition format (see the module's docstring for access)."""
     token = getattr(settings, "KAFKAML_METRICS_TOKEN", "")
@@ -154,7 +161,7 @@ def metrics_view(request):
             response = JsonResponse({"detail": "A valid metrics token is required."}, status=401)
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
             return response
-    elif not _loopback(request.META.get("REMOTE_ADDR", "")):
+    elif not _loopback(request.META.get("REMOTE_ADDR", "")) or _proxied(request):
         return JsonResponse(
             {"detail": "Metrics are served to loopback only; set KAFKAML_METRICS_TOKEN."},
             status=403,

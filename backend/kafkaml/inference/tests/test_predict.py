@@ -230,6 +230,8 @@ def test_metrics_access(client, settings):
 
     remote = APIClient(REMOTE_ADDR="10.1.2.3")
     assert remote.get("/metrics").status_code == 403  # no token: loopback only
+    spoofed = client.get("/metrics", HTTP_X_FORWARDED_FOR="127.0.0.1")
+    assert spoofed.status_code == 403  # through a proxy: not a loopback client
     settings.KAFKAML_METRICS_TOKEN = "s3cret-token"
     assert client.get("/metrics").status_code == 401  # a token set: loopback needs it too
     assert remote.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
