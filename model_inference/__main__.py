@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--threads", type=int, help="intra-op threads of the runtime (default 1)")
     p.add_argument(
+        "--external",
+        help="runtime 'external': the model server, JSON (url, protocol v2|tfserving, "
+        "model_name, model_version, timeout_ms, retries, concurrency, max_batch)",
+    )
+    p.add_argument(
         "--replica", default=None, help="replica name (default $KAFKAML_REPLICA or host-pid)"
     )
     p.add_argument(
@@ -125,6 +130,7 @@ def _backend_settings(args, client) -> dict:
         "group_id": f"kafkaml-inference-{args.inference_id}",
         "runtime": info.get("runtime") or None,
         "delivery": info.get("delivery") or None,
+        "external": info.get("external") or {},
     }
 
 
@@ -230,6 +236,7 @@ def make_worker(argv: list[str] | None = None) -> InferenceWorker:
         delivery=pick("delivery", AT_LEAST_ONCE),
         transactional_id=args.transactional_id,
         cluster_timeout_s=args.cluster_timeout,
+        external=json.loads(args.external) if args.external else settings.get("external") or {},
     )
     worker = InferenceWorker(config, source=source, reporter=reporter)
     if args.inference_id is not None:
