@@ -289,6 +289,64 @@ function trainingTopic(kafka, deploymentId) {
   return `${kafka.topic_prefix}train-${deploymentId}`;
 }
 
+/** POST JSON to the API with the page's session and CSRF token; returns { status, body }. */
+async function apiPost(path, body) {
+  return page.evaluate(async ([p, b]) => {
+    const token = document.cookie.split('; ').find((c) => c.startsWith('csrftoken='))?.slice(10) ?? '';
+    const r = await fetch(p, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRFToken': decodeURIComponent(token) }, body: JSON.stringify(b) });
+    return { status: r.status, body: await r.json().catch(() => null) };
+  }, [path, body]);
+}
+
+/** A PyTorch edge → cloud chain over the 64 digit values; both end in nn.Linear (logits). */
+const CHAIN_IMPORTS = 'import torch\nfrom torch import nn\nfrom ignite.metrics import Accuracy, Loss\n';
+const CHAIN_EDGE = `
+class Edge(nn.Module):
+    input_shape = (64,)
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(64, 32)
+        self.out = nn.Linear(32, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.hidden(x.flatten(1)))
+        return h, self.out(h)
+
+    def loss_fn(self):
+        return nn.CrossEntropyLoss()
+
+    def optimizer(self):
+        return torch.optim.Adam(self.parameters(), lr=0.01)
+
+    def metrics(self):
+        return {"loss": Loss(self.loss_fn()), "accuracy": Accuracy()}
+
+model = Edge()
+`;
+const CHAIN_CLOUD = `
+class Cloud(nn.Module):
+    input_shape = (32,)
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+    def loss_fn(self):
+        return nn.CrossEntropyLoss()
+
+    def optimizer(self):
+        return torch.optim.Adam(self.parameters(), lr=0.01)
+
+    def metrics(self):
+        return {"accuracy": Accuracy()}
+
+model = Cloud()
+`;
+
 async function stopInference(id) {
   if (!page || !id) return;
   await page.evaluate(async (iid) => {
@@ -649,6 +707,25 @@ async function main() {
       await page.goto(U(`/results/${resultId}`));
     });
 
+    await step('an inference whose input config does not fit the model is refused', async () => {
+      await page.goto(U(`/results/${resultId}`));
+      await page.getByRole('link', { name: 'Deploy for inference' }).click();
+      await page.getByLabel('Input topic').waitFor();
+      // the model takes 64 values; "7 7" gives 49: the worker would exit on every start
+      await page.getByLabel('Input configuration (JSON)').fill('{"data_type": "float32", "data_reshape": "7 7"}');
+      const before = consoleErrors.length;
+      await page.getByRole('button', { name: 'Deploy inference' }).click();
+      const field = page.locator('.field', { has: page.getByLabel('Input configuration (JSON)') });
+      await field.getByText(/64 values/).waitFor();
+      if (!/49/.test((await field.textContent()) ?? '')) throw new Error(`the refusal does not say what the config gives: ${await field.textContent()}`);
+      // the browser logs the API's 400 answer itself; anything else still fails the step
+      const other = consoleErrors.splice(before).filter((e) => !/status of 400/.test(e));
+      if (other.length) throw new Error(`console errors:\n  ${other.join('\n  ')}`);
+      await screenshot('inference-config-refused');
+      const made = await apiJson(U, '/api/v1/inferences/?page_size=1');
+      if (made.count) throw new Error('an inference was created despite the refusal');
+    });
+
     await step('deploy inference', async () => {
       await page.goto(U(`/results/${resultId}`));
       await page.getByRole('link', { name: 'Deploy for inference' }).click();
@@ -710,6 +787,82 @@ async function main() {
       await card.locator('.badge', { hasText: /stopped/ }).waitFor({ timeout: 60_000 });
       inference.stopped = true;
       await screenshot('inference-stopped');
+    });
+
+    await step('a stopped inference reads stopped, on its card and its visualization', async () => {
+      const card = page.locator(`[data-testid="inference-${inference.id}"]`);
+      const reporting = (await card.getByTestId('replicas-reporting').textContent())?.trim();
+      if (!/^0 \//.test(reporting ?? '')) throw new Error(`after Stop the card reads “${reporting}” replicas reporting`);
+      await page.goto(U(`/visualization?inference=${inference.id}`));
+      await page.getByTestId('inference-ended').getByText('This inference is stopped').waitFor();
+      await page.waitForTimeout(1000);
+      const text = (await page.locator('main, body').first().textContent()) ?? '';
+      if (/Waiting for predictions|Listening from now on/.test(text)) throw new Error('the stopped inference still waits for predictions');
+      if (await page.locator('.badge', { hasText: /^live$/ }).count()) throw new Error('the stopped inference shows a live badge');
+      await screenshot('visualization-stopped');
+    });
+
+    await step('deploy an edge → cloud chain for inference as one action; early exit', async () => {
+      const made = async (path, body) => {
+        const r = await apiPost(path, body);
+        if (r.status !== 201) throw new Error(`POST ${path} answered ${r.status}: ${JSON.stringify(r.body)}`);
+        return r.body;
+      };
+      const model = (name, code, extra = {}) => made('/api/v1/models/', { name: `${name}-${suffix}`, framework: 'pytorch', imports: CHAIN_IMPORTS, code, distributed: true, ...extra });
+      const cloud = await model('cloud', CHAIN_CLOUD);
+      const edge = await model('edge', CHAIN_EDGE, { upper_model: cloud.id });
+      const conf = await made('/api/v1/configurations/', { name: `chain-${suffix}`, models: [edge.id] });
+      const dep = await made('/api/v1/deployments/', { configuration: conf.id, batch_size: 32, training_kwargs: 'epochs=6' });
+      await runPython(SEND_DIGITS, { BOOTSTRAP: target.bootstrap, TOPIC: trainingTopic(kafka, dep.id), DEPLOYMENT: String(dep.id) });
+      const leader = dep.results.find((r) => r.chain_leader == null).id;
+      const deadline = Date.now() + TRAIN_TIMEOUT;
+      for (const r of dep.results) {
+        for (;;) {
+          const got = await apiJson(U, `/api/v1/results/${r.id}/`);
+          if (got.status === 'finished') break;
+          if (['failed', 'stopped'].includes(got.status)) throw new Error(`chain training ${got.status}: ${got.error}`);
+          if (Date.now() > deadline) throw new Error(`chain training still “${got.status}”`);
+          await page.waitForTimeout(2000);
+        }
+      }
+      // the one action: on the chain's result, "Deploy chain for inference"
+      await page.goto(U(`/results/${leader}`));
+      await page.getByRole('link', { name: 'Deploy chain for inference' }).click();
+      await page.getByTestId('chain-wiring').getByText(/sends the records it is unsure about to cloud/).waitFor();
+      await page.getByLabel(/^Limit of edge/).fill('0.95');
+      await screenshot('chain-inference-form');
+      await page.getByRole('button', { name: /Deploy chain/ }).click();
+      await page.waitForURL(/\/inferences/);
+      const chain = (await apiJson(U, '/api/v1/inferences/?page_size=2')).results.reverse(); // edge first
+      inference.chain = chain.map((i) => i.id);
+      if (chain[1].input_topic !== chain[0].upper_topic) throw new Error(`the cloud reads ${chain[1].input_topic}, the edge sends up to ${chain[0].upper_topic}`);
+      for (const i of chain) {
+        const badge = page.locator(`[data-testid="inference-${i.id}"] .badge`).first();
+        const until = Date.now() + 120_000;
+        while ((await badge.textContent())?.trim() !== 'running') {
+          if ((await badge.textContent())?.trim().startsWith('failed')) throw new Error(`chain inference #${i.id} failed`);
+          if (Date.now() > until) throw new Error(`chain inference #${i.id} is not running`);
+          await page.waitForTimeout(1000);
+        }
+      }
+      await screenshot('chain-inferences');
+      // predictions of both sub-models arrive on the one output topic; confidences are probabilities
+      await page.goto(U(`/visualization?inference=${chain[0].id}`));
+      await page.locator('.badge', { hasText: 'live' }).first().waitFor();
+      const sender = runPython(SEND_RECORDS, { BOOTSTRAP: target.bootstrap, TOPIC: chain[0].input_topic, SECONDS: '30' }, 90_000);
+      await page.getByTestId('current-class').waitFor({ timeout: 60_000 });
+      await page.waitForFunction(() => Number(document.querySelector('[data-testid="predictions-seen"]')?.textContent) >= 20, null, { timeout: 60_000 });
+      const confidence = Number(/confidence (-?[\d.]+)%/.exec((await page.getByTestId('current-class').textContent()) ?? '')?.[1]);
+      if (!(confidence >= 0 && confidence <= 100)) throw new Error(`the confidence reads ${confidence}%`);
+      await screenshot('chain-visualization');
+      await sender;
+      const count = async (topic) => Number((await runPython(COUNT_OUTPUT, { BOOTSTRAP: target.bootstrap, TOPIC: topic, GROUP: `${kafka.group_prefix}e2e-chain-${suffix}-${topic.length}` }, 60_000)).trim().split(' ')[0]);
+      const answered = await count(chain[0].output_topic);
+      const wentUp = await count(chain[0].upper_topic);
+      say(`  chain: ${answered} answered, ${wentUp} sent up to the cloud`);
+      if (!(wentUp > 0 && answered > wentUp)) throw new Error(`early exit: ${answered} answered, ${wentUp} went up (expected some at the edge and some in the cloud)`);
+      for (const id of inference.chain) await stopInference(id);
+      inference.chain = [];
     });
 
     await step('API docs: Swagger UI renders', async () => {
@@ -813,6 +966,7 @@ async function main() {
     return 0;
   } finally {
     if (inference && !inference.stopped) await stopInference(inference.id);
+    for (const id of inference?.chain ?? []) await stopInference(id);
     writeFileSync(join(artifacts, 'console-errors.txt'), consoleErrors.join('\n'));
     await context?.close().catch(() => undefined);
     rmSync(profile, { recursive: true, force: true });
