@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-interval", type=float, default=5.0, help="seconds between reports")
     p.add_argument("--swap-poll", type=float, default=None, help="seconds between model checks")
     p.add_argument(
+        "--updates-topic",
+        help="models as data: the model-updates topic whose version descriptors swap the model "
+        "(default with --inference-id: the inference's; standalone, locations are local files)",
+    )
+    p.add_argument(
         "--session-timeout-ms",
         type=int,
         default=int(os.environ.get("KAFKAML_SESSION_TIMEOUT_MS", "6000")),
@@ -131,6 +136,7 @@ def _backend_settings(args, client) -> dict:
         "runtime": info.get("runtime") or None,
         "delivery": info.get("delivery") or None,
         "external": info.get("external") or {},
+        "updates_topic": info.get("models_topic") or None,
     }
 
 
@@ -238,7 +244,15 @@ def make_worker(argv: list[str] | None = None) -> InferenceWorker:
         cluster_timeout_s=args.cluster_timeout,
         external=json.loads(args.external) if args.external else settings.get("external") or {},
     )
-    worker = InferenceWorker(config, source=source, reporter=reporter)
+    updates = None
+    updates_topic = pick("updates_topic")
+    if updates_topic and (config.runtime or "").lower() != "echo":
+        from .updates import ModelUpdates, backend_fetcher
+
+        fetch = backend_fetcher(client) if args.inference_id is not None else None
+        updates = ModelUpdates(config.bootstrap_servers, updates_topic, fetch=fetch)
+        config.updates_topic = updates_topic
+    worker = InferenceWorker(config, source=source, reporter=reporter, updates=updates)
     if args.inference_id is not None:
         worker.metrics.inference = str(args.inference_id)
     # Prometheus /metrics when KAFKAML_METRICS_PORT is set (docs/inference.md)

@@ -92,6 +92,9 @@ class WorkerConfig:
     commit_interval_ms: float = 200
     metrics_interval_s: float = 5.0
     swap_poll_s: float = 1.0
+    # models as data: the inference's model-updates topic (model_inference.updates); when set,
+    # the model changes only by its descriptors (no polling of the source)
+    updates_topic: str | None = None
     replica: str = ""
     create_topics: bool = True
     input_partitions: int = 4  # when the input topic must be created
@@ -149,9 +152,10 @@ class _Batch:
 
 
 class InferenceWorker:
-    def __init__(self, config: WorkerConfig, source=None, reporter=None) -> None:
+    def __init__(self, config: WorkerConfig, source=None, reporter=None, updates=None) -> None:
         """``source``: a :mod:`model_inference.sources` object (None only for the echo runtime).
-        ``reporter``: callable(payload dict) for live metrics (None: log them)."""
+        ``reporter``: callable(payload dict) for live metrics (None: log them).
+        ``updates``: a :class:`model_inference.updates.ModelUpdates` (models as data)."""
         self.config = config
         self.source = source
         self.reporter = reporter
@@ -160,7 +164,11 @@ class InferenceWorker:
         self.codec = None if self.echo else _get_codec(config.input_format, config.input_config)
         self.model: ModelSpec | None = None
         self._target: Any = None
-        self._pending_model: tuple[Any, ModelSpec] | None = None
+        self._pending_model: tuple | None = None  # (target, spec[, descriptor])
+        self.updates = updates
+        self.model_update: dict | None = None  # the last descriptor applied or refused
+        self.model_updates: list[dict] = []  # every one, in order (metrics file)
+        self._report_now = False
         self._fatal: str | None = None  # a delivery that failed for good
         self._batches: deque[_Batch] = deque()
         self._inflight = None  # (messages, offsets, timestamps, future) being predicted
@@ -197,12 +205,34 @@ class InferenceWorker:
         if self.echo:
             self.model = ModelSpec(runtime=None)
             return
+        if self.updates is not None:
+            # the last descriptor that loads is the version to serve (a restarted replica
+            # resumes with it); none yet: the source's model
+            for desc in reversed(self.updates.read_all()):
+                try:
+                    self.model = self._load_descriptor(desc)
+                except Exception as exc:  # noqa: BLE001
+                    self._update_failed(desc, exc)
+                    continue
+                self._target = ("update", *desc.ident)
+                self._update_applied(desc)
+                log.info("serving model version %s (%s)", self.model.version, desc.label())
+                return
         self._target = self.source.target()
         self.model = self._load(self._target)
         log.info("serving model version %s", self.model.version)
 
     def _load(self, target) -> ModelSpec:
         artifact_dir, version, source_extra = self.source.materialize(target)
+        return self._load_dir(artifact_dir, version, source_extra)
+
+    def _load_descriptor(self, desc) -> ModelSpec:
+        """Download, verify, unpack, load and warm up: a model ready to switch to."""
+        artifact_dir = self.updates.materialize(desc)
+        extra = {"result_id": desc.result_id} if desc.result_id is not None else {}
+        return self._load_dir(artifact_dir, desc.version, extra)
+
+    def _load_dir(self, artifact_dir, version, source_extra) -> ModelSpec:
         options = {}
         if self.config.intra_op_threads:
             options["intra_op_threads"] = self.config.intra_op_threads
@@ -263,6 +293,61 @@ class InferenceWorker:
                 continue
             self._pending_model = (target, spec)
 
+    def _updates_watcher(self) -> None:
+        """Background thread (models as data): read descriptors from the updates topic, load
+        each fully while the old model serves, hand it to the main loop; a descriptor that
+        fails is reported and the old version keeps serving."""
+        while not self._threads_stop.is_set():
+            try:
+                desc = self.updates.poll(0.5)
+            except Exception as exc:  # noqa: BLE001 - keep serving the current model
+                log.warning("could not read the model updates: %s", exc)
+                self._threads_stop.wait(1.0)
+                continue
+            if desc is None:
+                continue
+            target = ("update", *desc.ident)
+            pending = self._pending_model
+            if target == self._target or (pending is not None and pending[0] == target):
+                continue
+            log.info("model update %s: loading while serving", desc.label())
+            try:
+                spec = self._load_descriptor(desc)
+            except Exception as exc:  # noqa: BLE001
+                self._update_failed(desc, exc)
+                continue
+            # a newer descriptor replaces one not yet switched to (the main loop may be taking
+            # that one right now: it is left to the garbage collector, not closed here)
+            self._pending_model = (target, spec, desc)
+
+    def _update_record(self, desc, status: str, error: str = "") -> dict:
+        now = time.time()
+        entry = {
+            "result_id": desc.result_id,
+            "version": desc.version,
+            "sha256": desc.sha256,
+            "status": status,
+            "error": error[:2000],
+            "at": datetime.fromtimestamp(now, UTC).isoformat(),
+            "at_ms": round(now * 1000, 3),
+        }
+        self.model_update = entry
+        self.model_updates.append(entry)
+        self._report_now = True
+        return entry
+
+    def _update_applied(self, desc) -> None:
+        self._update_record(desc, "applied")
+
+    def _update_failed(self, desc, exc) -> None:
+        log.error(
+            "model update %s refused: %s; keeping version %s",
+            desc.label(),
+            exc,
+            self.model.version if self.model else None,
+        )
+        self._update_record(desc, "failed", f"{type(exc).__name__}: {exc}")
+
     def _maybe_swap(self) -> None:
         pending = self._pending_model
         if pending is None:
@@ -270,7 +355,7 @@ class InferenceWorker:
         self._pending_model = None
         if self._inflight is not None:  # the old model finishes its batch first
             self._produce_batch(self._inflight)
-        target, spec = pending
+        target, spec = pending[:2]
         old = self.model
         self.model, self._target = spec, target
         self.metrics.swaps += 1
@@ -279,6 +364,8 @@ class InferenceWorker:
         )
         if old is not None and old.runtime is not None:
             old.runtime.close()
+        if len(pending) > 2:  # acknowledge: from here on every output is the new version's
+            self._update_applied(pending[2])
 
     # ------------------------------------------------------------------ kafka setup
     def _consumer_config(self) -> dict:
@@ -467,7 +554,11 @@ class InferenceWorker:
             threading.Thread(target=self._poll_producer, name="delivery", daemon=True),
             threading.Thread(target=self._probe_cluster, name="probe", daemon=True),
         ]
-        if self.source is not None and not self.echo:
+        if self.updates is not None and not self.echo:
+            threads.append(
+                threading.Thread(target=self._updates_watcher, name="updates", daemon=True)
+            )
+        elif self.source is not None and not self.echo:
             threads.append(threading.Thread(target=self._swap_watcher, name="swap", daemon=True))
         for t in threads:
             t.start()
@@ -520,7 +611,9 @@ class InferenceWorker:
                 else:
                     self._complete()
                     self._commit()
-                self._maybe_report(force=self._reported_down != self.cluster_unreachable_since)
+                self._maybe_report(
+                    force=self._report_now or self._reported_down != self.cluster_unreachable_since
+                )
         finally:
             self._shutdown(threads)
         if self._fatal:
@@ -902,7 +995,10 @@ class InferenceWorker:
         if not force and now - self._last_report < self.config.metrics_interval_s:
             return
         self._last_report = now
+        self._report_now = False
         payload = self.metrics.report(self._lag(), self.model.version if self.model else None)
+        if self.model_update is not None:
+            payload["model_update"] = self.model_update  # the acknowledgement (or refusal)
         down = self.cluster_unreachable_since
         self._reported_down = down
         payload["cluster_unreachable_since"] = (
@@ -923,6 +1019,9 @@ class InferenceWorker:
     def _write_metrics_file(self) -> None:
         tmp = f"{self.config.metrics_file}.tmp"
         totals = self.metrics.totals()
+        if self.updates is not None:
+            totals["model_updates"] = self.model_updates
+            totals["model_version"] = self.model.version if self.model else None
         if self.config.exactly_once:
             totals["transactions"] = self.transactions
             totals["aborted_transactions"] = self.aborts
@@ -968,6 +1067,8 @@ class InferenceWorker:
                 self.model.runtime.close()
             if self.source is not None:
                 self.source.close()
+            if self.updates is not None:
+                self.updates.close()
 
 
 def _get_codec(input_format: str, input_config: dict):
