@@ -352,3 +352,125 @@ def test_build_sh_without_a_docker_engine_fails_clearly(tmp_path):
 def test_build_sh_rejects_unknown_options():
     proc = _build("--frobnicate")
     assert proc.returncode == 2 and "usage" in proc.stderr.lower()
+
+
+# --- the optional monitoring component (k8s/monitoring: Prometheus Operator + Grafana) -------
+
+MONITORING_CRDS = {"ServiceMonitor", "PodMonitor"}
+# every series the workers and the backend export (docs/inference.md, docs/training.md)
+DOCUMENTED_SERIES = {
+    "kafkaml_inference_records_in_total",
+    "kafkaml_inference_records_out_total",
+    "kafkaml_inference_upper_records_total",
+    "kafkaml_inference_errors_total",
+    "kafkaml_inference_model_swaps_total",
+    "kafkaml_inference_consumer_lag",
+    "kafkaml_inference_model_version_info",
+    "kafkaml_inference_batch_size",
+    "kafkaml_inference_latency_seconds",
+    "kafkaml_training_epochs_total",
+    "kafkaml_training_epoch",
+    "kafkaml_training_metric",
+    "kafkaml_training_status",
+    "kafkaml_training_artifacts_total",
+    "kafkaml_http_requests_total",
+    "kafkaml_http_request_duration_seconds",
+    "kafkaml_inferences",
+    "kafkaml_inference_replicas",
+    "kafkaml_training_results",
+    "kafkaml_predict_rows_total",
+    "kafkaml_predict_duration_seconds",
+}
+
+
+def render_with_monitoring(kubectl: str, tmp_path: Path, overlay: str = "local") -> list[dict]:
+    """An overlay plus the component, the way docs/inference.md says to add it."""
+    rel = os.path.relpath(K8S, tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"namespace: {NAMESPACE}\nresources:\n  - {rel}/overlays/{overlay}\n"
+        f"components:\n  - {rel}/monitoring\n"
+    )
+    proc = subprocess.run(
+        [kubectl, "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+def test_monitoring_component_scrapes_the_backend_and_every_worker(kubectl, tmp_path):
+    import json
+    import re
+
+    from kafkaml.workloads.launchers.kubernetes import (
+        KubernetesSettings,
+        WorkloadSpec,
+        build_deployment,
+    )
+
+    objs = render_with_monitoring(kubectl, tmp_path)
+    assert {o["kind"] for o in objs} >= MONITORING_CRDS
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    for obj in objs:
+        assert obj["metadata"].get("namespace", NAMESPACE) == NAMESPACE
+        if obj["kind"] not in MONITORING_CRDS:
+            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+    # the backend: the ServiceMonitor selects its Service, by a named port, with the token
+    (monitor,) = by_kind(objs, "ServiceMonitor").values()
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    service = by_kind(objs, "Service")["kafkaml-backend"]
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+    secret = endpoint["authorization"]["credentials"]
+    backend = by_kind(objs, "Deployment")["kafkaml-backend"]["spec"]["template"]["spec"]
+    (container,) = [c for c in backend["containers"] if c["name"] == "backend"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["KAFKAML_METRICS_TOKEN"]["valueFrom"]["secretKeyRef"] == secret
+
+    # the workers: the launcher (configured by the ConfigMap) opens the port the PodMonitor reads
+    (pods,) = by_kind(objs, "PodMonitor").values()
+    assert pods["spec"]["selector"] == {"matchLabels": {MANAGED_BY_LABEL: MANAGED_BY}}
+    (pod_endpoint,) = pods["spec"]["podMetricsEndpoints"]
+    config = by_kind(objs, "ConfigMap")["kafkaml-config"]["data"]
+    settings = KubernetesSettings.from_env({**config, "KAFKAML_K8S_NAMESPACE": NAMESPACE})
+    assert settings.metrics_port == 9102
+    spec = WorkloadSpec(name="inference-1", component="inference", command=["python"])
+    template = build_deployment(spec, settings).spec.template
+    (port,) = template.spec.containers[0].ports
+    assert port.name == pod_endpoint["port"] and port.container_port == 9102
+    assert template.metadata.annotations["prometheus.io/port"] == "9102"
+
+    # nothing but the monitoring namespace reaches that port; the base policy is unchanged
+    policies = by_kind(objs, "NetworkPolicy")
+    assert policies["kafkaml-workers"]["spec"]["ingress"] == []
+    metrics_policy = policies["kafkaml-workers-metrics"]["spec"]
+    assert metrics_policy["policyTypes"] == ["Ingress"]
+    (rule,) = metrics_policy["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9102}]
+    (peer,) = rule["from"]
+    assert peer == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    }
+
+    # the Grafana dashboard: shipped for the sidecar, every query on a documented series
+    dashboard_map = by_kind(objs, "ConfigMap")["kafkaml-grafana-dashboard"]
+    assert dashboard_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(dashboard_map["data"]["kafkaml.json"])
+    assert dashboard == json.loads((K8S / "monitoring" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(exprs) >= 10
+    used = {
+        re.sub(r"_(bucket|sum|count)$", "", m) for e in exprs for m in re.findall(r"kafkaml_\w+", e)
+    }
+    assert used <= DOCUMENTED_SERIES, used - DOCUMENTED_SERIES
+    assert {"kafkaml_inference_latency_seconds", "kafkaml_training_metric"} <= used
+
+
+def test_base_overlays_leave_monitoring_crds_out(kubectl):
+    for overlay in OVERLAYS:
+        assert not {o["kind"] for o in render(kubectl, overlay)} & MONITORING_CRDS
