@@ -21,6 +21,13 @@ real worker processes (``python -m model_inference``):
 
     python bench/inference.py --broker kafka [--quick]   # one Apache Kafka node
     python bench/inference.py --broker kafka --only delivery
+(d) external (``--only external``, or ``--external`` with the other parts): the same model
+    embedded (ONNX Runtime in the worker) against served by a real MLServer on loopback
+    (``--runtime external``, Open Inference Protocol V2 REST; MLServer from
+    ``.ci/install-mlserver.sh``): drain throughput of one replica at batch 256 and p99 latency
+    at ``--external-rate`` records/s, in one run.
+
+    python bench/inference.py --only external
 
 Prints one JSON document on stdout and draws bench/results/inference.png.
 """
@@ -82,7 +89,8 @@ class Run:
 
     def __init__(self, args, workdir: Path, bootstrap: str, input_topic: str, replicas: int,
                  batch_size: int | None, runtime: str, artifact: Path, gated: bool = True,
-                 exit_idle: float | None = 0.7, delivery: str | None = None) -> None:  # fmt: skip
+                 exit_idle: float | None = 0.7, delivery: str | None = None,
+                 extra: list[str] | None = None) -> None:  # fmt: skip
         self.dir = Path(tempfile.mkdtemp(dir=workdir))
         self.gate = self.dir / "go"
         self.output = f"bench-out-{uuid.uuid4().hex[:8]}"
@@ -104,7 +112,7 @@ class Run:
             ]  # fmt: skip
             if runtime != "echo":
                 cmd += ["--artifact-dir", str(artifact)]
-            cmd += args.worker_args.split()
+            cmd += args.worker_args.split() + (extra or [])
             if delivery:
                 cmd += ["--delivery", delivery]
             if batch_size is not None:
@@ -173,9 +181,9 @@ class Run:
 
 
 def drain(args, workdir, bootstrap, topic, count, replicas, batch, runtime, artifact,
-          delivery=None) -> dict:  # fmt: skip
+          delivery=None, extra=None) -> dict:  # fmt: skip
     run = Run(args, workdir, bootstrap, topic, replicas, batch, runtime, artifact,
-              delivery=delivery or args.delivery)  # fmt: skip
+              delivery=delivery or args.delivery, extra=extra)  # fmt: skip
     try:
         run.wait_ready()
         run.release()
@@ -210,14 +218,14 @@ def drain(args, workdir, bootstrap, topic, count, replicas, batch, runtime, arti
 
 
 def latency(args, workdir, bootstrap, artifact, pool, rate: int, seconds: float,
-            delivery=None) -> dict:  # fmt: skip
+            delivery=None, runtime=None, extra=None) -> dict:  # fmt: skip
     from confluent_kafka import Producer
 
     delivery = delivery or args.delivery
     topic = f"bench-lat-{uuid.uuid4().hex[:8]}"
     ensure_topics(bootstrap, [topic])
-    run = Run(args, workdir, bootstrap, topic, 1, None, args.runtime, artifact, gated=False,
-              exit_idle=None, delivery=delivery)  # fmt: skip
+    run = Run(args, workdir, bootstrap, topic, 1, None, runtime or args.runtime, artifact,
+              gated=False, exit_idle=None, delivery=delivery, extra=extra)  # fmt: skip
     try:
         run.wait_ready()
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
@@ -243,6 +251,7 @@ def latency(args, workdir, bootstrap, artifact, pool, rate: int, seconds: float,
         run.kill()
     result = {
         "rate": rate,
+        "runtime": runtime or args.runtime,
         "delivery": delivery,
         "achieved_input_rate": round(total / feed_s, 1),
         "records": totals["records_in"],
@@ -253,6 +262,49 @@ def latency(args, workdir, bootstrap, artifact, pool, rate: int, seconds: float,
     log(f"latency {delivery} at {rate:>6,} rec/s: p50 {lat['p50']} ms, p95 {lat['p95']} ms, "
         f"p99 {lat['p99']} ms (avg batch {totals['batch_size_avg']})")  # fmt: skip
     return result
+
+
+def external_case(args, workdir, bootstrap, artifact, pool, topic) -> dict:
+    """(d) The same model embedded and behind a real MLServer (V2 REST on loopback), one
+    replica: drain throughput at batch 256 and p99 at ``--external-rate``, same round."""
+    from model_inference.mlserver_process import MLServer
+
+    count = args.external_records
+    small = f"bench-in-ext-{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap, [small])
+    preload(bootstrap, small, pool, count)
+    server = MLServer(Path(tempfile.mkdtemp(dir=workdir)), {"mnist": artifact}).start()
+    conf = {"url": server.url, "model_name": "mnist", "timeout_ms": 10000}
+    extra = ["--external", json.dumps(conf)]
+    out: dict = {"server": "MLServer (Open Inference Protocol V2 REST, loopback, 1 worker)"}
+    try:
+        for name, runtime, ext in (
+            ("embedded", args.runtime, None),
+            ("external", "external", extra),
+        ):
+            d = drain(args, workdir, bootstrap, small, count, 1, 256, runtime, artifact, extra=ext)
+            lat = latency(args, workdir, bootstrap, artifact, pool, args.external_rate,
+                          args.latency_seconds or 4.0, runtime=runtime, extra=ext)  # fmt: skip
+            out[name] = {
+                "records_per_s": d["records_per_s"],
+                "batch_size": 256,
+                "rate": args.external_rate,
+                "latency_ms": lat["latency_ms"],
+                "achieved_input_rate": lat["achieved_input_rate"],
+            }
+    finally:
+        server.stop()
+    e, x = out["embedded"], out["external"]
+    out["summary"] = {
+        "embedded_records_per_s": e["records_per_s"],
+        "external_records_per_s": x["records_per_s"],
+        "throughput_ratio": round(x["records_per_s"] / e["records_per_s"], 3),
+        "embedded_p99_ms": e["latency_ms"]["p99"],
+        "external_p99_ms": x["latency_ms"]["p99"],
+    }
+    log(f"external: embedded {e['records_per_s']:,.0f} rec/s p99 {e['latency_ms']['p99']} ms; "
+        f"MLServer {x['records_per_s']:,.0f} rec/s p99 {x['latency_ms']['p99']} ms")  # fmt: skip
+    return out
 
 
 def delivery_summary(modes: dict) -> dict:
@@ -339,7 +391,14 @@ def main(argv=None) -> int:
         help="4000 on the embedded broker, 6000 (Kafka's minimum by default) otherwise",
     )
     p.add_argument("--repeat", type=int, help="rounds; the best run is reported (default 2)")
-    p.add_argument("--only", choices=["drain", "latency", "delivery"], help="run one part only")
+    p.add_argument(
+        "--only", choices=["drain", "latency", "delivery", "external"], help="run one part only"
+    )
+    p.add_argument(
+        "--external", action="store_true", help="(d) embedded vs MLServer, with the other parts"
+    )
+    p.add_argument("--external-rate", type=int, default=2000, help="(d) open-loop rate")
+    p.add_argument("--external-records", type=int, default=40_000, help="(d) drained records")
     p.add_argument(
         "--delivery",
         default="at_least_once",
@@ -386,6 +445,7 @@ def main(argv=None) -> int:
         "drain": [],
         "latency": [],
         "delivery": None,
+        "external": None,
     }  # fmt: skip
     try:
         big, small = f"bench-in-{uuid.uuid4().hex[:8]}", f"bench-in1-{uuid.uuid4().hex[:8]}"
@@ -411,13 +471,14 @@ def main(argv=None) -> int:
         # echo baseline: every replica count at the largest batch, and 1 replica at each batch
         echo_configs = [(r, max(batches)) for r in replicas]
         echo_configs += [(1, b) for b in batches if (1, b) not in echo_configs]
-        if args.only in ("latency", "delivery"):
+        if args.only in ("latency", "delivery", "external"):
             echo_configs, replicas_run = [], []
         else:
             replicas_run = replicas
         drains: dict = {}
         lats: dict = {}
         modes: dict = {}
+        externals: list = []
         for round_ in range(repeat):  # rounds interleave so a noisy minute hits one run only
             if repeat > 1:
                 log(f"round {round_ + 1} of {repeat}")
@@ -432,6 +493,8 @@ def main(argv=None) -> int:
                     drains.setdefault((args.runtime, r, b), []).append(
                         drain(args, workdir, bootstrap, topic, count, r, b, args.runtime, artifact)
                     )
+            if args.only == "external" or args.external:
+                externals.append(external_case(args, workdir, bootstrap, artifact, pool, big))
             for rate in rates if args.only in (None, "latency") else []:
                 lats.setdefault(rate, []).append(
                     latency(args, workdir, bootstrap, artifact, pool, rate, lat_seconds)
@@ -476,6 +539,9 @@ def main(argv=None) -> int:
             report["latency"].append(best)
         if modes:
             report["delivery"] = delivery_summary(modes)
+        if externals:
+            best_ext = max(externals, key=lambda e: e["external"]["records_per_s"])
+            report["external"] = {**best_ext, "runs": [e["summary"] for e in externals]}
     finally:
         broker_ctx.__exit__(None, None, None)
 
@@ -497,6 +563,7 @@ def main(argv=None) -> int:
         else None,
         "p99_ms_at_20000_per_s": at20k and at20k["latency_ms"]["p99"],
         "exactly_once_cost": report["delivery"] and report["delivery"]["exactly_once_cost"],
+        "external_vs_embedded": report["external"] and report["external"]["summary"],
         "targets": {"drain_1_replica": 100_000, "p99_ms_at_20000_per_s": 50},
         "loadavg_at_end": os.getloadavg(),
         "seconds": round(time.time() - started, 1),
