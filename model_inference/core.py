@@ -193,10 +193,17 @@ class BatchResult:
     upper_index: list[int] = field(default_factory=list)
     upper_values: list[bytes] = field(default_factory=list)
     errors: dict[int, str] = field(default_factory=dict)
+    # shadow mode: the candidate's outputs (to the shadow topic) and how they agree
+    shadow_index: list[int] = field(default_factory=list)
+    shadow_values: list[bytes] = field(default_factory=list)
+    agreement: dict | None = None  # {"records", "equal", "abs_diff_sum", "errors"}
+    candidate_answered: int = 0  # canary mode: records answered by the candidate
 
     @property
     def count(self) -> int:
-        return len(self.out_index) + len(self.upper_index) + len(self.errors)
+        return (
+            len(self.out_index) + len(self.upper_index) + len(self.errors) + len(self.shadow_index)
+        )
 
 
 @dataclass
@@ -258,10 +265,14 @@ def process_batch(
     model: ModelSpec,
     *,
     route_upper: bool = False,
+    keys: Sequence[bytes | None] | None = None,
+    candidate: Candidate | None = None,
 ) -> BatchResult:
     """Decode the batch at once, predict once, and encode/route every record.
 
     ``route_upper`` is true when the deployment has an upper topic and a limit.
+    ``candidate``: a second model version (shadow or canary, see :class:`Candidate`);
+    canary needs the records' ``keys``.
     """
     result = BatchResult()
     if model.runtime is None:  # echo baseline: no decode, no model
@@ -269,6 +280,8 @@ def process_batch(
         result.out_values = list(values)
         return result
     decoded = codec.decode_batch_partial(values)
+    if candidate is not None and candidate.model.runtime is not None:
+        return _process_with_candidate(decoded, model, candidate, route_upper, keys)
     errors = dict(decoded.errors)
     positions = np.asarray(decoded.indices, dtype=np.int64)
     if len(positions):
@@ -313,3 +326,151 @@ def _route(outputs, positions: np.ndarray, model: ModelSpec, route_upper: bool, 
             positions = positions[confident]
     result.out_index = positions.tolist()
     result.out_values = encode_outputs(flat, model.extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# shadow and canary: a second model version on the same input
+# ---------------------------------------------------------------------------------------------
+
+SHADOW = "shadow"
+CANARY = "canary"
+CANDIDATE_MODES = (SHADOW, CANARY)
+
+
+@dataclass
+class Candidate:
+    """A second model version next to the primary.
+
+    * ``shadow``: every record is predicted by both; the primary answers on the output topic,
+      the candidate's outputs go to the shadow topic; their agreement is measured per batch;
+    * ``canary``: the records whose key hashes below ``share`` (:func:`canary_mask`) are
+      answered by the candidate instead of the primary, on the output topic.
+    """
+
+    model: ModelSpec
+    mode: str = SHADOW
+    share: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in CANDIDATE_MODES:
+            raise ValueError(f"candidate mode must be one of {', '.join(CANDIDATE_MODES)}")
+        if not 0.0 <= float(self.share) <= 1.0:
+            raise ValueError("canary share must be within [0, 1]")
+
+
+def canary_bucket(key: bytes | str | None) -> float:
+    """A record key's place in [0, 1): the first 8 bytes of its BLAKE2b digest. Deterministic
+    across replicas, restarts and languages; a key keeps its model while the share stays."""
+    import hashlib
+
+    if key is None:
+        key = b""
+    elif isinstance(key, str):
+        key = key.encode()
+    digest = hashlib.blake2b(key, digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+def canary_mask(keys: Sequence[bytes | str | None], share: float) -> np.ndarray:
+    """True for the keys answered by the canary (bucket below ``share``)."""
+    if share <= 0 or not len(keys):
+        return np.zeros(len(keys), bool)
+    return np.fromiter((canary_bucket(k) < share for k in keys), bool, len(keys))
+
+
+def _served(outputs, model: ModelSpec) -> np.ndarray:
+    out = outputs[1] if model.distributed and len(outputs) > 1 else outputs[0]
+    out = np.asarray(out)
+    return out.reshape(len(out), -1) if out.ndim else out
+
+
+def agreement(primary: np.ndarray, shadow: np.ndarray, kind_p=None, kind_s=None) -> dict:
+    """Rows of two models' outputs on the same records: how many predict the same class
+    (argmax; one column: probability >= 0.5) and the sum over records of the mean absolute
+    difference of their values."""
+    p = np.asarray(primary, dtype=np.float64).reshape(len(primary), -1)
+    s = np.asarray(shadow, dtype=np.float64).reshape(len(shadow), -1)
+    if p.shape != s.shape:
+        return {"records": len(p), "equal": 0, "abs_diff_sum": float(len(p)), "errors": 0}
+    if p.shape[1] == 1:
+        equal = (to_probabilities(p, kind_p) >= 0.5) == (to_probabilities(s, kind_s) >= 0.5)
+        equal = equal[:, 0]
+    else:
+        equal = p.argmax(axis=1) == s.argmax(axis=1)
+    diff = np.abs(p - s).mean(axis=1) if p.shape[1] else np.zeros(len(p))
+    return {
+        "records": len(p),
+        "equal": int(equal.sum()),
+        "abs_diff_sum": float(diff.sum()),
+        "errors": 0,
+    }
+
+
+def _merge(into: BatchResult, part: BatchResult) -> None:
+    into.out_index += part.out_index
+    into.out_values += part.out_values
+    into.upper_index += part.upper_index
+    into.upper_values += part.upper_values
+
+
+def _process_with_candidate(decoded, model, candidate: Candidate, route_upper, keys):
+    result = BatchResult()
+    errors = dict(decoded.errors)
+    positions = np.asarray(decoded.indices, dtype=np.int64)
+    array = decoded.array
+    if not len(positions):
+        result.errors = errors
+        return result
+    if candidate.mode == CANARY:
+        if keys is None:
+            raise ValueError("canary needs the records' keys")
+        mask = canary_mask([keys[int(p)] for p in positions], candidate.share)
+        for spec, sel in ((model, ~mask), (candidate.model, mask)):
+            if not sel.any():
+                continue
+            outputs, kept = _predict_isolating(spec.runtime, array[sel], positions[sel], errors)
+            if outputs is None or not len(kept):
+                continue
+            part = BatchResult()
+            try:
+                _route(outputs, kept, spec, route_upper, part)
+            except Exception as exc:  # noqa: BLE001
+                reason = f"output could not be encoded: {type(exc).__name__}: {exc}"
+                errors.update({int(p): reason for p in kept})
+                continue
+            _merge(result, part)
+            if spec is candidate.model:
+                result.candidate_answered = len(kept)
+        result.errors = errors
+        return result
+    # shadow: the primary answers as always; the candidate's failures are counted, never DLQ'd
+    outputs, kept = _predict_isolating(model.runtime, array, positions, errors)
+    if outputs is not None and len(kept):
+        try:
+            _route(outputs, kept, model, route_upper, result)
+        except Exception as exc:  # noqa: BLE001
+            reason = f"output could not be encoded: {type(exc).__name__}: {exc}"
+            result = BatchResult()
+            errors.update({int(p): reason for p in kept})
+            outputs = None
+    result.errors = errors
+    try:
+        shadow_out = _served(candidate.model.runtime.predict(array), candidate.model)
+        if len(shadow_out) != len(positions):
+            raise ValueError(f"shadow output shape {shadow_out.shape}")
+    except Exception:  # noqa: BLE001 - the shadow never disturbs the primary
+        result.agreement = {"records": 0, "equal": 0, "abs_diff_sum": 0.0, "errors": len(positions)}
+        return result
+    result.shadow_index = positions.tolist()
+    result.shadow_values = encode_outputs(shadow_out, candidate.model.extra)
+    if outputs is not None and len(kept):
+        rows = np.searchsorted(positions, kept)
+        result.agreement = agreement(
+            _served(outputs, model),
+            shadow_out[rows],
+            model.output_kind,
+            candidate.model.output_kind,
+        )
+    else:
+        result.agreement = {"records": 0, "equal": 0, "abs_diff_sum": 0.0, "errors": 0}
+    return result

@@ -52,7 +52,7 @@ import numpy as np
 
 from worker_common.kafka import client_config, ensure_topics, producer_config
 
-from .core import ModelSpec, dlq_headers, dlq_topic, process_batch
+from .core import CANARY, Candidate, ModelSpec, dlq_headers, dlq_topic, process_batch
 from .metrics import Metrics
 from .runtimes import RuntimeUnavailable, load_runtime
 
@@ -112,6 +112,9 @@ class WorkerConfig:
     # runtime "external": the model server (url, protocol, model_name, timeout_ms, retries,
     # concurrency...), see model_inference/runtimes/external.py
     external: dict = field(default_factory=dict)
+    # shadow / canary (standalone): {"mode": "shadow"|"canary", "share", "shadow_topic",
+    # "artifact_dir"}; in backend mode the inference's "candidate" is followed instead
+    candidate: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.delivery not in DELIVERY_MODES:
@@ -130,6 +133,17 @@ class WorkerConfig:
     @property
     def exactly_once(self) -> bool:
         return self.delivery == EXACTLY_ONCE
+
+
+def _candidate_stats() -> dict:
+    return {
+        "records": 0,  # shadow: records both models answered
+        "equal": 0,  # ... of which the same class
+        "abs_diff_sum": 0.0,
+        "errors": 0,  # shadow predictions that failed (never dead-lettered)
+        "answered": 0,  # canary: records the candidate answered
+        "primary_answered": 0,
+    }
 
 
 class WorkerError(RuntimeError):
@@ -192,6 +206,11 @@ class InferenceWorker:
         self.rewinds = 0
         self.unavailable_batches = 0  # batches read again: their model could not be reached
         self._unavailable_streak = 0
+        # shadow / canary: the second model version and how it compares (since it was set)
+        self.candidate: Candidate | None = None
+        self.candidate_info: dict = {}
+        self._candidate_key: Any = None
+        self.candidate_stats = _candidate_stats()
         self._txn_seconds = 0.0  # spent committing (send offsets + commit), main loop blocked
         self._backlog = False  # the last consume returned a full batch
         self._producer_fatal: str | None = None
@@ -221,6 +240,95 @@ class InferenceWorker:
         self._target = self.source.target()
         self.model = self._load(self._target)
         log.info("serving model version %s", self.model.version)
+
+    # ------------------------------------------------------------------ shadow / canary
+    def _candidate_target(self):
+        """(mode, share, shadow topic, model target) wanted now, or None."""
+        if hasattr(self.source, "fetch_config"):  # backend mode: the inference's candidate
+            cand = (self.source.config or {}).get("candidate")
+            if not cand:
+                return None
+            model = (int(cand["result_id"]), cand.get("version"))
+        else:
+            cand = self.config.candidate
+            if not cand:
+                return None
+            model = str(cand["artifact_dir"])
+        topic = cand.get("shadow_topic") or f"{self.config.output_topic}.shadow"
+        return (cand.get("mode") or "shadow", float(cand.get("share") or 0.0), topic, model)
+
+    def _check_candidate(self) -> None:
+        """Load, replace or drop the candidate when what is wanted changed (a candidate that
+        fails to load is reported; the primary serves alone)."""
+        try:
+            want = self._candidate_target()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not read the candidate: %s", exc)
+            return
+        if want == self._candidate_key:
+            return
+        self._candidate_key = want
+        if want is None:
+            self.candidate, self.candidate_info = None, {}
+            log.info("candidate removed")
+            return
+        mode, share, topic, target = want
+        try:
+            if isinstance(target, str):
+                spec = self._load_dir(target, None, {})
+            else:
+                spec = self._load(target)
+            spec.extra = {**spec.extra, "candidate": mode}
+            candidate = Candidate(spec, mode=mode, share=share)
+        except Exception as exc:  # noqa: BLE001
+            log.error("could not load the candidate %s: %s", target, exc)
+            self.candidate, self.candidate_info = None, {"error": str(exc)[:2000]}
+            return
+        if mode != CANARY:
+            self._ensure_topic(topic)
+        self.candidate_stats = _candidate_stats()
+        self.candidate_info = {
+            "mode": mode,
+            "share": share,
+            "version": spec.version,
+            "shadow_topic": topic if mode != CANARY else None,
+        }
+        self.candidate = candidate  # the next batch uses it
+        log.info("candidate %s version %s (share %s)", mode, spec.version, share)
+
+    def _candidate_watcher(self) -> None:
+        """Background thread (backend mode): follow the inference's candidate."""
+        while not self._threads_stop.wait(self.config.swap_poll_s):
+            try:
+                self.source.fetch_config()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("could not read the inference: %s", exc)
+                continue
+            self._check_candidate()
+
+    def _ensure_topic(self, topic: str) -> None:
+        if not self.config.create_topics:
+            return
+        try:
+            ensure_topics({topic: 1}, bootstrap=self.config.bootstrap_servers, timeout=15)
+        except Exception as exc:  # noqa: BLE001 - rely on auto-creation
+            log.warning("could not check/create topic %s: %s", topic, exc)
+
+    def candidate_report(self) -> dict | None:
+        """The candidate and its live comparison with the primary (metrics report)."""
+        if not self.candidate_info:
+            return None
+        st = self.candidate_stats
+        out = {**self.candidate_info, **st}
+        if self.candidate_info.get("mode") == CANARY:
+            seen = st["answered"] + st["primary_answered"]
+            out["answered_share"] = round(st["answered"] / seen, 4) if seen else None
+        else:
+            n = st["records"]
+            out["agreement"] = round(st["equal"] / n, 6) if n else None
+            out["mean_abs_diff"] = round(st["abs_diff_sum"] / n, 8) if n else None
+        out.pop("abs_diff_sum", None)
+        return out
 
     def _load(self, target) -> ModelSpec:
         artifact_dir, version, source_extra = self.source.materialize(target)
@@ -536,6 +644,8 @@ class InferenceWorker:
         c = self.config
         if self.model is None:
             self.load_initial_model()
+        if not self.echo:
+            self._check_candidate()
         if c.create_topics:
             self._ensure_topics()
         self.producer = Producer(self._producer_config())
@@ -560,6 +670,10 @@ class InferenceWorker:
             )
         elif self.source is not None and not self.echo:
             threads.append(threading.Thread(target=self._swap_watcher, name="swap", daemon=True))
+        if hasattr(self.source, "fetch_config") and not self.echo:
+            threads.append(
+                threading.Thread(target=self._candidate_watcher, name="candidate", daemon=True)
+            )
         for t in threads:
             t.start()
         log.info(
@@ -654,15 +768,17 @@ class InferenceWorker:
         self.metrics.consumed(len(good))
         c = self.config
         route_upper = bool(c.upper_topic and c.limit is not None)
+        kw: dict = {"route_upper": route_upper}
+        candidate = self.candidate
+        if candidate is not None:
+            kw["candidate"] = candidate
+            if candidate.mode == CANARY:
+                kw["keys"] = [m.key() for m in good]
         if len(good) < PIPELINE_MIN_BATCH:  # a thread hand-off costs more than it saves
             future = Future()
-            future.set_result(
-                process_batch(values, self.codec, self.model, route_upper=route_upper)
-            )
+            future.set_result(process_batch(values, self.codec, self.model, **kw))
         else:
-            future = self._pipeline.submit(
-                process_batch, values, self.codec, self.model, route_upper=route_upper
-            )
+            future = self._pipeline.submit(process_batch, values, self.codec, self.model, **kw)
         return good, offsets, timestamps, future
 
     def _produce_batch(self, inflight) -> None:
@@ -734,6 +850,25 @@ class InferenceWorker:
                 log.debug(
                     "record %s:%s:%s -> %s: %s", m.topic(), m.partition(), m.offset(), dlq, reason
                 )
+        if result.shadow_index or result.agreement or result.candidate_answered:
+            self._produce_shadow(result, good, cb)
+        return True
+
+    def _produce_shadow(self, result, good: list, cb) -> None:
+        """Shadow: the candidate's outputs to the shadow topic; both modes: the comparison."""
+        st = self.candidate_stats
+        info = self.candidate_info
+        if result.shadow_index and info.get("shadow_topic"):
+            topic = info["shadow_topic"]
+            for i, value in zip(result.shadow_index, result.shadow_values, strict=True):
+                m = good[i]
+                self._produce_blocking(topic, value, m.key(), m.headers(), cb)
+        if result.agreement:
+            for k in ("records", "equal", "abs_diff_sum", "errors"):
+                st[k] += result.agreement[k]
+        st["answered"] += result.candidate_answered
+        if info.get("mode") == CANARY:
+            st["primary_answered"] += len(result.out_index) - result.candidate_answered
 
     def _read_again_later(self, good: list, reason: str) -> None:
         """The batch's model is unavailable: seek its partitions back to its first records
@@ -1009,6 +1144,9 @@ class InferenceWorker:
             payload["aborted_transactions"] = self.aborts
         if self.unavailable_batches:
             payload["unavailable_batches"] = self.unavailable_batches
+        candidate = self.candidate_report()
+        if candidate is not None:
+            payload["candidate"] = candidate
         if self.reporter is not None:
             self.reporter(payload)
         else:
@@ -1031,6 +1169,7 @@ class InferenceWorker:
                 else None
             )
         totals["unavailable_batches"] = self.unavailable_batches
+        totals["candidate"] = self.candidate_report()
         with open(tmp, "w") as f:
             json.dump(totals, f)
         os.replace(tmp, self.config.metrics_file)
