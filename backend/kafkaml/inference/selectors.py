@@ -8,6 +8,7 @@ from django.utils import timezone
 from kafkaml.workloads.models import CredentialKind, WorkloadCredential
 
 from .models import Inference, InferenceStatus
+from .updates import models_topic
 
 STALE_AFTER = timedelta(seconds=30)
 
@@ -81,6 +82,7 @@ def worker_inference_payload(inference) -> dict:
         "max_wait_ms": inference.max_wait_ms,
         "runtime": inference.runtime,
         "delivery": inference.delivery,
+        "models_topic": models_topic(inference),
     }
 
 

@@ -77,6 +77,10 @@ class InferenceOutput(serializers.ModelSerializer):
         "reach the Kafka cluster) and since when"
     )
     model_name = serializers.CharField(source="serving_result.model.name", read_only=True)
+    replica_models = serializers.SerializerMethodField(
+        help_text="models as data: per replica, the version it serves and the last update it "
+        "applied or refused (docs/inference.md)"
+    )
 
     class Meta:
         model = Inference
@@ -103,8 +107,18 @@ class InferenceOutput(serializers.ModelSerializer):
             "swap_history",
             "live",
             "degraded",
+            "replica_models",
             "created_at",
         ]
+
+    def get_replica_models(self, obj) -> dict:
+        return {
+            replica: {
+                "model_version": report.get("model_version"),
+                "model_update": report.get("model_update"),
+            }
+            for replica, report in sorted((obj.metrics or {}).items())
+        }
 
     def get_live(self, obj) -> dict:
         return inference_metrics_summary(obj)
@@ -132,6 +146,9 @@ class WorkerMetricsInput(serializers.Serializer):
     )
     transactions = serializers.IntegerField(required=False, allow_null=True, default=None)
     aborted_transactions = serializers.IntegerField(required=False, allow_null=True, default=None)
+    # models as data: the last version descriptor the replica applied or refused
+    # ({result_id, version, sha256, status: applied|failed, error, at})
+    model_update = serializers.DictField(required=False, allow_null=True, default=None)
 
 
 class MetricsPointOutput(serializers.ModelSerializer):

@@ -19,6 +19,7 @@ from kafkaml.workloads import services as workloads
 from .history import inference_history_append
 from .models import Delivery, Inference, InferenceStatus
 from .selectors import inference_metrics_summary
+from .updates import publish_model_update
 
 log = logging.getLogger(__name__)
 TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -213,6 +214,8 @@ def inference_swap(*, inference: Inference, result: TrainingResult, version=None
     inference.serving_result = result
     inference.model_version = version
     inference.save(update_fields=["serving_result", "model_version", "swap_history"])
+    # models as data: the replicas switch when they read this (a failure rolls the swap back)
+    publish_model_update(inference, result.artifacts.get(version=version))
     realtime.push(
         realtime.inference_group(inference.pk), "swap", {"result": result.pk, "version": version}
     )
@@ -249,7 +252,18 @@ def inference_metrics_record(*, inference: Inference, replica: str, metrics: dic
             **current.metrics,
             replica: {**metrics, "at": timezone.now().isoformat()},
         }
-        current.save(update_fields=["metrics"])
+        fields = ["metrics"]
+        update = metrics.get("model_update") or {}
+        if update.get("status") == "failed":  # the replica keeps serving its model: not fatal
+            error = (
+                f"Replica {replica} could not load model update result {update.get('result_id')} "
+                f"v{update.get('version')} and keeps serving v{metrics.get('model_version')}: "
+                f"{update.get('error', '')}"
+            )[:20000]
+            if current.error != error:
+                current.error = error
+                fields.append("error")
+        current.save(update_fields=fields)
         inference_history_append(current)
     realtime.push(
         realtime.inference_group(inference.pk), "metrics", {"replica": replica, **metrics}

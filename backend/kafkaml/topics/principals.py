@@ -155,8 +155,11 @@ def inference_grants(inference) -> list[Grant]:
     )
     # the group model_inference joins when run for a backend inference
     group = f"kafkaml-inference-{inference.pk}"
+    from kafkaml.inference.updates import models_topic
+
     grants = [
         *[_topic(topic, (*READ_SIDE, _OPS.CREATE)) for topic in reads],
+        _topic(models_topic(inference), READ_SIDE),  # models as data: its version descriptors
         *[_topic(topic, (*WRITE_SIDE, _OPS.CREATE)) for topic in writes],
         _group(group),
     ]

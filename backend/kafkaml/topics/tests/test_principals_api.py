@@ -166,12 +166,13 @@ def test_an_inference_gets_its_exact_topics_and_group(user):
         "alice.out",
         "alice.up",
         "alice.in.dlq",
+        "alice.models.inference-7",  # models as data: its version descriptors
         "kafkaml-inference-7",
     }
     assert all(pattern == LITERAL for _, _, pattern, _ in allowed)
     reads = {name for _, name, _, op in allowed if op == AclOperation.READ}
     writes = {name for _, name, _, op in allowed if op == AclOperation.WRITE}
-    assert reads == {"alice.in", "kafkaml-inference-7"}
+    assert reads == {"alice.in", "alice.models.inference-7", "kafkaml-inference-7"}
     assert writes == {"alice.out", "alice.up", "alice.in.dlq"}
 
 
@@ -194,7 +195,12 @@ def test_an_inference_gets_nothing_outside_its_owners_namespace(user):
         pk=8, owner=user, input_topic="bob.in", output_topic="out", upper_topic=""
     )
     allowed = _allowed("workload.inference-8", principals.inference_grants(legacy))
-    assert allowed == {(GROUP, "kafkaml-inference-8", LITERAL, AclOperation.READ)}
+    assert allowed == {
+        (GROUP, "kafkaml-inference-8", LITERAL, AclOperation.READ),
+        # its own model-updates topic is in the owner's namespace
+        (TOPIC, "alice.models.inference-8", LITERAL, AclOperation.READ),
+        (TOPIC, "alice.models.inference-8", LITERAL, AclOperation.DESCRIBE),
+    }
 
 
 def test_a_training_reads_its_owners_namespace(user):
