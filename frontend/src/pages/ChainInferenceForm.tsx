@@ -59,7 +59,8 @@ export function chainProblems(d: ChainDraft, prefix: string): Record<string, str
   const topic = /^[A-Za-z0-9._-]{1,249}$/;
   for (const f of ['input_topic', 'output_topic'] as const) {
     if (!topic.test(d[f])) p[f] = 'A topic name: letters, digits, . _ - (up to 249).';
-    else if (prefix && !ownsTopic({ topic_prefix: prefix }, d[f].trim())) p[f] = `Your topics start with “${prefix}”: any other is refused.`;
+    else if (prefix && !ownsTopic({ topic_prefix: prefix }, d[f].trim()))
+      p[f] = `Your topics start with “${prefix}”: any other is refused.`;
   }
   if (!p.output_topic && d.input_topic === d.output_topic) p.output_topic = 'The output topic must differ from the input topic.';
   d.limits.forEach((l, i) => {
@@ -74,8 +75,15 @@ export function chainProblems(d: ChainDraft, prefix: string): Record<string, str
 /** The body of POST /api/v1/inferences/chain/. */
 export function chainBody(plan: ChainPlan, d: ChainDraft): Record<string, unknown> {
   return {
-    result: plan.leader, input_format: d.input_format, input_config: JSON.parse(d.input_config || '{}'), input_topic: d.input_topic.trim(),
-    output_topic: d.output_topic.trim(), limits: d.limits.map(Number), replicas: Number(d.replicas), runtime: d.runtime, delivery: d.delivery,
+    result: plan.leader,
+    input_format: d.input_format,
+    input_config: JSON.parse(d.input_config || '{}'),
+    input_topic: d.input_topic.trim(),
+    output_topic: d.output_topic.trim(),
+    limits: d.limits.map(Number),
+    replicas: Number(d.replicas),
+    runtime: d.runtime,
+    delivery: d.delivery,
   };
 }
 
@@ -124,26 +132,46 @@ export function ChainInferenceForm({ plan, leader, source, prefix, onSubmit }: C
       <div className="page-head">
         <h1>Deploy the chain {plan.members.map((m) => m.model_name).join(' → ')} for inference</h1>
         <span className="spacer" />
-        <Link className="btn" to={`/results/${leader.id}`}>Cancel</Link>
+        <Link className="btn" to={`/results/${leader.id}`}>
+          Cancel
+        </Link>
       </div>
-      {general && <div className="alert error" role="alert">{general}</div>}
+      {general && (
+        <div className="alert error" role="alert">
+          {general}
+        </div>
+      )}
       <p className="muted small" data-testid="chain-wiring">
-        One inference per sub-model. {senders.map((m, i) => (
-          <span key={m.result}>{m.model_name} sends the records it is unsure about to {plan.members[plan.members.indexOf(m) + 1]?.model_name}{i < senders.length - 1 ? '; ' : '. '}</span>
+        One inference per sub-model.{' '}
+        {senders.map((m, i) => (
+          <span key={m.result}>
+            {m.model_name} sends the records it is unsure about to {plan.members[plan.members.indexOf(m) + 1]?.model_name}
+            {i < senders.length - 1 ? '; ' : '. '}
+          </span>
         ))}
         The topics between them are made for you (in your namespace); each upper model reads the output of the one below
-        {plan.members.slice(1).map((m) => m.input_config?.data_reshape ? ` (${m.model_name}: ${String(m.input_config.data_reshape)} values)` : '').join('')}.
-        Every sub-model answers on the output topic.
+        {plan.members
+          .slice(1)
+          .map((m) => (m.input_config?.data_reshape ? ` (${m.model_name}: ${String(m.input_config.data_reshape)} values)` : ''))
+          .join('')}
+        . Every sub-model answers on the output topic.
       </p>
       <div className="grid two" style={{ alignItems: 'start' }}>
         <div className="card">
           <h2>Input of {plan.members[0]?.model_name}</h2>
           <Field label="Input format" htmlFor="c-format" errors={fe('input_format')}>
             <select id="c-format" value={d.input_format} onChange={(e) => set('input_format', e.target.value)}>
-              <option>RAW</option><option>AVRO</option><option>JSON</option>
+              <option>RAW</option>
+              <option>AVRO</option>
+              <option>JSON</option>
             </select>
           </Field>
-          <Field label="Input configuration (JSON)" htmlFor="c-config" errors={fe('input_config')} hint="What the edge model reads (from the training data).">
+          <Field
+            label="Input configuration (JSON)"
+            htmlFor="c-config"
+            errors={fe('input_config')}
+            hint="What the edge model reads (from the training data)."
+          >
             <textarea id="c-config" rows={4} value={d.input_config} onChange={(e) => set('input_config', e.target.value)} />
           </Field>
           <Field label="Input topic" htmlFor="c-in" errors={fe('input_topic')} hint="Send records to predict here.">
@@ -156,9 +184,27 @@ export function ChainInferenceForm({ plan, leader, source, prefix, onSubmit }: C
         <div className="card">
           <h2>Early exit</h2>
           {senders.map((m, i) => (
-            <Field key={m.result} label={`Limit of ${m.model_name}`} htmlFor={`c-limit-${i}`} errors={fe(`limit-${i}`)} hint="Below this confidence a record goes up.">
-              <input id={`c-limit-${i}`} type="number" step="0.01" min={0} max={1} value={d.limits[i]}
-                onChange={(e) => set('limits', d.limits.map((l, j) => (j === i ? e.target.value : l)))} />
+            <Field
+              key={m.result}
+              label={`Limit of ${m.model_name}`}
+              htmlFor={`c-limit-${i}`}
+              errors={fe(`limit-${i}`)}
+              hint="Below this confidence a record goes up."
+            >
+              <input
+                id={`c-limit-${i}`}
+                type="number"
+                step="0.01"
+                min={0}
+                max={1}
+                value={d.limits[i]}
+                onChange={(e) =>
+                  set(
+                    'limits',
+                    d.limits.map((l, j) => (j === i ? e.target.value : l)),
+                  )
+                }
+              />
             </Field>
           ))}
           <div className="row">
@@ -168,11 +214,15 @@ export function ChainInferenceForm({ plan, leader, source, prefix, onSubmit }: C
             <Field label="Runtime" htmlFor="c-runtime" errors={fe('runtime')}>
               <select id="c-runtime" value={d.runtime} onChange={(e) => set('runtime', e.target.value)}>
                 <option value="onnx">ONNX Runtime</option>
-                <option value={leader.framework === 'pytorch' ? 'pytorch' : 'keras'}>{leader.framework === 'pytorch' ? 'PyTorch' : 'Keras'} (native)</option>
+                <option value={leader.framework === 'pytorch' ? 'pytorch' : 'keras'}>
+                  {leader.framework === 'pytorch' ? 'PyTorch' : 'Keras'} (native)
+                </option>
               </select>
             </Field>
           </div>
-          <button type="submit" className="btn primary" disabled={busy}>{busy && <Spinner />} Deploy chain</button>
+          <button type="submit" className="btn primary" disabled={busy}>
+            {busy && <Spinner />} Deploy chain
+          </button>
           {touched && Object.keys(problems).length > 0 && <span className="error-text"> Fix the marked fields first.</span>}
         </div>
       </div>
@@ -185,8 +235,12 @@ export function DeployChainLink({ resultId }: { resultId: number }) {
   const plan = useLoad((s) => api.get<ChainPlan>(`/api/v1/inferences/chain/?result=${resultId}`, s).catch(() => null), [resultId]);
   if (!plan.data?.members.length || plan.data.leader == null) return null;
   return (
-    <Link className="btn primary" data-testid="deploy-chain" to={`/results/${plan.data.leader}/inference?chain=1`}
-      title={`One inference per sub-model (${plan.data.members.map((m) => m.model_name).join(' → ')}), topics wired`}>
+    <Link
+      className="btn primary"
+      data-testid="deploy-chain"
+      to={`/results/${plan.data.leader}/inference?chain=1`}
+      title={`One inference per sub-model (${plan.data.members.map((m) => m.model_name).join(' → ')}), topics wired`}
+    >
       Deploy chain for inference
     </Link>
   );

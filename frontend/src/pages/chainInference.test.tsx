@@ -17,7 +17,15 @@ const plan: ChainPlan = {
   leader: 5,
   members: [
     { result: 5, model: 1, model_name: 'Edge', status: 'finished', upper: true },
-    { result: 6, model: 2, model_name: 'Cloud', status: 'finished', upper: false, input_format: 'RAW', input_config: { data_type: 'float32', data_reshape: '16' } },
+    {
+      result: 6,
+      model: 2,
+      model_name: 'Cloud',
+      status: 'finished',
+      upper: false,
+      input_format: 'RAW',
+      input_config: { data_type: 'float32', data_reshape: '16' },
+    },
   ],
 };
 const edge = { id: 5, model_name: 'Edge', framework: 'tensorflow' } as TrainingResult;
@@ -35,7 +43,12 @@ describe('deploy a chain for inference as one action (issue 13, 4)', () => {
     fireEvent.click(screen.getByRole('button', { name: /Deploy chain/ }));
     await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(1));
     const body = onSubmit.mock.calls[0][0];
-    expect(body).toMatchObject({ result: 5, input_format: 'RAW', input_config: { data_type: 'float32', data_reshape: '8 8' }, limits: [0.65] });
+    expect(body).toMatchObject({
+      result: 5,
+      input_format: 'RAW',
+      input_config: { data_type: 'float32', data_reshape: '8 8' },
+      limits: [0.65],
+    });
     expect(body.input_topic).toMatch(/^alice\./);
     expect(body.output_topic).toMatch(/^alice\./);
     expect(body).not.toHaveProperty('upper_topic'); // the server makes and wires it
@@ -48,10 +61,20 @@ describe('deploy a chain for inference as one action (issue 13, 4)', () => {
   });
 
   it('prefills the cloud model with the edge output, not the training data reshape', () => {
-    render(router(
-      <InferenceFormView result={cloud} source={source} chain={false} access={{ topic_prefix: 'alice.' }} prefixKnown onSubmit={vi.fn()}
-        reads={{ input_format: 'RAW', input_config: plan.members[1].input_config!, from: 'Edge' }} chainLink="/results/5/inference?chain=1" />,
-    ));
+    render(
+      router(
+        <InferenceFormView
+          result={cloud}
+          source={source}
+          chain={false}
+          access={{ topic_prefix: 'alice.' }}
+          prefixKnown
+          onSubmit={vi.fn()}
+          reads={{ input_format: 'RAW', input_config: plan.members[1].input_config!, from: 'Edge' }}
+          chainLink="/results/5/inference?chain=1"
+        />,
+      ),
+    );
     const config = (screen.getByLabelText('Input configuration (JSON)') as HTMLTextAreaElement).value;
     expect(JSON.parse(config)).toEqual({ data_type: 'float32', data_reshape: '16' });
     expect(screen.getByTestId('input-source').textContent).toMatch(/reads the output of Edge/);

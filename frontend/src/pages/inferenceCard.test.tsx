@@ -13,10 +13,36 @@ const artifact = (version: number) => ({ version, metadata: {}, metrics: {}, cre
 const result = (id: number, model: number, versions: number[]) =>
   ({ id, model, status: 'finished', artifacts: versions.map(artifact) }) as unknown as TrainingResult;
 const base = {
-  id: 4, result: 10, serving_result: 10, model_name: 'Digits', model_version: 1, replicas: 2, input_format: 'RAW', input_config: {},
-  input_topic: 'alice.in', output_topic: 'alice.out', upper_topic: '', limit: null, batch_size: 256, max_wait_ms: 20, runtime: 'onnx',
-  status: 'running', status_history: [], error: '', swap_history: [], created_at: '',
-  live: { replicas_reporting: 2, records_in_per_s: 5, records_out_per_s: 5, records_in: 10, records_out: 10, errors: 0, lag: 0, latency_ms: { p50: 1, p95: 2, p99: 3 } },
+  id: 4,
+  result: 10,
+  serving_result: 10,
+  model_name: 'Digits',
+  model_version: 1,
+  replicas: 2,
+  input_format: 'RAW',
+  input_config: {},
+  input_topic: 'alice.in',
+  output_topic: 'alice.out',
+  upper_topic: '',
+  limit: null,
+  batch_size: 256,
+  max_wait_ms: 20,
+  runtime: 'onnx',
+  status: 'running',
+  status_history: [],
+  error: '',
+  swap_history: [],
+  created_at: '',
+  live: {
+    replicas_reporting: 2,
+    records_in_per_s: 5,
+    records_out_per_s: 5,
+    records_in: 10,
+    records_out: 10,
+    errors: 0,
+    lag: 0,
+    latency_ms: { p50: 1, p95: 2, p99: 3 },
+  },
 } as unknown as Inference;
 const renderCard = (inf: Inference, results: TrainingResult[] = []) =>
   render(
@@ -28,7 +54,10 @@ const renderCard = (inf: Inference, results: TrainingResult[] = []) =>
 describe('version picker (issue 13, 9)', () => {
   it('never lists the served version as another one', () => {
     const results = [result(10, 1, [1]), result(11, 1, [1, 2]), result(12, 2, [1])];
-    expect(otherVersions(results, { serving_result: 10, model_version: 1 }).map((v) => v.label)).toEqual(['result #11 v1', 'result #11 v2']);
+    expect(otherVersions(results, { serving_result: 10, model_version: 1 }).map((v) => v.label)).toEqual([
+      'result #11 v1',
+      'result #11 v2',
+    ]);
     expect(otherVersions([result(10, 1, [1])], { serving_result: 10, model_version: 1 })).toEqual([]);
   });
 });
@@ -48,7 +77,8 @@ describe('inference card', () => {
   });
 
   it('a crashing inference shows crashing, its last error and a log viewer', () => {
-    const error = 'crashing: replica 0 exited with code 1; restarting in 8s (restarted 4 times)\nlast error: ValueError: expects records of shape (64,), the input topic carries (7, 7)';
+    const error =
+      'crashing: replica 0 exited with code 1; restarting in 8s (restarted 4 times)\nlast error: ValueError: expects records of shape (64,), the input topic carries (7, 7)';
     const inf = { ...base, status: 'failed', error } as Inference;
     expect(isCrashing(inf)).toBe(true);
     renderCard(inf);

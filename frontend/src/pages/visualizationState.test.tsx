@@ -37,7 +37,14 @@ describe('visualization of a stopped inference (issue 13, 10)', () => {
 
   it('shows one clear state: stopped, no live badge, no waiting, no stream', async () => {
     inferences.splice(0, inferences.length, {
-      id: 7, status: 'stopped', model_name: 'Digits', output_topic: 'alice.out', input_topic: 'alice.in', serving_result: 3, model_version: 1, error: '',
+      id: 7,
+      status: 'stopped',
+      model_name: 'Digits',
+      output_topic: 'alice.out',
+      input_topic: 'alice.in',
+      serving_result: 3,
+      model_version: 1,
+      error: '',
     });
     render(
       <MemoryRouter initialEntries={['/visualization?inference=7']} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
@@ -57,7 +64,12 @@ describe('visualization of a stopped inference (issue 13, 10)', () => {
 
 describe('output kind of the served model', () => {
   it('reads the artifact metadata of the served version', () => {
-    const result = { artifacts: [{ version: 1, metadata: { output_kind: 'logits' } }, { version: 2, metadata: {} }] } as never;
+    const result = {
+      artifacts: [
+        { version: 1, metadata: { output_kind: 'logits' } },
+        { version: 2, metadata: {} },
+      ],
+    } as never;
     expect(outputKindOf(result, 1)).toBe('logits');
     expect(outputKindOf(result, 2)).toBeNull();
     expect(outputKindOf(null, 1)).toBeNull();
