@@ -148,6 +148,8 @@ class ModelUpdates:
     """Reads an inference's updates topic and turns descriptors into verified artifact
     directories."""
 
+    CHECK_S = 2.0  # while the topic does not exist (no swap yet): look for it this often
+
     def __init__(self, bootstrap: str, topic: str, fetch=None, cache_dir: str | None = None,
                  consumer_overrides: dict | None = None) -> None:  # fmt: skip
         self.bootstrap = bootstrap
@@ -157,10 +159,16 @@ class ModelUpdates:
         self._own_cache = cache_dir is None
         self.consumer_overrides = consumer_overrides or {}
         self.consumer = None
+        self._assigned = False
+        self._checked = 0.0
 
     def _consumer(self):
+        """The consumer, assigned to every partition of the topic from the beginning; None
+        while the topic does not exist (no swap yet: looked for every ``CHECK_S``)."""
+        import time
+
         if self.consumer is None:
-            from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+            from confluent_kafka import Consumer
 
             from worker_common.kafka import client_config
 
@@ -178,13 +186,18 @@ class ModelUpdates:
                     **self.consumer_overrides,
                 }
             )
+        if not self._assigned and time.monotonic() - self._checked >= self.CHECK_S:
+            from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+            self._checked = time.monotonic()
             meta = self.consumer.list_topics(self.topic, timeout=10)
             info = meta.topics.get(self.topic)
-            partitions = sorted(info.partitions) if info and not info.error else [0]
-            self.consumer.assign(
-                [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions]
-            )
-        return self.consumer
+            if info is not None and info.error is None and info.partitions:
+                self.consumer.assign(
+                    [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in info.partitions]
+                )
+                self._assigned = True
+        return self.consumer if self._assigned else None
 
     def _decode(self, messages) -> list[Descriptor]:
         out = []
@@ -206,6 +219,8 @@ class ModelUpdates:
         from confluent_kafka import TopicPartition
 
         consumer = self._consumer()
+        if consumer is None:
+            return []
         ends = {}
         for tp in consumer.assignment():
             _low, high = consumer.get_watermark_offsets(
@@ -225,7 +240,13 @@ class ModelUpdates:
 
     def poll(self, timeout: float = 1.0) -> Descriptor | None:
         """The newest descriptor that arrived (None: nothing new)."""
-        found = self._decode(self._consumer().consume(100, timeout))
+        consumer = self._consumer()
+        if consumer is None:
+            import time
+
+            time.sleep(timeout)
+            return None
+        found = self._decode(consumer.consume(100, timeout))
         return found[-1] if found else None
 
     def materialize(self, desc: Descriptor) -> str:

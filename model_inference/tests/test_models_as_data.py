@@ -75,6 +75,26 @@ def test_descriptor_round_trip_and_validation():
             parse_descriptor(bad)
 
 
+def test_a_replica_waits_for_an_updates_topic_that_does_not_exist_yet(
+    broker, unique_topic, tmp_path
+):
+    from model_inference.updates import ModelUpdates
+
+    topic = f"{unique_topic}.models"
+    updates = ModelUpdates(broker.bootstrap_servers, topic)
+    try:
+        assert updates.read_all(timeout=5) == []  # no swap yet: serve the source's model
+        assert updates.poll(0.1) is None
+        topics(broker, topic, partitions=1)  # the first swap creates it
+        desc = descriptor(result_id=1, version=2, location="/x", sha256="b" * 64)
+        _publish(broker, topic, desc)
+        got = []
+        assert wait_for(lambda: got.append(updates.poll(0.5)) or got[-1] is not None, timeout=30)
+        assert got[-1] == desc
+    finally:
+        updates.close()
+
+
 @pytest.mark.slow
 def test_update_applied_by_every_replica_under_load(broker, unique_topic, mlp, mlp2, tmp_path):
     src, out, updates = unique_topic, f"{unique_topic}.out", f"{unique_topic}.models"
