@@ -217,3 +217,73 @@ def test_update_applied_by_every_replica_under_load(broker, unique_topic, mlp, m
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(5)
+
+
+def test_backend_mode_applies_descriptors_downloaded_from_the_worker_api(
+    broker, unique_topic, monkeypatch, tmp_path, mlp, mlp2
+):
+    import hashlib
+
+    from model_inference.__main__ import make_worker
+
+    from .conftest import ThreadWorker, outputs_by_key, produce
+    from .test_backend_mode import FakeBackend, _tar
+
+    archives = {
+        (3, 1): _tar(write_mlp_artifact(tmp_path / "r3v1", mlp, version=1)),
+        (4, 1): _tar(write_mlp_artifact(tmp_path / "r4v1", mlp2, version=1)),
+    }
+    backend = FakeBackend({}, archives)
+    src, out = f"alice.{unique_topic}", f"alice.{unique_topic}.out"
+    models = f"alice.models.inference-{unique_topic}"
+    topics(broker, src, out)
+    topics(broker, models, partitions=1)
+    backend.inference.update(
+        id=9, status="running", replicas=1, input_format="RAW",
+        input_config={"data_type": "uint8", "data_reshape": "28 28"},
+        input_topic=src, output_topic=out, upper_topic=None, limit=None,
+        result_id=3, model_version=1, batch_size=32, max_wait_ms=5, runtime="onnx",
+        models_topic=models,
+    )  # fmt: skip
+    monkeypatch.setenv("KAFKAML_BACKEND_URL", backend.url)
+    monkeypatch.setenv("KAFKAML_API_TOKEN", "secret")
+    worker = make_worker(
+        ["--inference-id", "9", "--bootstrap-servers", broker.bootstrap_servers,
+         "--metrics-interval", "0.5", "--replica", "rep-0"]
+    )  # fmt: skip
+    assert worker.config.updates_topic == models
+    running = ThreadWorker(worker).start()
+    try:
+        x = images(300, seed=33)
+        produce(broker, src, [s.tobytes() for s in x[:150]])
+        assert wait_for(lambda: worker.metrics.records_out >= 150, timeout=60)
+        location = "/api/v1/worker/results/4/artifacts/?version=1"
+        sha = hashlib.sha256(archives[(4, 1)]).hexdigest()
+        _publish(broker, models, descriptor(result_id=4, version=1, location=location, sha256=sha))
+        assert wait_for(lambda: worker.metrics.swaps == 1, timeout=30)
+        produce(
+            broker,
+            src,
+            [s.tobytes() for s in x[150:]],
+            keys=[str(i).encode() for i in range(150, 300)],
+        )
+        records = read_topics(broker, [out], expected=300, timeout=60)
+        # the acknowledgement reaches the backend in the metrics report
+        assert wait_for(
+            lambda: any(
+                (m.get("model_update") or {}).get("status") == "applied" for m in backend.metrics
+            ),
+            timeout=10,
+        )
+    finally:
+        running.stop()
+        backend.close()
+    got = outputs_by_key(records)
+    assert sorted(got) == list(range(300))
+    for i in range(300):
+        model, result = (mlp, 3) if i < 150 else (mlp2, 4)
+        assert got[i]["result_id"] == result and got[i]["model_version"] == 1
+        np.testing.assert_allclose(got[i]["values"], model(x[i : i + 1])[0], rtol=1e-5, atol=1e-6)
+    assert backend.downloads == [(3, 1), (4, 1)]
+    ack = next(m["model_update"] for m in backend.metrics if m.get("model_update"))
+    assert (ack["result_id"], ack["version"], ack["sha256"]) == (4, 1, sha)
