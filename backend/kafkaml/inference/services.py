@@ -291,13 +291,14 @@ def inference_reconcile() -> int:
         except Exception:  # noqa: BLE001
             log.exception("status of %s", inference.workload_name)
             continue
-        if state.state == "failed" and inference.status != InferenceStatus.FAILED:
-            workloads.workload_stop(inference.workload_name)
-            _set_status(inference, InferenceStatus.FAILED, error=_failure_text(inference, state))
-            changed += 1
-        elif _crashing(inference, state):
-            workloads.workload_stop(inference.workload_name)
-            _set_status(inference, InferenceStatus.FAILED, error=_failure_text(inference, state))
+        failed = state.state == "failed" and inference.status != InferenceStatus.FAILED
+        if failed or _crashing(inference, state):
+            error = _failure_text(inference, state)  # read its log before it is stopped
+            try:
+                workloads.workload_stop(inference.workload_name)
+            except Exception:  # noqa: BLE001 - it is failed either way
+                log.exception("stopping %s", inference.workload_name)
+            _set_status(inference, InferenceStatus.FAILED, error=error)
             changed += 1
     return changed
 
