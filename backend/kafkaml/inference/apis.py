@@ -10,11 +10,12 @@ from kafkaml.workloads.auth import WorkerApiMixin
 from kafkaml.workloads.models import CredentialKind
 from kafkaml.workloads.services import workload_logs
 
-from . import chains, predict, services
+from . import candidates, chains, predict, services
 from .history import METRICS_HISTORY_POINTS, inference_history
 from .models import Inference
 from .selectors import worker_inference_get, worker_inference_payload
 from .serializers import (
+    CandidateInput,
     ChainInput,
     InferenceInput,
     InferenceOutput,
@@ -97,6 +98,30 @@ class InferenceViewSet(
         data = SwapInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         inference = services.inference_swap(inference=self.get_object(), **data.validated_data)
+        return Response(InferenceOutput(inference).data)
+
+    @extend_schema(request=CandidateInput, responses=InferenceOutput)
+    @action(detail=True, methods=["post"])
+    def candidate(self, request, pk=None):
+        """Shadow or canary: serve a second model version on the same input (one at a time;
+        setting another replaces it). Its live comparison is the inference's 'candidate'."""
+        data = CandidateInput(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        inference = candidates.candidate_set(inference=self.get_object(), **data.validated_data)
+        return Response(InferenceOutput(inference).data)
+
+    @extend_schema(request=None, responses=InferenceOutput)
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk=None):
+        """The candidate becomes the primary (hot swap between batches); comparison ends."""
+        inference = candidates.candidate_promote(inference=self.get_object())
+        return Response(InferenceOutput(inference).data)
+
+    @extend_schema(request=None, responses=InferenceOutput)
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        """Drop the candidate: the primary serves every record alone."""
+        inference = candidates.candidate_rollback(inference=self.get_object())
         return Response(InferenceOutput(inference).data)
 
     @extend_schema(responses={200: dict})

@@ -41,6 +41,21 @@ class Inference(models.Model):
     delivery = models.CharField(
         max_length=20, choices=Delivery.choices, default=Delivery.AT_LEAST_ONCE
     )
+    # runtime "external": the model server the worker sends each micro-batch to
+    # ({url, protocol: v2|tfserving, model_name, model_version, timeout_ms, retries, concurrency})
+    external = models.JSONField(default=dict, blank=True)
+    # shadow / canary: a second model version on the same input (docs/inference.md)
+    candidate_result = models.ForeignKey(
+        TrainingResult,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="candidate_inferences",
+    )
+    candidate_version = models.PositiveIntegerField(null=True, blank=True)
+    candidate_mode = models.CharField(max_length=10, blank=True, default="")  # shadow | canary
+    canary_share = models.FloatField(default=0.0)
+    shadow_topic = models.CharField(max_length=249, blank=True, default="")
     status = models.CharField(max_length=20, choices=InferenceStatus.choices)
     status_history = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True, default="")

@@ -65,6 +65,19 @@ def inference_degraded(inference) -> dict | None:
     return {"reason": "cluster_unreachable", "since": since[0]}
 
 
+def worker_candidate(inference: Inference) -> dict | None:
+    """What the replicas serve next to the primary (the worker's settings payload)."""
+    if inference.candidate_result_id is None:
+        return None
+    return {
+        "result_id": inference.candidate_result_id,
+        "version": inference.candidate_version,
+        "mode": inference.candidate_mode,
+        "share": inference.canary_share,
+        "shadow_topic": inference.shadow_topic or None,
+    }
+
+
 def worker_inference_payload(inference) -> dict:
     return {
         "id": inference.pk,
@@ -83,6 +96,8 @@ def worker_inference_payload(inference) -> dict:
         "runtime": inference.runtime,
         "delivery": inference.delivery,
         "models_topic": models_topic(inference),
+        "external": inference.external or {},
+        "candidate": worker_candidate(inference),
     }
 
 

@@ -7,6 +7,46 @@ from .models import Delivery, Inference, InferenceMetricsPoint
 from .selectors import inference_degraded, inference_metrics_summary
 
 
+class ExternalInput(serializers.Serializer):
+    """The model server of runtime 'external' (model_inference/runtimes/external.py)."""
+
+    url = serializers.RegexField(
+        r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=500, help_text="e.g. http://mlserver:8080"
+    )
+    protocol = serializers.ChoiceField(
+        choices=["v2", "tfserving"],
+        default="v2",
+        help_text="v2: Open Inference Protocol REST (MLServer, KServe, Triton); tfserving: TF "
+        "Serving REST predict",
+    )
+    model_name = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,200}$")
+    model_version = serializers.RegexField(
+        r"^[A-Za-z0-9_.-]{1,100}$", required=False, allow_blank=True, default=""
+    )
+    timeout_ms = serializers.IntegerField(min_value=1, max_value=600_000, default=5000)
+    retries = serializers.IntegerField(min_value=0, max_value=20, default=3)
+    concurrency = serializers.IntegerField(min_value=1, max_value=64, default=4)
+    max_batch = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
+
+
+class CandidateInput(serializers.Serializer):
+    """Shadow or canary: a second model version on the inference's input topic."""
+
+    result = OwnedPrimaryKeyField(queryset=TrainingResult.objects.all())
+    version = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    mode = serializers.ChoiceField(choices=["shadow", "canary"])
+    share = serializers.FloatField(
+        min_value=0, max_value=1, default=0.0, help_text="canary: share of the keys it answers"
+    )
+    shadow_topic = serializers.CharField(
+        max_length=249,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="shadow: where its outputs go (default <output topic>.shadow)",
+    )
+
+
 class InferenceInput(serializers.Serializer):
     result = OwnedPrimaryKeyField(queryset=TrainingResult.objects.all())
     replicas = serializers.IntegerField(min_value=1, max_value=64, default=1)
@@ -20,7 +60,12 @@ class InferenceInput(serializers.Serializer):
     limit = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
     batch_size = serializers.IntegerField(min_value=1, max_value=100_000, default=256)
     max_wait_ms = serializers.IntegerField(min_value=0, max_value=60_000, default=20)
-    runtime = serializers.ChoiceField(choices=["onnx", "keras", "pytorch"], default="onnx")
+    runtime = serializers.ChoiceField(
+        choices=["onnx", "keras", "pytorch", "external"],
+        default="onnx",
+        help_text="external: each micro-batch goes to the model server named in 'external'",
+    )
+    external = ExternalInput(required=False, allow_null=True, default=None)
     delivery = serializers.ChoiceField(
         choices=Delivery.choices,
         default=Delivery.AT_LEAST_ONCE,
@@ -32,6 +77,17 @@ class InferenceInput(serializers.Serializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Give a JSON object.")
         return value
+
+    def validate(self, attrs):
+        if attrs.get("runtime") == "external":
+            if not attrs.get("external"):
+                raise serializers.ValidationError(
+                    {"external": ["The external runtime needs the model server (url, ...)."]}
+                )
+        elif attrs.get("external"):
+            raise serializers.ValidationError({"external": ["Only with runtime 'external'."]})
+        attrs["external"] = dict(attrs.get("external") or {})
+        return attrs
 
 
 class ChainInput(serializers.Serializer):
@@ -81,6 +137,10 @@ class InferenceOutput(serializers.ModelSerializer):
         help_text="models as data: per replica, the version it serves and the last update it "
         "applied or refused (docs/inference.md)"
     )
+    candidate = serializers.SerializerMethodField(
+        help_text="null, or the shadow/canary candidate and its live comparison with the "
+        "primary (agreement, mean_abs_diff; canary: answered_share)"
+    )
 
     class Meta:
         model = Inference
@@ -108,8 +168,15 @@ class InferenceOutput(serializers.ModelSerializer):
             "live",
             "degraded",
             "replica_models",
+            "external",
+            "candidate",
             "created_at",
         ]
+
+    def get_candidate(self, obj) -> dict | None:
+        from .candidates import candidate_summary
+
+        return candidate_summary(obj)
 
     def get_replica_models(self, obj) -> dict:
         return {
@@ -149,6 +216,10 @@ class WorkerMetricsInput(serializers.Serializer):
     # models as data: the last version descriptor the replica applied or refused
     # ({result_id, version, sha256, status: applied|failed, error, at})
     model_update = serializers.DictField(required=False, allow_null=True, default=None)
+    # shadow / canary: the candidate and its comparison with the primary (worker.py)
+    candidate = serializers.DictField(required=False, allow_null=True, default=None)
+    # runtime external: batches read again because the model server was unreachable
+    unavailable_batches = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
 class MetricsPointOutput(serializers.ModelSerializer):

@@ -83,12 +83,14 @@ def worker_result_get(*, credential: WorkloadCredential, pk: int) -> TrainingRes
 
 def worker_artifact_result_get(*, credential: WorkloadCredential, pk: int) -> TrainingResult:
     """The result whose trained model a workload may download: its own (training), or the
-    one its inference serves now (hot swaps move it)."""
+    one its inference serves now (hot swaps move it), or its shadow/canary candidate."""
     if credential.kind == CredentialKind.INFERENCE:
         scope = TrainingResult.objects.filter(
-            served_inferences__pk=credential.subject_id, owner=credential.owner
+            Q(served_inferences__pk=credential.subject_id)
+            | Q(candidate_inferences__pk=credential.subject_id),
+            owner=credential.owner,
         )
-        return get_object_or_404(scope, pk=pk)
+        return get_object_or_404(scope.distinct(), pk=pk)
     return worker_result_get(credential=credential, pk=pk)
 
 
