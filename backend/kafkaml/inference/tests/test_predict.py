@@ -237,3 +237,20 @@ def test_metrics_access(client, settings):
     assert remote.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     response = remote.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token")
     assert response.status_code == 200 and b"kafkaml_http_requests_total" in response.content
+
+
+def test_metrics_middleware_counts_async_requests_too():
+    """The backend runs under uvicorn (ASGI): the middleware's async path counts as well."""
+    import asyncio
+
+    from django.test import AsyncClient
+
+    async def scrape():
+        c = AsyncClient()
+        await c.get("/api/v1/health")
+        return await c.get("/metrics")
+
+    response = asyncio.run(scrape())
+    assert response.status_code == 200
+    assert sample(families(response), "kafkaml_http_requests", "kafkaml_http_requests_total",
+                  view="health", method="GET") >= 1  # fmt: skip
