@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import time
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -52,6 +53,7 @@ PREDICT_DURATION = Histogram(
     "Time to answer one predict request (model load on a cache miss included).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+log = logging.getLogger(__name__)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -108,6 +110,12 @@ class WorkloadCollector:
         return []
 
     def collect(self):
+        try:
+            yield from self._collect()
+        except Exception as exc:  # noqa: BLE001 - a database down must not take /metrics down
+            log.warning("workload series left out: %s: %s", type(exc).__name__, exc)
+
+    def _collect(self):
         from django.db.models import Count, Sum
 
         from kafkaml.inference.models import Inference, InferenceStatus
