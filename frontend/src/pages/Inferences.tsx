@@ -6,6 +6,7 @@ import { useSocket } from '../lib/socket';
 import { useKafkaAccess } from '../lib/kafkaAccess';
 import { inferenceSnippet, snippetSecurity } from '../lib/snippets';
 import ServingHistory from '../components/ServingHistory';
+import CandidatePanel, { type Candidate } from '../components/CandidatePanel';
 import { ActionButton, CopyBlock, Empty, ErrorAlert, LiveDot, Loading, StatusBadge, fmtNum, useInterval, useLoad } from '../components/ui';
 
 const ACTIVE = new Set(['created', 'running']);
@@ -16,7 +17,7 @@ export interface Degraded {
   since: string;
 }
 /** Fields of GET /inferences/<id>/ about delivery and health. */
-type Served = Inference & { delivery?: 'at_least_once' | 'exactly_once'; degraded?: Degraded | null };
+type Served = Inference & { delivery?: 'at_least_once' | 'exactly_once'; degraded?: Degraded | null; candidate?: Candidate | null };
 
 /** "cluster unreachable since 14:02:07" (the date too when it is not today). */
 export function degradedText(degraded: Degraded, now = new Date()): string {
@@ -154,6 +155,7 @@ export function InferenceCard({ initial, results, onGone, highlight }: { initial
           <button type="button" className="btn small" onClick={() => setShowSend((s) => !s)}>{showSend ? 'Hide' : 'How to send records'}</button>
         </div>
       )}
+      {active && <CandidatePanel inf={inf} choices={versions} onChange={setInf} />}
       {showSend && active && (
         <div style={{ marginTop: 12 }}>
           <CopyBlock text={inferenceSnippet({
