@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         "model_name, model_version, timeout_ms, retries, concurrency, max_batch)",
     )
     p.add_argument(
+        "--candidate",
+        help="standalone shadow/canary, JSON: {mode: shadow|canary, artifact_dir, share, "
+        "shadow_topic} (backend mode follows the inference's candidate)",
+    )
+    p.add_argument(
         "--replica", default=None, help="replica name (default $KAFKAML_REPLICA or host-pid)"
     )
     p.add_argument(
@@ -243,6 +248,7 @@ def make_worker(argv: list[str] | None = None) -> InferenceWorker:
         transactional_id=args.transactional_id,
         cluster_timeout_s=args.cluster_timeout,
         external=json.loads(args.external) if args.external else settings.get("external") or {},
+        candidate=json.loads(args.candidate) if args.candidate else {},
     )
     updates = None
     updates_topic = pick("updates_topic")
