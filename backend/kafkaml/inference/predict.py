@@ -123,9 +123,9 @@ def model_cache() -> ModelCache:
     return _cache
 
 
-def _load(artifact: ModelArtifact, runtime_name: str | None) -> LoadedModel:
+def _load(artifact: ModelArtifact, runtime_name: str | None, options: dict) -> LoadedModel:
     from model_inference.core import ModelSpec
-    from model_inference.runtimes import RuntimeLoadError, load_runtime
+    from model_inference.runtimes import load_runtime
     from model_inference.sources import extract_archive, find_artifact_root
 
     workdir = tempfile.TemporaryDirectory(prefix=f"kafkaml-predict-{artifact.result_id}-")
@@ -137,8 +137,8 @@ def _load(artifact: ModelArtifact, runtime_name: str | None) -> LoadedModel:
         extract_archive(archive, Path(workdir.name) / "x")
         archive.unlink()
         root = find_artifact_root(Path(workdir.name) / "x")
-        runtime = load_runtime(root, runtime_name or None)
-    except (RuntimeLoadError, ImportError, OSError, ValueError) as exc:
+        runtime = load_runtime(root, runtime_name or None, **options)
+    except Exception as exc:  # noqa: BLE001 - any load failure is a 503, not a 500
         workdir.cleanup()
         raise ServiceUnavailableError(
             f"The served model could not be loaded: {type(exc).__name__}: {exc}"
@@ -165,8 +165,19 @@ def served_model(inference: Inference) -> LoadedModel:
     ).first()
     if artifact is None:
         raise ConflictError("The served model version has no artifact.")
-    key = (artifact.result_id, artifact.version, artifact.pk, inference.runtime or "")
-    return _cache.get(key, lambda: _load(artifact, inference.runtime))
+    options = {}
+    if (inference.runtime or "").lower() == "external":  # as the worker: the model server
+        from model_inference.runtimes.external import external_options
+
+        options = external_options(getattr(inference, "external", None))
+    key = (
+        artifact.result_id,
+        artifact.version,
+        artifact.pk,
+        inference.runtime or "",
+        json.dumps(options, sort_keys=True, default=str),
+    )
+    return _cache.get(key, lambda: _load(artifact, inference.runtime, options))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -254,3 +254,25 @@ def test_metrics_middleware_counts_async_requests_too():
     assert response.status_code == 200
     assert sample(families(response), "kafkaml_http_requests", "kafkaml_http_requests_total",
                   view="health", method="GET") >= 1  # fmt: skip
+
+
+def test_a_model_that_cannot_be_loaded_is_a_503(client, make_deployment, training_client):
+    from kafkaml.training.tests.test_worker_api import upload
+
+    result_id = make_deployment()["results"][0]["id"]  # its model.onnx is not a model
+    assert upload(training_client(result_id), result_id).status_code == 201
+    created = client.post(
+        "/api/v1/inferences/",
+        {
+            "result": result_id,
+            "input_format": "RAW",
+            "input_config": {"data_type": "float32", "data_reshape": "8 8"},
+            "input_topic": "alice.broken-in",
+            "output_topic": "alice.broken-out",
+        },
+        format="json",
+    ).json()
+    x = np.zeros((1, 8, 8), np.float32)
+    response = client.post(predict_url(created), v2(x, "FP32"), format="json")
+    assert response.status_code == 503
+    assert "could not be loaded" in response.json()["detail"]
