@@ -6,11 +6,22 @@ import uuid
 
 import pytest
 
+from kafkaml.training.tests.test_worker_api import upload
 from model_inference.updates import ModelUpdates
 
-from .test_inference_api import body, finished_result  # noqa: F401 - fixture
+from .test_inference_api import body
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def finished_result(make_deployment, training_client):
+    def make():
+        result_id = make_deployment()["results"][0]["id"]
+        assert upload(training_client(result_id), result_id).status_code == 201
+        return result_id
+
+    return make
 
 
 def _download(worker_client, location: str) -> bytes:
@@ -25,7 +36,7 @@ def test_swap_publishes_a_descriptor_the_replica_can_verify(
     finished_result,
     launcher,
     broker,
-    settings,  # noqa: F811
+    settings,
 ):
     settings.KAFKA_BOOTSTRAP_SERVERS = broker.bootstrap_servers
     first, second = finished_result(), finished_result()
@@ -66,7 +77,7 @@ def test_swap_fails_and_is_not_recorded_when_kafka_does_not_take_the_update(
     client,
     finished_result,
     launcher,
-    settings,  # noqa: F811
+    settings,
 ):
     first, second = finished_result(), finished_result()
     created = client.post("/api/v1/inferences/", body(first), format="json").json()
@@ -82,7 +93,7 @@ def test_a_refused_update_is_shown_as_an_error_and_the_acks_per_replica(
     client,
     workload_client,
     finished_result,
-    launcher,  # noqa: F811
+    launcher,
 ):
     created = client.post("/api/v1/inferences/", body(finished_result()), format="json").json()
     url = f"/api/v1/inferences/{created['id']}/"
