@@ -173,4 +173,33 @@ def test_a_chain_deployed_as_one_action_answers_at_the_edge_and_in_the_cloud(pla
     assert 0 < sent_up < N_INFER, f"{sent_up} of {N_INFER} went up to the cloud"
 
     for inference in chain:
-        assert platform.api("POST", f"inferences/{inference['id']}/stop/")["status"] == "stopped"
+        stopped = platform.api("POST", f"inferences/{inference['id']}/stop/")
+        assert stopped["status"] == "stopped" and stopped["live"]["replicas_reporting"] == 0
+
+    # an inference that exits on every start (a Keras runtime for a PyTorch model: no
+    # model.keras) is not "running": the reconciler fails it as crashing, with its last error
+    crashing = platform.api(
+        "POST",
+        "inferences/",
+        json={
+            "result": leader,
+            "input_format": "RAW",
+            "input_config": {"data_type": "float32", "data_reshape": "8 8"},
+            "input_topic": f"{prefix}crash-in-{tag}",
+            "output_topic": f"{prefix}crash-out-{tag}",
+            "upper_topic": f"{prefix}crash-up-{tag}",
+            "limit": 0.5,
+            "runtime": "keras",
+        },
+    )
+    failed = poll(
+        lambda: platform.api("GET", f"inferences/{crashing['id']}/"),
+        lambda i: i["status"] == "failed",
+        timeout=120,
+        interval=2,
+    )
+    assert failed["error"].startswith("crashing: "), failed["error"]
+    assert "last error: " in failed["error"], failed["error"]
+    platform.wait_workload(
+        f"inference-{crashing['id']}", lambda s: s.state in ("stopped", "unknown"), timeout=30
+    )
