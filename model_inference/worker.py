@@ -227,7 +227,12 @@ class InferenceWorker:
         if self.updates is not None:
             # the last descriptor that loads is the version to serve (a restarted replica
             # resumes with it); none yet: the source's model
-            for desc in reversed(self.updates.read_all()):
+            try:
+                published = self.updates.read_all()
+            except Exception as exc:  # noqa: BLE001 - e.g. Kafka not up yet: the watcher retries
+                log.warning("could not read the model updates topic: %s", exc)
+                published = []
+            for desc in reversed(published):
                 try:
                     self.model = self._load_descriptor(desc)
                 except Exception as exc:  # noqa: BLE001
