@@ -111,3 +111,38 @@ def test_worker_shadow_topic_and_live_agreement(broker, unique_topic, onnx_artif
     assert {o["candidate"] for o in shadows} == {"shadow"}
     assert report["mode"] == "shadow" and report["version"] == 2 and report["records"] == n
     assert 0.0 <= report["agreement"] <= 1.0 and report["mean_abs_diff"] > 0
+
+
+def test_worker_canary_answers_the_keys_of_its_share(
+    broker, unique_topic, onnx_artifact, artifact2
+):
+    src, out = unique_topic, f"{unique_topic}.out"
+    topics(broker, src, out)
+    n = 2000
+    keys = [f"user-{i}".encode() for i in range(n)]
+    produce(broker, src, [v.tobytes() for v in images(n, seed=9)], keys=keys)
+    worker = ThreadWorker(
+        make_worker(
+            broker,
+            onnx_artifact,
+            src,
+            out,
+            batch_size=128,
+            candidate={"mode": "canary", "artifact_dir": str(artifact2), "share": 0.3},
+        )
+    ).start()
+    try:
+        records = read_topics(broker, [out], expected=n, timeout=60, settle=0.5)
+        assert wait_for(
+            lambda: (worker.worker.candidate_report() or {}).get("answered", 0) > 0, timeout=10
+        )
+        report = worker.worker.candidate_report()
+    finally:
+        worker.stop()
+    by_key = {m.key(): json.loads(m.value())["model_version"] for m in records}
+    assert len(by_key) == n
+    mask = canary_mask(keys, 0.3)
+    assert [by_key[k] for k in keys] == [2 if c else 1 for c in mask]
+    assert abs(sum(mask) / n - 0.3) <= 0.05 * 0.3
+    assert report["mode"] == "canary" and report["answered"] == int(mask.sum())
+    assert report["answered_share"] == pytest.approx(mask.mean(), abs=1e-3)
