@@ -196,7 +196,7 @@ export default function Visualization() {
           </Field>
           <Field label="…or an output topic" htmlFor="v-topic" hint="The output topic of one of your inferences.">
             <div className="actions" style={{ flexWrap: 'nowrap' }}>
-              <input id="v-topic" type="text" value={topicInput} onChange={(e) => setTopicInput(e.target.value)} placeholder={`${kafka.access?.topic_prefix ?? ''}my-model-out`} />
+              <input id="v-topic" type="text" value={topicInput} onChange={(e) => setTopicInput(e.target.value)} placeholder={`e.g. ${kafka.access?.topic_prefix ?? ''}my-model-out`} />
               <button type="button" className="btn" disabled={!topicInput.trim()} onClick={() => choose({ topic: topicInput.trim() })}>Watch</button>
             </div>
           </Field>
@@ -208,7 +208,7 @@ export default function Visualization() {
         <div className="card">
           <Field label="Display configuration (JSON)" htmlFor="v-config" errors={parsed.errors}
             hint={<>Optional. <code>type</code>: classification | regression; <code>labels</code>: [{'{id, label, color}'}]; <code>average_window</code>: predictions kept; <code>average_updated</code>: headline the window's average instead of the latest. Empty = classification over {width} classes.</>}>
-            <textarea id="v-config" rows={6} value={configText} placeholder={EXAMPLE} onChange={(e) => setConfigText(e.target.value)} />
+            <textarea id="v-config" rows={6} value={configText} placeholder={`For example:\n${EXAMPLE}`} onChange={(e) => setConfigText(e.target.value)} />
           </Field>
         </div>
       </div>
