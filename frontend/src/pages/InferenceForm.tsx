@@ -19,6 +19,10 @@ export interface InferenceDraft {
   max_wait_ms: string;
   runtime: string;
   delivery: string;
+  /** runtime 'external': the model server (Open Inference Protocol V2 or TF Serving REST) */
+  external_url?: string;
+  external_model?: string;
+  external_protocol?: string;
 }
 
 /** Suggested values; topics go inside the user's namespace when `prefix` is given (`alice.`). */
@@ -73,6 +77,10 @@ export function inferenceProblems(d: InferenceDraft, chain: boolean, prefix = ''
   if (!Number.isInteger(b) || b < 1 || b > 100000) p.batch_size = 'A whole number from 1 to 100,000.';
   const w = Number(d.max_wait_ms);
   if (!Number.isInteger(w) || w < 0 || w > 60000) p.max_wait_ms = 'A whole number of ms from 0 to 60,000.';
+  if (d.runtime === 'external') {
+    if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test((d.external_url ?? '').trim())) p.external_url = 'The model server, e.g. http://mlserver:8080.';
+    if (!/^[A-Za-z0-9_.-]{1,200}$/.test((d.external_model ?? '').trim())) p.external_model = 'The model name on the server.';
+  }
   return p;
 }
 
@@ -129,6 +137,9 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
         input_topic: d.input_topic.trim(), output_topic: d.output_topic.trim(), batch_size: Number(d.batch_size), max_wait_ms: Number(d.max_wait_ms), runtime: d.runtime,
         delivery: d.delivery,
       };
+      if (d.runtime === 'external') {
+        body.external = { url: (d.external_url ?? '').trim(), model_name: (d.external_model ?? '').trim(), protocol: d.external_protocol || 'v2' };
+      }
       if (chain) {
         body.upper_topic = d.upper_topic.trim();
         body.limit = Number(d.limit);
@@ -193,9 +204,26 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
               <select id="i-runtime" value={d.runtime} onChange={(e) => set('runtime', e.target.value)}>
                 <option value="onnx">ONNX Runtime</option>
                 <option value={r.framework === 'pytorch' ? 'pytorch' : 'keras'}>{r.framework === 'pytorch' ? 'PyTorch' : 'Keras'} (native)</option>
+                <option value="external">External model server</option>
               </select>
             </Field>
           </div>
+          {d.runtime === 'external' && (
+            <div className="row">
+              <Field label="Model server URL" htmlFor="i-ext-url" errors={fe('external_url')} hint="Each micro-batch is one request; an unreachable server pauses the inference (nothing lost).">
+                <input id="i-ext-url" value={d.external_url ?? ''} placeholder="e.g. http://mlserver:8080" onChange={(e) => set('external_url', e.target.value)} />
+              </Field>
+              <Field label="Model name" htmlFor="i-ext-model" errors={fe('external_model')}>
+                <input id="i-ext-model" value={d.external_model ?? ''} onChange={(e) => set('external_model', e.target.value)} />
+              </Field>
+              <Field label="Protocol" htmlFor="i-ext-protocol">
+                <select id="i-ext-protocol" value={d.external_protocol || 'v2'} onChange={(e) => set('external_protocol', e.target.value)}>
+                  <option value="v2">Open Inference Protocol V2 (MLServer, KServe, Triton)</option>
+                  <option value="tfserving">TF Serving REST</option>
+                </select>
+              </Field>
+            </div>
+          )}
           <div className="row">
             <Field label="Micro-batch size" htmlFor="i-batch" errors={fe('batch_size')}>
               <input id="i-batch" type="number" min={1} value={d.batch_size} onChange={(e) => set('batch_size', e.target.value)} />
