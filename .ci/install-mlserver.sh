@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install MLServer (Open Inference Protocol V2 model server, PyPI) into its own virtual
 # environment under a cache folder, for the external-runtime tests and bench (its pins conflict
-# with constraints.txt: protobuf, fastapi, numpy). Pins: .ci/mlserver-constraints.txt.
+# with constraints.txt: importlib-resources < 7 against our 7.1.0). Pins: .ci/mlserver-constraints.txt.
 # Idempotent. Prints the environment's bin folder on its last line.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
