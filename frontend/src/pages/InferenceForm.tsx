@@ -178,15 +178,15 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
             <textarea id="i-config" rows={5} value={d.input_config} onChange={(e) => set('input_config', e.target.value)} />
           </Field>
           <Field label="Input topic" htmlFor="i-in" errors={fe('input_topic')} hint={topicHint('Send records to predict here.')}>
-            <input id="i-in" type="text" value={d.input_topic} placeholder={`${prefix}my-model-in`} onChange={(e) => set('input_topic', e.target.value)} />
+            <input id="i-in" type="text" value={d.input_topic} placeholder={`e.g. ${prefix}my-model-in`} onChange={(e) => set('input_topic', e.target.value)} />
           </Field>
           <Field label="Output topic" htmlFor="i-out" errors={fe('output_topic')} hint={topicHint('Predictions arrive here as JSON {"values": [...]}.')}>
-            <input id="i-out" type="text" value={d.output_topic} placeholder={`${prefix}my-model-out`} onChange={(e) => set('output_topic', e.target.value)} />
+            <input id="i-out" type="text" value={d.output_topic} placeholder={`e.g. ${prefix}my-model-out`} onChange={(e) => set('output_topic', e.target.value)} />
           </Field>
           {chain && (
             <div className="row">
               <Field label="Upper topic" htmlFor="i-up" errors={fe('upper_topic')} hint={topicHint('Records this sub-model is unsure about go on here, to the upper model.')}>
-                <input id="i-up" type="text" value={d.upper_topic} placeholder={`${prefix}my-model-up`} onChange={(e) => set('upper_topic', e.target.value)} />
+                <input id="i-up" type="text" value={d.upper_topic} placeholder={`e.g. ${prefix}my-model-up`} onChange={(e) => set('upper_topic', e.target.value)} />
               </Field>
               <Field label="Limit" htmlFor="i-limit" errors={fe('limit')} hint="Below this confidence a record goes up.">
                 <input id="i-limit" type="number" step="0.01" min={0} max={1} value={d.limit} onChange={(e) => set('limit', e.target.value)} />

@@ -90,7 +90,7 @@ describe('inference form in the user\'s namespace', () => {
     const onSubmit = vi.fn().mockResolvedValue(undefined);
     renderForm(onSubmit);
     expect((screen.getByLabelText('Input topic') as HTMLInputElement).value).toBe('alice.digits-net-9-in');
-    expect((screen.getByLabelText('Output topic') as HTMLInputElement).placeholder).toBe('alice.my-model-out');
+    expect((screen.getByLabelText('Output topic') as HTMLInputElement).placeholder).toBe('e.g. alice.my-model-out');
     fireEvent.click(screen.getByRole('button', { name: /Deploy inference/ }));
     await waitFor(() => expect(onSubmit).toHaveBeenCalled());
     expect(onSubmit.mock.calls[0][0]).toMatchObject({ input_topic: 'alice.digits-net-9-in', output_topic: 'alice.digits-net-9-out' });
