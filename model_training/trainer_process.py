@@ -149,6 +149,9 @@ def copy_artifacts(source_root: Path, parts: list[str], dest: Path, budget: list
 class TrainerProcess:
     """One sandboxed trainer for one run (kept across the windows of incremental training)."""
 
+    #: the module the jail runs (``model_training.federated.sandboxed_site`` adds commands)
+    module = "model_training.sandboxed"
+
     def __init__(
         self,
         job: TrainingJob,
@@ -198,7 +201,7 @@ class TrainerProcess:
             [
                 "python",
                 "-m",
-                "model_training.sandboxed",
+                self.module,
                 "--job-dir",
                 str(self.job_dir),
                 "--input-dir",
@@ -485,6 +488,41 @@ class TrainerProcess:
         try:
             return _metrics(done.get("last"), self.n, "fit"), float(done.get("training_time"))
         except (protocol.ProtocolError, TypeError, ValueError) as exc:
+            raise self._fail(TrainerFailed(f"the trainer broke the protocol: {exc}")) from None
+
+    def pseudo_label(
+        self,
+        data: str,
+        train: tuple[int, int],
+        val: tuple[int, int] | None,
+        unlabelled: str,
+        *,
+        rounds: int,
+        threshold: float,
+        epoch_offset: int = 0,
+    ) -> tuple[list[dict[str, float]], list[dict[str, int]], float]:
+        """Semi-supervised rounds in the trainer (see ``sandboxed.Trainer.pseudo_label``):
+        the last metrics (empty when no sample was confident enough), per round the number
+        of pseudo-labelled samples, and the training time."""
+        done = self.call(
+            "pseudo_label",
+            data=data,
+            train=train,
+            val=val,
+            unlabelled=unlabelled,
+            rounds=int(rounds),
+            threshold=float(threshold),
+            epoch_offset=epoch_offset,
+        )
+        try:
+            raw = done.get("last") or []
+            last = _metrics(raw, self.n, "pseudo_label") if raw else []
+            rounds_done = [
+                {"round": int(r["round"]), "pseudo_labelled": int(r["pseudo_labelled"])}
+                for r in done.get("rounds") or []
+            ]
+            return last, rounds_done, float(done.get("training_time"))
+        except (protocol.ProtocolError, TypeError, ValueError, KeyError) as exc:
             raise self._fail(TrainerFailed(f"the trainer broke the protocol: {exc}")) from None
 
     def evaluate(
