@@ -115,8 +115,20 @@ def run_user_code(imports: str, code: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": MODEL_NAMESPACE, "__builtins__": builtins}
     for section in SECTIONS:
         text = sources.text[section]
+        filename = FILENAMES[section]
         try:
-            compiled = compile(text, FILENAMES[section], "exec", dont_inherit=True)
+            compiled = compile(text, filename, "exec", dont_inherit=True)
+            # The original Kafka-ML's convention: model code whose last statement is the model
+            # expression (it prepended ``model = ``). Split that expression off on the AST so
+            # its value can become ``model`` when the code defines no ``model`` itself.
+            last_expr = None
+            if section == "code":
+                tree = ast.parse(text, filename)
+                if tree.body and isinstance(tree.body[-1], ast.Expr):
+                    last_expr = compile(
+                        ast.Expression(tree.body.pop().value), filename, "eval", dont_inherit=True
+                    )
+                    compiled = compile(tree, filename, "exec", dont_inherit=True)
         except SyntaxError as exc:
             raise error_from_exception(exc, sources) from None
         except ValueError as exc:  # e.g. source code string cannot contain null bytes
@@ -125,6 +137,10 @@ def run_user_code(imports: str, code: str) -> dict[str, Any]:
             ) from None
         try:
             exec(compiled, namespace)  # noqa: S102 - running user code is this module's purpose
+            if last_expr is not None:
+                value = eval(last_expr, namespace)  # noqa: S307 - the user's own last line
+                if "model" not in namespace:
+                    namespace["model"] = value
         except (Exception, SystemExit, SandboxLimit) as exc:
             raise error_from_exception(exc, sources, section) from None
     namespace["__kafkaml_sources__"] = sources
