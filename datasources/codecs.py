@@ -15,6 +15,10 @@ protocol (``docs/protocol.md``) have exactly one implementation:
     value = a JSON array (nested for tensors) or an object; key = the label as JSON.
     ``input_config``: ``data_reshape``, ``fields`` (key order for objects), optional
     ``data_type`` / ``label_type``.
+``TELEGRAF_STR_JSON``
+    value = one metric of Telegraf's JSON output (``{"fields": {...}, "name", "tags",
+    "timestamp"}``); the sample is the vector of the configured ``fields``; key as ``JSON``.
+    ``input_config``: ``fields``, optional ``name``, ``data_type``, ``data_reshape``.
 
 Usage::
 
@@ -43,6 +47,7 @@ __all__ = [
     "JsonCodec",
     "RawCodec",
     "RecordDecodeError",
+    "TelegrafJsonCodec",
     "available_formats",
     "get_codec",
     "parse_dtype",
@@ -736,7 +741,9 @@ class JsonCodec(Codec):
         return arr
 
     def _decode_one(self, value: Any) -> np.ndarray:
-        arr = self._to_array(self._parse(value), self.dtype, "value")
+        return self._reshaped(self._to_array(self._parse(value), self.dtype, "value"))
+
+    def _reshaped(self, arr: np.ndarray) -> np.ndarray:
         if self._reshape is not None:
             if arr.size != math.prod(self._reshape):
                 raise RecordDecodeError(
@@ -762,6 +769,80 @@ class JsonCodec(Codec):
         if arr.dtype.kind == "f" and arr.dtype != np.float32:
             arr = arr.astype(np.float32)
         return arr
+
+
+# ---------------------------------------------------------------------------------------------
+# TELEGRAF_STR_JSON
+# ---------------------------------------------------------------------------------------------
+
+
+class TelegrafJsonCodec(JsonCodec):
+    """Telegraf's JSON output (``data_format = "json"``), one metric per record::
+
+        {"fields": {"temp": 21.5, "hum": "40"}, "name": "sensor",
+         "tags": {"host": "edge-1"}, "timestamp": 1700000000}
+
+    The sample is the vector of the configured ``fields`` (names inside the metric's
+    ``fields`` object, in that order; default: every field, sorted by name). Values may be
+    numbers, booleans or numeric strings (Telegraf's string fields). ``name`` (optional) keeps
+    only metrics of that measurement name: another name is a bad record. Labels, when training,
+    are JSON in the record key as with ``JSON``. ``data_type`` / ``data_reshape`` / ``label_type``
+    apply as with ``JSON``.
+    """
+
+    format = "TELEGRAF_STR_JSON"
+
+    def __init__(self, input_config: Mapping[str, Any] | str | None = None):
+        super().__init__(input_config)
+        name = self.input_config.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ValueError("input_config name must be a string (the Telegraf measurement name)")
+        self.measurement: str | None = name or None
+
+    def encode(self, sample: Any, *, tags: Mapping[str, str] | None = None) -> bytes:
+        """A Telegraf metric holding ``sample`` (a mapping, or a vector for the ``fields``)."""
+        if isinstance(sample, Mapping):
+            values = dict(sample)
+        else:
+            flat = np.asarray(sample).reshape(-1).tolist()
+            names = self.fields or [f"field_{i}" for i in range(len(flat))]
+            if len(names) != len(flat):
+                raise ValueError(f"data: {len(flat)} values for the {len(names)} fields {names}")
+            values = dict(zip(names, flat, strict=True))
+        metric = {
+            "fields": values,
+            "name": self.measurement or "kafkaml",
+            "tags": dict(tags or {}),
+            "timestamp": 0,
+        }
+        return _json_dumps(metric)
+
+    @staticmethod
+    def _number(name: str, value: Any) -> float | int:
+        if isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise RecordDecodeError(-1, f"field {name!r} is not numeric: {value!r}")
+
+    def _decode_one(self, value: Any) -> np.ndarray:
+        metric = self._parse(value)
+        if not isinstance(metric, Mapping) or not isinstance(metric.get("fields"), Mapping):
+            raise RecordDecodeError(-1, "not a Telegraf JSON metric (no 'fields' object)")
+        if self.measurement is not None and metric.get("name") != self.measurement:
+            raise RecordDecodeError(
+                -1, f"metric name {metric.get('name')!r} is not {self.measurement!r}"
+            )
+        fields = metric["fields"]
+        names = self.fields if self.fields is not None else sorted(fields)
+        missing = [n for n in names if n not in fields]
+        if missing:
+            raise RecordDecodeError(-1, f"metric lacks the fields {missing}")
+        vector = [self._number(n, fields[n]) for n in names]
+        return self._reshaped(self._to_array(vector, self.dtype, "value"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -801,3 +882,4 @@ def get_codec(input_format: str, input_config: Mapping[str, Any] | str | None = 
 register_codec("RAW", RawCodec)
 register_codec("AVRO", AvroCodec)
 register_codec("JSON", JsonCodec)
+register_codec("TELEGRAF_STR_JSON", TelegrafJsonCodec)

@@ -22,7 +22,7 @@ from typing import Any
 
 DEFAULT_CONTROL_TOPIC = "KAFKA_ML_CONTROL_TOPIC"
 CONTROL_TOPIC_ENV = "KAFKAML_CONTROL_TOPIC"
-FORMATS = ("RAW", "AVRO", "JSON")
+FORMATS = ("RAW", "AVRO", "JSON", "TELEGRAF_STR_JSON")
 KEY_BYTES = 8  # what this library writes; any length is read
 MAX_DEPLOYMENT_ID = 2**64 - 1
 
@@ -228,7 +228,7 @@ def _format(value: Any) -> str:
     name = value.upper() if isinstance(value, str) else None
     if name not in FORMATS:
         raise ControlMessageError(
-            "input_format", f"'input_format' must be one of RAW, AVRO, JSON, got {value!r}"
+            "input_format", f"'input_format' must be one of {', '.join(FORMATS)}, got {value!r}"
         )
     return name
 

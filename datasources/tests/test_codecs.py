@@ -141,7 +141,7 @@ def test_raw_needs_data_type():
 
 
 def test_registry():
-    assert available_formats() == ["AVRO", "JSON", "RAW"]
+    assert available_formats() == ["AVRO", "JSON", "RAW", "TELEGRAF_STR_JSON"]
     assert isinstance(get_codec("raw", '{"data_type": "uint8"}'), RawCodec)
     with pytest.raises(ValueError, match="unknown input format"):
         get_codec("PROTOBUF", {})
