@@ -79,8 +79,9 @@ def write_metadata(
         "output_kind": prediction_output_kind(onnx_path, len(outputs) == 2),
         "input_format": input_format,
         "input_config": input_config,
-        "files": {"native": exported.native, "onnx": "model.onnx"},
+        "files": {"native": exported.native, "onnx": "model.onnx", **exported.files},
         "onnx_max_abs_diff": diff,
+        **exported.info,
         **(extra or {}),
     }
     (exported.directory / "metadata.json").write_text(json.dumps(metadata, indent=2))

@@ -213,6 +213,13 @@ class Trainer:
         target.mkdir(parents=True, exist_ok=False)
         sample = np.asarray(self.split(cmd["data"], cmd["sample"]).x)
         exported = self.trainer.export(target, sample)
+        # further formats (h5, state_dict, TensorFlow Lite): calibrated on training rows
+        # ``representative`` and evaluated on the test rows ``test`` when the worker sends them
+        representative = sample
+        if cmd.get("representative"):
+            representative = np.asarray(self.split(cmd["data"], cmd["representative"]).x)
+        test = self.split(cmd["data"], cmd["test"]) if cmd.get("test") else None
+        self.trainer.export_formats(exported, representative, test)
         extras = list(cmd.get("extras") or [])
         for i, item in enumerate(exported):
             write_metadata(

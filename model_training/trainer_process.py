@@ -545,14 +545,20 @@ class TrainerProcess:
         input_format: str,
         input_config: dict,
         extras: list[dict],
+        representative: tuple[int, int] | None = None,
+        test: tuple[int, int] | None = None,
     ) -> tuple[Path, list[Path]]:
         """Export every sub-model; returns a worker-private dir (the caller removes it) and the
-        copied artifact directory of each sub-model, edge first."""
+        copied artifact directory of each sub-model, edge first. ``representative`` (training
+        rows) calibrates the int8 TensorFlow Lite model, evaluated with the float one on
+        ``test``."""
         name = f"v{version}-{secrets.token_hex(4)}"
         self.call(
             "export",
             data=data,
             sample=sample,
+            representative=representative,
+            test=test,
             name=name,
             version=version,
             input_format=input_format,

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 8  # rows used to trace the models for export and to check the ONNX files
+REPRESENTATIVE_ROWS = 300  # training rows that calibrate the int8 TensorFlow Lite model
 DATA = "data"  # name of the bounded run's data set in the trainer's input dir
 
 
@@ -214,6 +215,8 @@ class TrainingWorker:
                 source,
                 data=DATA,
                 sample=(0, min(SAMPLE_ROWS, a)),
+                representative=(0, min(REPRESENTATIVE_ROWS, a)),
+                test=(b, n) if n > b else None,
                 version=1,
                 last=last,
                 test_metrics=test_metrics,
@@ -236,6 +239,8 @@ class TrainingWorker:
         matrices: list[Any],
         timings: dict[str, float],
         extra: dict | None = None,
+        representative: tuple[int, int] | None = None,
+        test: tuple[int, int] | None = None,
     ) -> None:
         """Have the trainer export every sub-model; upload each one's artifacts and summary
         to its result."""
@@ -258,6 +263,8 @@ class TrainingWorker:
             input_format=source.input_format,
             input_config=source.input_config,
             extras=extras,
+            representative=representative,
+            test=test,
         )
         try:
             for i, (directory, reporter) in enumerate(

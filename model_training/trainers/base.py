@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,10 @@ class Exported:
     native: str
     sample: np.ndarray
     reference: list[np.ndarray]
+    #: further downloadable files by kind (``h5``, ``state_dict``, ``tflite``, ...)
+    files: dict[str, str] = field(default_factory=dict)
+    #: further ``metadata.json`` entries (e.g. ``tflite``: conversions and their accuracies)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 class Trainer(abc.ABC):
@@ -73,6 +77,17 @@ class Trainer(abc.ABC):
         Returns one entry per sub-model, edge first. ``metadata.json`` is written by the
         caller (``model_training.artifacts``) from the ONNX graph.
         """
+
+    def export_formats(
+        self,
+        exported: list[Exported],
+        representative: np.ndarray,
+        test: Split | None,
+    ) -> None:
+        """Write further formats next to each exported sub-model (recording them in its
+        ``files``/``info``); ``representative``: training rows, ``test``: the test split.
+        A format that fails is recorded, not raised."""
+        return None
 
     @abc.abstractmethod
     def framework_version(self) -> str: ...

@@ -195,6 +195,31 @@ class KerasTrainer(Trainer):
                 current = np.asarray(to_upper, dtype="float32")
         return exported
 
+    def export_formats(self, exported, representative, test) -> None:
+        """``model.h5`` (legacy Keras HDF5) for every sub-model; TensorFlow Lite float and int8
+        for a single model, both evaluated on ``test`` (``tflite`` in the metadata)."""
+        for sub, item in zip(self.models, exported, strict=True):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # Keras calls HDF5 legacy
+                    sub.save(item.directory / "model.h5")
+                item.files["h5"] = "model.h5"
+            except Exception as exc:  # e.g. a subclassed model: recorded, not fatal
+                log.warning("no .h5 export: %s", exc)
+                (item.directory / "model.h5").unlink(missing_ok=True)
+                item.info["h5_error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        if self.distributed:
+            for item in exported:
+                item.info["tflite"] = {"skipped": "distributed chains are not converted"}
+            return
+        from model_training import tinyml
+
+        rows = np.asarray(representative[: tinyml.REPRESENTATIVE_ROWS], dtype="float32")
+        split = (np.asarray(test.x, dtype="float32"), np.asarray(test.y)) if test else None
+        files, info = tinyml.export(self.model, exported[0].directory, rows, split)
+        exported[0].files.update(files)
+        exported[0].info["tflite"] = info
+
     def framework_version(self) -> str:
         import tensorflow as tf
 

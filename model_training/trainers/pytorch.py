@@ -276,6 +276,13 @@ class TorchTrainer(Trainer):
                 current = to_upper.detach().to(torch.float32)
         return exported
 
+    def export_formats(self, exported, representative, test) -> None:
+        """``model_state_dict.pt``: ``torch.save(model.state_dict())`` of every sub-model, to
+        load into a fresh instance of the same code (``torch.load(weights_only=True)``)."""
+        for model, item in zip(self.models, exported, strict=True):
+            self.torch.save(model.state_dict(), item.directory / "model_state_dict.pt")
+            item.files["state_dict"] = "model_state_dict.pt"
+
     def framework_version(self) -> str:
         import ignite
 

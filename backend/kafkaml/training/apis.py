@@ -109,14 +109,28 @@ class ResultViewSet(
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("kind", str, enum=["native", "onnx", "metrics", "archive"]),
+            OpenApiParameter(
+                "kind",
+                str,
+                enum=[
+                    "native",
+                    "onnx",
+                    "h5",
+                    "state_dict",
+                    "tflite",
+                    "tflite_int8",
+                    "metrics",
+                    "archive",
+                ],
+            ),
             OpenApiParameter("version", int),
         ],
         responses={(200, "application/octet-stream"): bytes},
     )
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
-        """The trained model: native format, ONNX, the metrics as JSON, or the whole archive."""
+        """The trained model: native format, ONNX, Keras .h5, PyTorch state_dict, TensorFlow
+        Lite (float, int8), the metrics as JSON, or the whole archive."""
         from .artifacts import artifact_file
 
         result = self.get_object()

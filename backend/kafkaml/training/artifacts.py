@@ -19,12 +19,16 @@ def read_member(tar: tarfile.TarFile, filename: str) -> bytes | None:
     return None
 
 
+#: single files a download may ask for (``metadata.json``'s ``files``), besides ``archive``
+FILE_KINDS = ("native", "onnx", "h5", "state_dict", "tflite", "tflite_int8")
+
+
 def artifact_file(artifact: ModelArtifact, kind: str):
-    """(file object, filename) for ``archive``, ``native`` or ``onnx``."""
+    """(file object, filename) for ``archive`` or one of ``FILE_KINDS``."""
     if kind == "archive":
         return artifact.archive.open("rb"), f"v{artifact.version}.tar.gz"
     files = artifact.metadata.get("files") or {}
-    if kind not in ("native", "onnx") or kind not in files:
+    if kind not in FILE_KINDS or kind not in files:
         raise ApplicationError(
             f"No {kind!r} file in this artifact.",
             errors={"kind": [f"Have: {sorted(files)}"]},
