@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=int(os.environ.get("KAFKAML_SESSION_TIMEOUT_MS", "6000")),
     )
+    for side in ("input", "output", "upper"):
+        p.add_argument(
+            f"--{side}-bootstrap-servers",
+            help=f"the Kafka cluster of the {side} topic when it is not the platform's "
+            "(edge/fog/cloud on different clusters; the platform's security settings apply)",
+        )
     p.add_argument("--no-create-topics", action="store_true")
     p.add_argument(
         "--input-partitions",
@@ -142,6 +148,9 @@ def _backend_settings(args, client) -> dict:
         "delivery": info.get("delivery") or None,
         "external": info.get("external") or {},
         "updates_topic": info.get("models_topic") or None,
+        "input_bootstrap_servers": info.get("input_bootstrap_servers") or None,
+        "output_bootstrap_servers": info.get("output_bootstrap_servers") or None,
+        "upper_bootstrap_servers": info.get("upper_bootstrap_servers") or None,
     }
 
 
@@ -249,6 +258,9 @@ def make_worker(argv: list[str] | None = None) -> InferenceWorker:
         cluster_timeout_s=args.cluster_timeout,
         external=json.loads(args.external) if args.external else settings.get("external") or {},
         candidate=json.loads(args.candidate) if args.candidate else {},
+        input_bootstrap_servers=pick("input_bootstrap_servers"),
+        output_bootstrap_servers=pick("output_bootstrap_servers"),
+        upper_bootstrap_servers=pick("upper_bootstrap_servers"),
     )
     updates = None
     updates_topic = pick("updates_topic")

@@ -115,10 +115,26 @@ class WorkerConfig:
     # shadow / canary (standalone): {"mode": "shadow"|"canary", "share", "shadow_topic",
     # "artifact_dir"}; in backend mode the inference's "candidate" is followed instead
     candidate: dict = field(default_factory=dict)
+    # edge / fog / cloud on different clusters: where the input is read, where the outputs (and
+    # dead letters, shadow outputs) are written, and where the upper topic is; None: the
+    # platform's cluster (bootstrap_servers). Security settings are the platform's for all.
+    input_bootstrap_servers: str | None = None
+    output_bootstrap_servers: str | None = None
+    upper_bootstrap_servers: str | None = None
 
     def __post_init__(self) -> None:
         if self.delivery not in DELIVERY_MODES:
             raise ValueError(f"delivery must be one of {', '.join(DELIVERY_MODES)}")
+        if self.exactly_once and len({self.input_servers, self.output_servers}) > 1:
+            raise ValueError(
+                "exactly_once needs the input and output on one Kafka cluster (a transaction "
+                "cannot span clusters)"
+            )
+        if self.exactly_once and self.upper_topic and self.upper_servers != self.output_servers:
+            raise ValueError(
+                "exactly_once needs the upper topic on the output's Kafka cluster (a "
+                "transaction cannot span clusters)"
+            )
         if self.batch_size < 1:
             raise ValueError("batch size must be at least 1")
         if self.max_wait_ms < 0:
@@ -133,6 +149,23 @@ class WorkerConfig:
     @property
     def exactly_once(self) -> bool:
         return self.delivery == EXACTLY_ONCE
+
+    @property
+    def input_servers(self) -> str:
+        return self.input_bootstrap_servers or self.bootstrap_servers
+
+    @property
+    def output_servers(self) -> str:
+        return self.output_bootstrap_servers or self.bootstrap_servers
+
+    @property
+    def upper_servers(self) -> str:
+        return self.upper_bootstrap_servers or self.output_servers
+
+    @property
+    def separate_upper(self) -> bool:
+        """The upper topic is on another cluster than the outputs: a producer of its own."""
+        return bool(self.upper_topic) and self.upper_servers != self.output_servers
 
 
 def _candidate_stats() -> dict:
@@ -197,6 +230,7 @@ class InferenceWorker:
         self._last_input = time.monotonic()
         self.consumer = None
         self.producer = None
+        self.upper_producer = None  # only when the upper topic is on another cluster
         # exactly-once: the open transaction and the input positions its outputs answer
         self._txn_open = False
         self._txn_offsets: dict[int, int] = {}
@@ -315,7 +349,7 @@ class InferenceWorker:
         if not self.config.create_topics:
             return
         try:
-            ensure_topics({topic: 1}, bootstrap=self.config.bootstrap_servers, timeout=15)
+            ensure_topics({topic: 1}, bootstrap=self.config.output_servers, timeout=15)
         except Exception as exc:  # noqa: BLE001 - rely on auto-creation
             log.warning("could not check/create topic %s: %s", topic, exc)
 
@@ -484,7 +518,7 @@ class InferenceWorker:
     def _consumer_config(self) -> dict:
         c = self.config
         conf = {
-            **client_config(c.bootstrap_servers),  # + KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*...
+            **client_config(c.input_servers),  # + KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*...
             "group.id": c.group_id,
             "client.id": f"kafkaml-inference-{c.replica}",
             "enable.auto.commit": False,
@@ -504,11 +538,11 @@ class InferenceWorker:
         conf.update(c.consumer_overrides)
         return conf
 
-    def _producer_config(self) -> dict:
+    def _producer_config(self, servers: str | None = None) -> dict:
         c = self.config
         conf = {
             # acks=all + idempotence, + KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*...
-            **producer_config(c.bootstrap_servers),
+            **producer_config(servers or c.output_servers),
             "client.id": f"kafkaml-inference-{c.replica}",
             "linger.ms": 1,
             "batch.num.messages": 10000,
@@ -580,14 +614,19 @@ class InferenceWorker:
 
     def _ensure_topics(self) -> None:
         c = self.config
-        wanted = {c.output_topic: 1, dlq_topic(c.input_topic): 1, c.input_topic: c.input_partitions}
+        per_cluster: dict[str, dict[str, int]] = {}
+        per_cluster.setdefault(c.input_servers, {})[c.input_topic] = c.input_partitions
+        outputs = per_cluster.setdefault(c.output_servers, {})
+        outputs[c.output_topic] = 1
+        outputs[dlq_topic(c.input_topic)] = 1
         if c.upper_topic:
-            wanted[c.upper_topic] = c.input_partitions
-        try:
-            for topic in ensure_topics(wanted, bootstrap=c.bootstrap_servers, timeout=15):
-                log.info("created topic %s", topic)
-        except Exception as exc:  # noqa: BLE001 - no admin rights: rely on auto-creation
-            log.warning("could not check/create topics: %s", exc)
+            per_cluster.setdefault(c.upper_servers, {})[c.upper_topic] = c.input_partitions
+        for servers, wanted in per_cluster.items():
+            try:
+                for topic in ensure_topics(wanted, bootstrap=servers, timeout=15):
+                    log.info("created topic %s on %s", topic, servers)
+            except Exception as exc:  # noqa: BLE001 - no admin rights: rely on auto-creation
+                log.warning("could not check/create topics on %s: %s", servers, exc)
 
     def _on_assign(self, consumer, partitions) -> None:
         self._assignment = list(partitions)
@@ -654,6 +693,8 @@ class InferenceWorker:
         if c.create_topics:
             self._ensure_topics()
         self.producer = Producer(self._producer_config())
+        if c.separate_upper:
+            self.upper_producer = Producer(self._producer_config(c.upper_servers))
         if c.exactly_once:
             # registers the transactional.id with its coordinator and aborts what a previous
             # instance with the same id left open (fencing it)
@@ -747,6 +788,8 @@ class InferenceWorker:
             if producer is None:
                 return
             try:
+                if self.upper_producer is not None:
+                    self.upper_producer.poll(0)
                 producer.poll(0.05)
             except KafkaException as exc:  # a fatal producer error, also given to error_cb
                 self._on_producer_fatal(exc.args[0])
@@ -845,7 +888,9 @@ class InferenceWorker:
         if result.upper_index:
             for i, value in zip(result.upper_index, result.upper_values, strict=True):
                 m = good[i]
-                self._produce_blocking(c.upper_topic, value, m.key(), m.headers(), cb)
+                self._produce_blocking(
+                    c.upper_topic, value, m.key(), m.headers(), cb, self.upper_producer
+                )
         if result.errors:
             dlq = dlq_topic(c.input_topic)
             for i, reason in result.errors.items():
@@ -900,16 +945,17 @@ class InferenceWorker:
                 return
         self._stop.wait(delay)
 
-    def _produce_blocking(self, topic, value, key, headers, cb) -> None:
+    def _produce_blocking(self, topic, value, key, headers, cb, producer=None) -> None:
+        producer = producer or self.producer
         while True:
             try:
                 if headers is None:
-                    self.producer.produce(topic, value, key, -1, cb)
+                    producer.produce(topic, value, key, -1, cb)
                 else:
-                    self.producer.produce(topic, value, key, -1, cb, headers=headers)
+                    producer.produce(topic, value, key, -1, cb, headers=headers)
                 return
             except BufferError:  # local queue full: wait for deliveries
-                self.producer.poll(0.01)
+                producer.poll(0.01)
 
     def _delivery_callback(self, batch: _Batch):
         exactly_once = self.config.exactly_once
@@ -1109,6 +1155,8 @@ class InferenceWorker:
         """Wait until every produced record is acknowledged (or one failed for good)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._fatal is None:
+            if self.upper_producer is not None:
+                self.upper_producer.flush(min(1.0, max(0.0, deadline - time.monotonic())))
             self.producer.flush(min(1.0, max(0.0, deadline - time.monotonic())))
             self._complete()
             if not self._batches:
@@ -1206,7 +1254,7 @@ class InferenceWorker:
                     log.warning("consumer close: %s", exc)
             self._maybe_report(force=True)
             # drop the clients: a lingering producer keeps reconnecting to a stopped broker
-            self.producer = self.consumer = None
+            self.producer = self.consumer = self.upper_producer = None
             if self.model is not None and self.model.runtime is not None:
                 self.model.runtime.close()
             if self.source is not None:

@@ -28,11 +28,17 @@ class Inference(models.Model):
         TrainingResult, on_delete=models.PROTECT, related_name="served_inferences"
     )
     replicas = models.PositiveSmallIntegerField(default=1)
-    input_format = models.CharField(max_length=10)
+    input_format = models.CharField(max_length=20)
     input_config = models.JSONField(default=dict, blank=True)
     input_topic = models.CharField(max_length=249)
     output_topic = models.CharField(max_length=249)
     upper_topic = models.CharField(max_length=249, blank=True, default="")
+    # edge / fog / cloud on different clusters: "host:port,..." of the cluster each topic is
+    # on; blank: the platform's cluster (docs/inference.md)
+    input_bootstrap_servers = models.CharField(max_length=1000, blank=True, default="")
+    output_bootstrap_servers = models.CharField(max_length=1000, blank=True, default="")
+    upper_bootstrap_servers = models.CharField(max_length=1000, blank=True, default="")
+    gpus = models.PositiveSmallIntegerField(default=0)  # per replica
     limit = models.FloatField(null=True, blank=True)
     batch_size = models.PositiveIntegerField(default=256)
     max_wait_ms = models.PositiveIntegerField(default=20)

@@ -1,3 +1,5 @@
+import re
+
 from rest_framework import serializers
 
 from kafkaml.catalog.serializers import OwnedPrimaryKeyField
@@ -29,6 +31,41 @@ class ExternalInput(serializers.Serializer):
     max_batch = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
 
 
+_HOST_PORT = re.compile(
+    r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?):(\d{1,5})$"
+)
+
+
+def normalize_bootstrap_servers(value: str) -> str:
+    """``host:port[,host:port...]`` (spaces allowed after commas) -> ``host:port,host:port``;
+    blank stays blank (the platform's cluster). Raises ``ValidationError``."""
+    text = (value or "").strip()
+    if not text:
+        return ""
+    servers = []
+    for item in text.split(","):
+        item = item.strip()
+        match = _HOST_PORT.match(item)
+        if not match or not 0 < int(match.group(2)) < 65536:
+            raise serializers.ValidationError(
+                f"{item!r} is not host:port (e.g. edge-kafka:9092; several: a:9092,b:9092)."
+            )
+        servers.append(item)
+    return ",".join(servers)
+
+
+class BootstrapServersField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 1000)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("default", "")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        return normalize_bootstrap_servers(super().to_internal_value(data))
+
+
 class CandidateInput(serializers.Serializer):
     """Shadow or canary: a second model version on the inference's input topic."""
 
@@ -50,7 +87,7 @@ class CandidateInput(serializers.Serializer):
 class InferenceInput(serializers.Serializer):
     result = OwnedPrimaryKeyField(queryset=TrainingResult.objects.all())
     replicas = serializers.IntegerField(min_value=1, max_value=64, default=1)
-    input_format = serializers.ChoiceField(choices=["RAW", "AVRO", "JSON"])
+    input_format = serializers.ChoiceField(choices=["RAW", "AVRO", "JSON", "TELEGRAF_STR_JSON"])
     input_config = serializers.JSONField(required=False, default=dict)
     input_topic = serializers.CharField(max_length=249)
     output_topic = serializers.CharField(max_length=249)
@@ -71,6 +108,18 @@ class InferenceInput(serializers.Serializer):
         default=Delivery.AT_LEAST_ONCE,
         help_text="at_least_once (default) or exactly_once: Kafka transactions, the output read "
         "with isolation.level=read_committed; not on the embedded broker.",
+    )
+    input_bootstrap_servers = BootstrapServersField(
+        help_text="the Kafka cluster of the input topic (host:port,...); blank: the platform's"
+    )
+    output_bootstrap_servers = BootstrapServersField(
+        help_text="the Kafka cluster of the output topic; blank: the platform's"
+    )
+    upper_bootstrap_servers = BootstrapServersField(
+        help_text="the Kafka cluster of the upper topic; blank: the output's"
+    )
+    gpus = serializers.IntegerField(
+        min_value=0, max_value=16, default=0, help_text="GPUs per replica"
     )
 
     def validate_input_config(self, value):
@@ -98,7 +147,7 @@ class ChainInput(serializers.Serializer):
         queryset=TrainingResult.objects.all(), help_text="any result of the chain (its leader)"
     )
     replicas = serializers.IntegerField(min_value=1, max_value=64, default=1)
-    input_format = serializers.ChoiceField(choices=["RAW", "AVRO", "JSON"])
+    input_format = serializers.ChoiceField(choices=["RAW", "AVRO", "JSON", "TELEGRAF_STR_JSON"])
     input_config = serializers.JSONField(required=False, default=dict)
     input_topic = serializers.CharField(max_length=249)
     output_topic = serializers.CharField(max_length=249)
@@ -161,6 +210,10 @@ class InferenceOutput(serializers.ModelSerializer):
             "max_wait_ms",
             "runtime",
             "delivery",
+            "input_bootstrap_servers",
+            "output_bootstrap_servers",
+            "upper_bootstrap_servers",
+            "gpus",
             "status",
             "status_history",
             "error",

@@ -71,6 +71,49 @@ def _input_shape(result: TrainingResult, version: int):
     return inputs[0].get("shape")
 
 
+def _servers(value: str) -> frozenset[str]:
+    """One cluster's identity: its set of bootstrap servers (blank: the platform's)."""
+    text = value or settings.KAFKA_BOOTSTRAP_SERVERS or ""
+    return frozenset(s.strip() for s in text.split(",") if s.strip())
+
+
+CROSS_CLUSTER_EXACTLY_ONCE = (
+    "Exactly-once delivery needs the input and the outputs (and the upper topic) on one Kafka "
+    "cluster: a Kafka transaction cannot span clusters. Use at_least_once, or the same cluster."
+)
+
+
+def _check_clusters(fields: dict) -> None:
+    """Edge/fog/cloud on different clusters: refuse what cannot work (400)."""
+    if fields.get("upper_bootstrap_servers") and not fields.get("upper_topic"):
+        raise ApplicationError(
+            "An upper cluster needs an upper topic.",
+            errors={"upper_bootstrap_servers": ["Only with an upper topic."]},
+        )
+    if fields.get("delivery") != Delivery.EXACTLY_ONCE:
+        return
+    output = fields.get("output_bootstrap_servers") or ""
+    clusters = {_servers(fields.get("input_bootstrap_servers") or ""), _servers(output)}
+    if fields.get("upper_topic"):
+        clusters.add(_servers(fields.get("upper_bootstrap_servers") or output))
+    if len(clusters) > 1:
+        raise ApplicationError(
+            CROSS_CLUSTER_EXACTLY_ONCE, errors={"delivery": [CROSS_CLUSTER_EXACTLY_ONCE]}
+        )
+
+
+def _check_gpus(owner, gpus: int, replicas: int, exclude: Inference | None = None) -> None:
+    """GPUs per replica count against the user's cap with their training workloads'."""
+    if not gpus:
+        return
+    from kafkaml.training.selectors import user_gpus_in_use
+
+    workloads.gpu_quota_check(
+        requested=gpus * replicas,
+        in_use=user_gpus_in_use(owner=owner, exclude_inference=exclude),
+    )
+
+
 def _check_input_config(input_format: str, input_config, model_shape) -> None:
     """Refuse (400 on ``input_config``) a config that cannot decode into the model's input:
     the worker would exit on every start ("expects records of shape (64,), the input topic
@@ -119,10 +162,12 @@ def inference_create(*, owner, result: TrainingResult, **fields) -> Inference:
             "The output topic must differ from the input topic.",
             errors={"output_topic": ["Same as the input topic."]},
         )
+    _check_clusters(fields)
     if fields.get("delivery") == Delivery.EXACTLY_ONCE and settings.KAFKAML_EMBEDDED_BROKER:
         raise ApplicationError(
             EMBEDDED_NO_EXACTLY_ONCE, errors={"delivery": [EMBEDDED_NO_EXACTLY_ONCE]}
         )
+    _check_gpus(owner, fields.get("gpus") or 0, fields.get("replicas") or 1)
     _check_input_config(
         fields.get("input_format", ""),
         fields.get("input_config") or {},
@@ -178,6 +223,7 @@ def inference_scale(*, inference: Inference, replicas: int) -> Inference:
     _require_own_topics(inference)
     if not 1 <= replicas <= 64:
         raise ApplicationError("replicas must be 1..64", errors={"replicas": ["1 to 64."]})
+    _check_gpus(inference.owner, inference.gpus, replicas, exclude=inference)
     inference.replicas = replicas
     inference.save(update_fields=["replicas"])
     transaction.on_commit(lambda: workloads.workload_scale(inference.workload_name, replicas))

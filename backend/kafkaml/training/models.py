@@ -126,7 +126,7 @@ class Datasource(models.Model):
     )
     deployment_key = models.BigIntegerField()  # the id the control message carried
     topic = models.TextField()
-    input_format = models.CharField(max_length=10)
+    input_format = models.CharField(max_length=20)
     input_config = models.JSONField(default=dict, blank=True)
     description = models.TextField(blank=True, default="")
     validation_rate = models.FloatField(default=0)

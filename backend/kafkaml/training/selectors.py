@@ -101,14 +101,30 @@ def worker_deployment_get(*, credential: WorkloadCredential, pk: int) -> Deploym
     return get_object_or_404(scope.distinct(), pk=pk)
 
 
-def user_gpus_in_use(*, owner, exclude_deployment: Deployment | None = None) -> int:
-    """GPUs the user's training workloads hold now (one workload per unfinished leader)."""
+def user_gpus_in_use(
+    *, owner, exclude_deployment: Deployment | None = None, exclude_inference=None
+) -> int:
+    """GPUs the user's workloads hold now: training (one workload per unfinished leader) and
+    active inferences (``gpus`` per replica)."""
+    from django.db.models import F
+
+    from kafkaml.inference.models import Inference, InferenceStatus
+
     leaders = TrainingResult.objects.filter(owner=owner, chain_leader=None).exclude(
         status__in=FINAL_RESULT_STATUSES
     )
     if exclude_deployment is not None:
         leaders = leaders.exclude(deployment=exclude_deployment)
-    return leaders.aggregate(total=Sum("deployment__gpus"))["total"] or 0
+    training = leaders.aggregate(total=Sum("deployment__gpus"))["total"] or 0
+    inferences = Inference.objects.filter(
+        owner=owner,
+        gpus__gt=0,
+        status__in=(InferenceStatus.CREATED, InferenceStatus.RUNNING),
+    )
+    if exclude_inference is not None:
+        inferences = inferences.exclude(pk=exclude_inference.pk)
+    serving = inferences.aggregate(total=Sum(F("gpus") * F("replicas")))["total"] or 0
+    return training + serving
 
 
 # --- the runs table (experiment tracking) -------------------------------------------------

@@ -330,7 +330,7 @@ class WorkerArtifactInput(serializers.Serializer):
 class WorkerDatasourceInput(serializers.Serializer):
     deployment_id = serializers.IntegerField(min_value=0)
     topic = serializers.CharField()
-    input_format = serializers.ChoiceField(choices=["RAW", "AVRO", "JSON"])
+    input_format = serializers.ChoiceField(choices=["RAW", "AVRO", "JSON", "TELEGRAF_STR_JSON"])
     input_config = serializers.JSONField(required=False, default=dict)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     validation_rate = serializers.FloatField(min_value=0, max_value=1, default=0)

@@ -107,6 +107,7 @@ def inference_spec(inference) -> WorkloadSpec:
             kafka_grants=principals.inference_grants(inference),
         ),
         replicas=inference.replicas,
+        resources=Resources(gpus=inference.gpus),
         labels={"kafkaml/inference": str(inference.pk), "kafkaml/result": str(inference.result_id)},
         framework=inference.result.model.framework,
     )
