@@ -7,6 +7,7 @@
 settings (security included), both shared with the platform.
 """
 
+from .avro_inference import AvroInference
 from .avro_sink import AvroSink
 from .codecs import DecodedBatch, RecordDecodeError, get_codec
 from .control import ControlMessage, ControlMessageError
@@ -19,6 +20,7 @@ from .sink import DeliveryError, KafkaMLSink
 __version__ = "0.1.0"
 
 __all__ = [
+    "AvroInference",
     "AvroSink",
     "ControlMessage",
     "ControlMessageError",
