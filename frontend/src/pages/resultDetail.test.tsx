@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { render, screen, waitFor } from '@testing-library/react';
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
-import ResultDetail, { missingFinalText, shownStatus } from './ResultDetail';
+import ResultDetail, { extraDownloads, missingFinalText, shownStatus, tfliteRows } from './ResultDetail';
 import DeploymentDetail from './DeploymentDetail';
 
 const sockets = vi.hoisted(() => ({ paths: [] as (string | null)[], state: 'open' }));
@@ -19,14 +19,35 @@ function answer(status: number, body: unknown) {
 }
 
 const result = (extra: Record<string, unknown>) => ({
-  id: 4, deployment: 2, model: 1, model_name: 'digits', framework: 'tensorflow', chain_leader: null, status: 'deployed',
-  status_history: [], epoch_metrics: [], train_metrics: {}, val_metrics: {}, test_metrics: {}, confusion_matrix: null,
-  training_time: null, seed: 1, error: '', log_tail: '', artifacts: [], planned_epochs: 40, created_at: '', updated_at: '',
+  id: 4,
+  deployment: 2,
+  model: 1,
+  model_name: 'digits',
+  framework: 'tensorflow',
+  chain_leader: null,
+  status: 'deployed',
+  status_history: [],
+  epoch_metrics: [],
+  train_metrics: {},
+  val_metrics: {},
+  test_metrics: {},
+  confusion_matrix: null,
+  training_time: null,
+  seed: 1,
+  error: '',
+  log_tail: '',
+  artifacts: [],
+  planned_epochs: 40,
+  created_at: '',
+  updated_at: '',
   ...extra,
 });
 
 function serve(body: unknown, status = 200) {
-  vi.stubGlobal('fetch', vi.fn(async () => answer(status, body)));
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async () => answer(status, body)),
+  );
 }
 
 function renderAt(path: string) {
@@ -66,7 +87,15 @@ describe('result page', () => {
   });
 
   it('reads a stopped result as stopped, not as missing settings', async () => {
-    serve(result({ status: 'stopped', epoch_metrics: [{ epoch: 1, loss: 1 }, { epoch: 2, loss: 0.5 }] }));
+    serve(
+      result({
+        status: 'stopped',
+        epoch_metrics: [
+          { epoch: 1, loss: 1 },
+          { epoch: 2, loss: 0.5 },
+        ],
+      }),
+    );
     renderAt('/results/4');
     expect((await screen.findByTestId('no-final-metrics')).textContent).toBe('Stopped before the end; no final metrics.');
     expect(screen.getByTestId('no-confusion').textContent).toMatch(/^Stopped before the end/);
@@ -82,6 +111,37 @@ describe('result page', () => {
     expect((await screen.findByTestId('not-found')).textContent).toMatch(/Result #999 was not found/);
     expect(screen.getByRole('link', { name: 'Back to deployments' }).getAttribute('href')).toBe('/deployments');
     expect(sockets.paths.every((p) => p === null)).toBe(true);
+  });
+
+  it('links every exported format and shows the TFLite accuracies beside the float model', async () => {
+    const metadata = {
+      files: { native: 'model.keras', onnx: 'model.onnx', h5: 'model.h5', tflite: 'model.tflite', tflite_int8: 'model_int8.tflite' },
+      tflite: {
+        tflite: { file: 'model.tflite', bytes: 10240, test_accuracy: 0.9554 },
+        tflite_int8: { file: 'model_int8.tflite', bytes: 5120, test_accuracy: 0.9526 },
+      },
+    };
+    serve(
+      result({
+        status: 'finished',
+        test_metrics: { accuracy: 0.9554 },
+        artifacts: [{ version: 1, metadata, metrics: {}, created_at: '' }],
+      }),
+    );
+    renderAt('/results/4');
+    const table = await screen.findByTestId('tflite-accuracy');
+    expect(table.textContent).toMatch(/Keras \(float\)0\.9554/);
+    expect(table.textContent).toMatch(/TFLite int80\.9526/);
+    expect(screen.getByRole('link', { name: 'TensorFlow Lite (int8)' }).getAttribute('href')).toBe(
+      '/api/v1/results/4/download/?kind=tflite_int8',
+    );
+    expect(screen.getByRole('link', { name: 'Keras .h5' }).getAttribute('href')).toBe('/api/v1/results/4/download/?kind=h5');
+    expect(screen.queryByRole('link', { name: 'PyTorch state_dict' })).toBeNull();
+    expect(extraDownloads({ files: { state_dict: 'model_state_dict.pt' } })).toEqual([['state_dict', 'PyTorch state_dict']]);
+    expect(tfliteRows({ tflite: { tflite: { file: null, error: 'ConverterError: x' } } })).toEqual([
+      { label: 'TFLite float', accuracy: null, size: null, error: 'ConverterError: x' },
+    ]);
+    expect(tfliteRows({})).toEqual([]);
   });
 
   it('a deployment that does not exist is a proper not-found page with a way back', async () => {
