@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -71,11 +72,42 @@ class InferenceConsumer(OwnedGroupConsumer):
         return InferenceOutput(inference).data if inference else None
 
 
-class PredictionsConsumer(AsyncJsonWebsocketConsumer):
-    """Tails an output topic of one of the user's inferences and sends each prediction.
+TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+PREVIEW_BYTES = 64
+PREVIEW_TEXT = 500
 
-    ``/ws/predictions/?inference=<id>`` or ``?topic=<output topic>``. Reading starts at the
-    end of the topic: the page shows what flows from now on.
+
+def record_view(value: bytes | None) -> dict:
+    """What the page shows of one record: a prediction's ``values`` and ``model_version``, any
+    other JSON as ``values``, else ``text`` (UTF-8) or ``bytes`` (length) and ``hex``."""
+    if value is None:
+        return {"values": None, "model_version": None}
+    try:
+        obj = json.loads(value)
+    except (TypeError, ValueError):
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {
+                "values": None,
+                "model_version": None,
+                "bytes": len(value),
+                "hex": value[:PREVIEW_BYTES].hex(),
+            }
+        return {"values": None, "model_version": None, "text": text[:PREVIEW_TEXT]}
+    if isinstance(obj, dict) and "values" in obj:
+        return {"values": obj.get("values"), "model_version": obj.get("model_version")}
+    return {"values": obj, "model_version": None}
+
+
+class PredictionsConsumer(AsyncJsonWebsocketConsumer):
+    """Tails a topic of the user's and sends each record: an inference's output topic, or any
+    topic in the user's namespace (their input, upper, shadow topics, data streams...).
+
+    ``/ws/predictions/?inference=<id>`` or ``?topic=<any topic of theirs>``. Reading starts at
+    the end of the topic: the page shows what flows from now on. JSON records come as their
+    ``values`` (a prediction's) or the JSON itself; other records as ``text`` (UTF-8) or a hex
+    preview of their ``bytes``.
     """
 
     async def connect(self):
@@ -86,7 +118,7 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
         from urllib.parse import parse_qs
 
         query = parse_qs(self.scope.get("query_string", b"").decode())
-        topic = await self.output_topic(
+        topic = await self.allowed_topic(
             user, (query.get("inference") or [""])[0], (query.get("topic") or [""])[0]
         )
         if topic is None:
@@ -112,22 +144,25 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"event": "subscribed", "data": {"topic": topic}})
 
     @database_sync_to_async
-    def output_topic(self, user, inference_id: str, topic: str) -> str | None:
-        """The output topic of one of the user's inferences (by id, or named); else None."""
+    def allowed_topic(self, user, inference_id: str, topic: str) -> str | None:
+        """The topic to tail: the output topic of one of the user's inferences (by id), or the
+        topic named (any valid topic name; whether it is theirs is :meth:`refusal`'s to say,
+        by the ownership rule of ``kafkaml.topics.ownership``); else None (not found)."""
         from kafkaml.inference.models import Inference
 
-        owned = Inference.objects.filter(owner=user)
-        if inference_id.isdigit():
-            inference = owned.filter(pk=int(inference_id)).first()
+        if inference_id:
+            if not inference_id.isdigit():
+                return None
+            inference = Inference.objects.filter(owner=user, pk=int(inference_id)).first()
             return inference.output_topic if inference else None
-        if topic and owned.filter(output_topic=topic).exists():
+        if topic and TOPIC_NAME.fullmatch(topic):
             return topic
         return None
 
     @staticmethod
     def refusal(user, topic: str) -> str:
-        """Why the user may not read ``topic`` even so: an inference made before topics were
-        owned may output into another user's namespace. Empty if they may."""
+        """Why the user may not read ``topic``: it is outside their namespace (a named topic,
+        or the output of an inference made before topics were owned). Empty if they may."""
         from kafkaml.topics.ownership import not_owned_reason, owns_topic
 
         return "" if owns_topic(user, topic) else not_owned_reason(user, topic)
@@ -170,15 +205,8 @@ class PredictionsConsumer(AsyncJsonWebsocketConsumer):
                 for message in consumer.consume(500, 0.2):
                     if message.error() or message.timestamp()[1] < since_ms:
                         continue
-                    try:
-                        value = json.loads(message.value())
-                    except (TypeError, ValueError):
-                        continue
                     item = {
-                        "values": value.get("values") if isinstance(value, dict) else value,
-                        "model_version": value.get("model_version")
-                        if isinstance(value, dict)
-                        else None,
+                        **record_view(message.value()),
                         "timestamp": message.timestamp()[1],
                         "partition": message.partition(),
                         "offset": message.offset(),

@@ -45,7 +45,9 @@ async def test_anonymous_and_foreign_connections_are_refused(tokens, result):
     assert (connected, code) == (False, 4401)
     _, connected, code = await connect(f"/ws/results/{result.pk}/?token={theirs}")
     assert (connected, code) == (False, 4404)
-    _, connected, code = await connect("/ws/predictions/?topic=anything&token=" + mine)
+    _, connected, code = await connect("/ws/predictions/?topic=not%20a%20topic&token=" + mine)
+    assert (connected, code) == (False, 4404)
+    _, connected, code = await connect("/ws/predictions/?inference=999999&token=" + mine)
     assert (connected, code) == (False, 4404)
 
 
@@ -135,8 +137,7 @@ async def test_inference_metrics_reach_the_owner(tokens, result):
 
 async def test_predictions_of_a_topic_outside_the_namespace_are_refused(tokens, result):
     """Even the user's own inference, made before topics were owned, cannot tail a topic
-    outside their namespace: the page is told why. A topic no inference of theirs outputs is
-    not found."""
+    outside their namespace: the page is told why, as for any topic named outside it."""
     from kafkaml.inference.models import Inference
 
     legacy = await sync_to_async(Inference.objects.create)(
@@ -160,6 +161,41 @@ async def test_predictions_of_a_topic_outside_the_namespace_are_refused(tokens, 
         }
         closed = await communicator.receive_output(timeout=10)
         assert closed == {"type": "websocket.close", "code": 4409, "reason": reason}
-    # bob's token cannot name it either: no inference of his outputs it
-    _, connected, code = await connect(f"/ws/predictions/?topic=bob.out&token={theirs}")
-    assert (connected, code) == (False, 4404)
+    # bob cannot name alice's topics either
+    communicator, connected, _ = await connect(f"/ws/predictions/?topic=alice.in&token={theirs}")
+    assert connected
+    assert (await communicator.receive_json_from(timeout=10))["event"] == "error"
+    closed = await communicator.receive_output(timeout=10)
+    assert closed["code"] == 4409 and "'alice.in' is not yours" in closed["reason"]
+
+
+async def test_any_topic_of_the_users_namespace_can_be_visualized(
+    tokens, result, broker, unique_topic, settings
+):
+    """Not only inference outputs: a topic no inference names, with JSON, text and binary
+    records (each shown as it can be)."""
+    settings.KAFKA_BOOTSTRAP_SERVERS = broker.bootstrap_servers
+    topic = f"alice.{unique_topic}-sensors"
+    communicator, connected, _ = await connect(f"/ws/predictions/?topic={topic}&token={tokens[0]}")
+    assert connected
+    assert await communicator.receive_json_from(timeout=30) == {
+        "event": "subscribed",
+        "data": {"topic": topic},
+    }
+    await asyncio.sleep(2)
+
+    def produce():
+        producer = Producer({"bootstrap.servers": broker.bootstrap_servers})
+        for value in (b'{"fields": {"t": 21.5}}', b"[1, 2, 3]", "héllo".encode(), b"\xff\x00\x01"):
+            producer.produce(topic, value=value, partition=0)
+        assert producer.flush(10) == 0
+
+    await sync_to_async(produce)()
+    received = []
+    while len(received) < 4:
+        received.extend((await communicator.receive_json_from(timeout=30))["data"])
+    assert received[0]["values"] == {"fields": {"t": 21.5}}
+    assert received[1]["values"] == [1, 2, 3]
+    assert received[2]["text"] == "héllo" and received[2]["values"] is None
+    assert received[3]["bytes"] == 3 and received[3]["hex"] == "ff0001"
+    await communicator.disconnect()
