@@ -26,7 +26,7 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from model_training.dataset import Dataset, consumer_for
 from model_training.errors import DataError, StopRequested
-from model_training.worker import SAMPLE_ROWS
+from model_training.worker import REPRESENTATIVE_ROWS, SAMPLE_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,8 @@ class IncrementalRun:
             self.source,
             data=name,
             sample=(0, min(SAMPLE_ROWS, a)),
+            representative=(0, min(REPRESENTATIVE_ROWS, a)),
+            test=(b, n) if n > b else None,
             version=self.version,
             last=last,
             test_metrics=test_metrics,
