@@ -79,14 +79,16 @@ describe('websocket refusals', () => {
 
 describe('visualization selection', () => {
   const own = [{ id: 3, output_topic: 'alice.m-out' }];
-  it('refuses what is not the user\'s own before asking the server', () => {
+  it("refuses what is not the user's own before asking the server", () => {
     expect(selectionRefusal(null, '', 'bob.out')).toBeNull();
     expect(selectionRefusal(own, '3', '')).toBeNull();
-    expect(selectionRefusal(own, '', 'alice.m-out')).toBeNull();
+    expect(selectionRefusal(own, '', 'alice.m-out', 'alice.')).toBeNull();
+    // any topic of the user's namespace, not only inference outputs
+    expect(selectionRefusal(own, '', 'alice.sensors', 'alice.')).toBeNull();
     expect(selectionRefusal(own, '4', '')).toMatch(/not one of yours/);
-    expect(selectionRefusal(own, '', 'bob.out')).toMatch(/“bob.out” is not the output topic/);
+    expect(selectionRefusal(own, '', 'bob.out', 'alice.')).toMatch(/“bob.out” is not yours: your topics start with “alice.”/);
   });
-  it('shows the server\'s reason as an error, not a spinner', () => {
+  it("shows the server's reason as an error, not a spinner", () => {
     render(<StreamRefusal refusal={null} socket={{ state: 'denied', reason: 'Topic bob.out is not yours.' }} />);
     expect(screen.getByRole('alert').textContent).toBe('Topic bob.out is not yours.');
     expect(screen.queryByRole('status')).toBeNull();

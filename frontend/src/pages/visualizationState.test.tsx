@@ -13,7 +13,7 @@ vi.mock('../lib/kafkaAccess', () => ({
   useKafkaAccess: () => ({ access: { topic_prefix: 'alice.' }, fromServer: true, error: null, loading: false }),
 }));
 
-const { default: Visualization, outputKindOf } = await import('./Visualization');
+const { default: Visualization, outputKindOf, recordText } = await import('./Visualization');
 
 const sockets: string[] = [];
 class NoSocket {
@@ -73,5 +73,48 @@ describe('output kind of the served model', () => {
     expect(outputKindOf(result, 1)).toBe('logits');
     expect(outputKindOf(result, 2)).toBeNull();
     expect(outputKindOf(null, 1)).toBeNull();
+  });
+});
+
+describe('visualization of any topic of the user (issue 15, 6)', () => {
+  const original = globalThis.WebSocket;
+  beforeEach(() => {
+    sockets.length = 0;
+    globalThis.WebSocket = NoSocket as unknown as typeof WebSocket;
+  });
+  afterEach(() => {
+    globalThis.WebSocket = original;
+  });
+
+  it('streams a topic no inference outputs when it is in the namespace', async () => {
+    inferences.splice(0, inferences.length);
+    render(
+      <MemoryRouter
+        initialEntries={['/visualization?topic=alice.sensors']}
+        future={{ v7_startTransition: true, v7_relativeSplatPath: true }}
+      >
+        <Visualization />
+      </MemoryRouter>,
+    );
+    await waitFor(() => expect(sockets.some((u) => u.includes('/ws/predictions/?topic=alice.sensors'))).toBe(true));
+    expect(screen.queryByTestId('stream-refused')).toBeNull();
+  });
+
+  it('refuses a topic outside the namespace without asking the server', async () => {
+    inferences.splice(0, inferences.length);
+    render(
+      <MemoryRouter initialEntries={['/visualization?topic=bob.out']} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+        <Visualization />
+      </MemoryRouter>,
+    );
+    expect((await screen.findByTestId('stream-refused')).textContent).toMatch(/not yours/);
+    expect(sockets).toEqual([]);
+  });
+
+  it('shows records that are not predictions as they are', () => {
+    expect(recordText({ values: { fields: { t: 1 } } })).toBe('{"fields":{"t":1}}');
+    expect(recordText({ values: null, text: 'hello' })).toBe('hello');
+    expect(recordText({ values: null, bytes: 3, hex: 'ff0001' })).toBe('3 bytes: ff0001');
+    expect(recordText({ values: null, bytes: 100, hex: 'ff' })).toBe('100 bytes: ff…');
   });
 });
