@@ -23,7 +23,35 @@ export interface InferenceDraft {
   external_url?: string;
   external_model?: string;
   external_protocol?: string;
+  /** edge/fog/cloud on different clusters: host:port lists; blank = the platform's cluster */
+  input_bootstrap_servers?: string;
+  output_bootstrap_servers?: string;
+  upper_bootstrap_servers?: string;
+  /** GPUs per replica */
+  gpus?: string;
 }
+
+const CLUSTER_FIELDS = ['input_bootstrap_servers', 'output_bootstrap_servers', 'upper_bootstrap_servers'] as const;
+
+/** A `host:port[,host:port…]` list, or blank; else why not. */
+export function bootstrapProblem(value: string | undefined): string | null {
+  const text = (value ?? '').trim();
+  if (!text) return null;
+  for (const item of text.split(',').map((x) => x.trim())) {
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?):(\d{1,5})$/.exec(item);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) return `“${item}” is not host:port (e.g. edge-kafka:9092; several: a:9092,b:9092).`;
+  }
+  return null;
+}
+
+/** The cluster a field names, as a comparable set ('' = the platform's). */
+const clusterOf = (value: string | undefined) =>
+  (value ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .sort()
+    .join(',');
 
 /** Suggested values; topics go inside the user's namespace when `prefix` is given (`alice.`). */
 export function inferenceDefaults(result: TrainingResult, source: Datasource | null, hasUpper: boolean, prefix = ''): InferenceDraft {
@@ -45,7 +73,7 @@ export function inferenceDefaults(result: TrainingResult, source: Datasource | n
 }
 
 const TOPIC_FIELDS = ['input_topic', 'output_topic', 'upper_topic'] as const;
-const FORM_FIELDS = ['replicas', 'input_format', 'input_config', ...TOPIC_FIELDS, 'limit', 'batch_size', 'max_wait_ms', 'runtime', 'delivery'];
+const FORM_FIELDS = ['replicas', 'input_format', 'input_config', ...TOPIC_FIELDS, 'limit', 'batch_size', 'max_wait_ms', 'runtime', 'delivery', ...CLUSTER_FIELDS, 'gpus'];
 
 /** `prefix`: when given, a topic outside it is flagged before the server refuses it. */
 export function inferenceProblems(d: InferenceDraft, chain: boolean, prefix = ''): Record<string, string> {
@@ -77,6 +105,16 @@ export function inferenceProblems(d: InferenceDraft, chain: boolean, prefix = ''
   if (!Number.isInteger(b) || b < 1 || b > 100000) p.batch_size = 'A whole number from 1 to 100,000.';
   const w = Number(d.max_wait_ms);
   if (!Number.isInteger(w) || w < 0 || w > 60000) p.max_wait_ms = 'A whole number of ms from 0 to 60,000.';
+  for (const f of CLUSTER_FIELDS) {
+    const problem = bootstrapProblem(d[f]);
+    if (problem) p[f] = problem;
+  }
+  if (!chain && (d.upper_bootstrap_servers ?? '').trim()) p.upper_bootstrap_servers = 'Only with an upper topic.';
+  const output = clusterOf(d.output_bootstrap_servers);
+  const clusters = new Set([clusterOf(d.input_bootstrap_servers), output, ...(chain ? [clusterOf(d.upper_bootstrap_servers) || output] : [])]);
+  if (d.delivery === 'exactly_once' && clusters.size > 1) p.delivery = 'Exactly once needs one cluster: a Kafka transaction cannot span clusters.';
+  const g = Number(d.gpus ?? '0');
+  if ((d.gpus ?? '').trim() && (!Number.isInteger(g) || g < 0 || g > 16)) p.gpus = 'A whole number from 0 to 16.';
   if (d.runtime === 'external') {
     if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test((d.external_url ?? '').trim())) p.external_url = 'The model server, e.g. http://mlserver:8080.';
     if (!/^[A-Za-z0-9_.-]{1,200}$/.test((d.external_model ?? '').trim())) p.external_model = 'The model name on the server.';
@@ -144,6 +182,8 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
         body.upper_topic = d.upper_topic.trim();
         body.limit = Number(d.limit);
       }
+      for (const f of CLUSTER_FIELDS) if ((d[f] ?? '').trim()) body[f] = (d[f] ?? '').trim();
+      if (Number(d.gpus || '0') > 0) body.gpus = Number(d.gpus);
       await onSubmit(body);
     } catch (err) {
       setError(err);
@@ -171,10 +211,10 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
           <p className="muted small" data-testid="input-source">{reads ? <>This model reads the output of {reads.from} (RAW float32 rows), not the training data.</> : source ? <>Format and configuration are taken from datasource #{source.id}, the data this model was trained on.</> : 'No datasource found for this training: check the format.'}</p>
           <Field label="Input format" htmlFor="i-format" errors={fe('input_format')}>
             <select id="i-format" value={d.input_format} onChange={(e) => set('input_format', e.target.value)}>
-              <option>RAW</option><option>AVRO</option><option>JSON</option>
+              <option>RAW</option><option>AVRO</option><option>JSON</option><option>TELEGRAF_STR_JSON</option>
             </select>
           </Field>
-          <Field label="Input configuration (JSON)" htmlFor="i-config" errors={fe('input_config')} hint="RAW: data_type, data_reshape; AVRO: data_scheme; JSON: data_reshape, fields.">
+          <Field label="Input configuration (JSON)" htmlFor="i-config" errors={fe('input_config')} hint="RAW: data_type, data_reshape; AVRO: data_scheme; JSON: data_reshape, fields; TELEGRAF_STR_JSON: fields, name.">
             <textarea id="i-config" rows={5} value={d.input_config} onChange={(e) => set('input_config', e.target.value)} />
           </Field>
           <Field label="Input topic" htmlFor="i-in" errors={fe('input_topic')} hint={topicHint('Send records to predict here.')}>
@@ -194,11 +234,29 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
             </div>
           )}
         </div>
+        <details className="card" open={CLUSTER_FIELDS.some((f) => !!(d[f] ?? '').trim() || fe(f).length > 0)}>
+          <summary><h2 style={{ display: 'inline' }}>Kafka clusters</h2> <span className="muted small">edge, fog and cloud on different clusters</span></summary>
+          <p className="muted small">Blank: the platform&apos;s cluster. Other clusters use the platform&apos;s security settings. Exactly once needs one cluster.</p>
+          <Field label="Input cluster" htmlFor="i-in-servers" errors={fe('input_bootstrap_servers')} hint="Where the input topic is, e.g. edge-kafka:9092.">
+            <input id="i-in-servers" type="text" value={d.input_bootstrap_servers ?? ''} placeholder="e.g. edge-kafka:9092" onChange={(e) => set('input_bootstrap_servers', e.target.value)} />
+          </Field>
+          <Field label="Output cluster" htmlFor="i-out-servers" errors={fe('output_bootstrap_servers')} hint="Where the output topic (and dead letters) are.">
+            <input id="i-out-servers" type="text" value={d.output_bootstrap_servers ?? ''} placeholder="e.g. cloud-kafka:9092" onChange={(e) => set('output_bootstrap_servers', e.target.value)} />
+          </Field>
+          {chain && (
+            <Field label="Upper cluster" htmlFor="i-up-servers" errors={fe('upper_bootstrap_servers')} hint="Where the upper topic is (blank: the output's).">
+              <input id="i-up-servers" type="text" value={d.upper_bootstrap_servers ?? ''} placeholder="e.g. fog-kafka:9092" onChange={(e) => set('upper_bootstrap_servers', e.target.value)} />
+            </Field>
+          )}
+        </details>
         <div className="card">
           <h2>Serving</h2>
           <div className="row">
             <Field label="Replicas" htmlFor="i-replicas" errors={fe('replicas')} hint="Workers in one consumer group (at most the topic's partitions do work).">
               <input id="i-replicas" type="number" min={1} max={64} value={d.replicas} onChange={(e) => set('replicas', e.target.value)} />
+            </Field>
+            <Field label="GPUs per replica" htmlFor="i-gpus" errors={fe('gpus')} hint="Counted against your GPU cap with your training.">
+              <input id="i-gpus" type="number" min={0} max={16} value={d.gpus ?? '0'} onChange={(e) => set('gpus', e.target.value)} />
             </Field>
             <Field label="Runtime" htmlFor="i-runtime" errors={fe('runtime')} hint="ONNX Runtime is fastest on CPU.">
               <select id="i-runtime" value={d.runtime} onChange={(e) => set('runtime', e.target.value)}>
