@@ -41,12 +41,16 @@ def telegraf(x: np.ndarray, i: int) -> bytes:
     ).encode()
 
 
-def test_edge_on_one_cluster_answers_on_another(edge_cluster, cloud_cluster, tmp_path):
-    """The edge reads Telegraf metrics on the edge cluster; its outputs and its upper topic are
-    on the cloud cluster, where the cloud model answers the rest. Every record is answered."""
-    src, up, out = "sensors.in", "sensors.upper", "sensors.out"
+@pytest.mark.parametrize("upper_on", ["cloud", "edge"])
+def test_edge_on_one_cluster_answers_on_another(edge_cluster, cloud_cluster, tmp_path, upper_on):
+    """The edge reads Telegraf metrics on the edge cluster; its outputs are on the cloud cluster,
+    its upper topic on the cloud cluster too or (a producer of its own) on the edge cluster,
+    where the upper model reads it and answers on the cloud. Every record is answered."""
+    src, up, out = f"sensors-{upper_on}.in", f"sensors-{upper_on}.upper", f"sensors-{upper_on}.out"
+    upper_cluster = cloud_cluster if upper_on == "cloud" else edge_cluster
     topics(edge_cluster, src)
-    topics(cloud_cluster, up, out)
+    topics(cloud_cluster, out)
+    topics(upper_cluster, up)
     edge_mlp = MLP.random(input_shape=(4,), hidden=16, seed=31)
     edge_mlp.scale = 1.0
     cloud_mlp = MLP.random(input_shape=(16,), hidden=32, seed=32)
@@ -72,9 +76,10 @@ def test_edge_on_one_cluster_answers_on_another(edge_cluster, cloud_cluster, tmp
             input_format="TELEGRAF_STR_JSON",
             input_config={"fields": FIELDS, "name": "sensor"},
             output_bootstrap_servers=cloud_cluster.bootstrap_servers,
-            upper_bootstrap_servers=cloud_cluster.bootstrap_servers,
+            upper_bootstrap_servers=upper_cluster.bootstrap_servers,
         )
     ).start()
+    assert edge.worker.config.separate_upper == (upper_on == "edge")
     cloud = ThreadWorker(
         make_worker(
             cloud_cluster,
@@ -82,17 +87,18 @@ def test_edge_on_one_cluster_answers_on_another(edge_cluster, cloud_cluster, tmp
             up,
             out,
             input_config={"data_type": "float32", "data_reshape": "16"},
+            input_bootstrap_servers=upper_cluster.bootstrap_servers,
         )
     ).start()
     try:
         records = read_topics(cloud_cluster, [out], expected=n, timeout=90, settle=1.0)
-        on_edge = read_topics(edge_cluster, [out, up], expected=1, timeout=2)
+        on_edge = read_topics(edge_cluster, [out], expected=1, timeout=2)
     finally:
         edge_totals = edge.stop()
         cloud.stop()
     got = outputs_by_key(records)
     assert len(records) == n and sorted(got) == list(range(n))
-    assert on_edge == []  # nothing written back to the edge cluster
+    assert on_edge == []  # no output written to the edge cluster
     low = conf < limit
     assert edge_totals["upper"] == int(low.sum()) > 0
     want = np.where(low[:, None], cloud_mlp(edge_mlp.hidden(x)), edge_mlp(x))
