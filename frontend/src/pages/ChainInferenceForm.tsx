@@ -164,6 +164,7 @@ export function ChainInferenceForm({ plan, leader, source, prefix, onSubmit }: C
               <option>RAW</option>
               <option>AVRO</option>
               <option>JSON</option>
+              <option>TELEGRAF_STR_JSON</option>
             </select>
           </Field>
           <Field
