@@ -94,6 +94,11 @@ class TrainingSettings:
     monitoring_metric: str = "val_loss"
     change: str = "auto"  # "up" | "down" | "auto" (down for *loss*, else up)
     improvement: float = 0.0
+    # "indefinite": until stopped; "time_limited": ends after stream_timeout s without data
+    incremental_mode: str = "indefinite"
+    # semi-supervised: pseudo-labelling rounds over the unsupervised topic (0: none)
+    unsupervised_rounds: int = 0
+    confidence_threshold: float = 0.9
 
     @classmethod
     def from_deployment(cls, dep: Mapping[str, Any], framework: str) -> TrainingSettings:
@@ -133,6 +138,9 @@ class TrainingSettings:
             ),
             change=str(pick("change", default="auto")),
             improvement=float(pick("improvement", default=0.0)),
+            incremental_mode=str(pick("incremental_mode", default="indefinite")),
+            unsupervised_rounds=int(pick("unsupervised_rounds", default=0)),
+            confidence_threshold=float(pick("confidence_threshold", default=0.9)),
         )
 
 

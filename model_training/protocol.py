@@ -32,8 +32,8 @@ MAX_LINE = 4 << 20  # longest event line the worker accepts
 
 #: events: ready | epoch | done | error
 EVENTS = ("ready", "epoch", "done", "error")
-#: commands: fit | evaluate | export | exit
-COMMANDS = ("fit", "evaluate", "export", "exit")
+#: commands: fit | pseudo_label | evaluate | export | exit
+COMMANDS = ("fit", "pseudo_label", "evaluate", "export", "exit")
 
 
 class ProtocolError(ValueError):

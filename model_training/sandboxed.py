@@ -190,6 +190,44 @@ class Trainer:
         last = self.trainer.fit(train, val, dict(self.job.settings.kwargs_fit), on_epoch)
         return {"last": last, "training_time": time.monotonic() - started}
 
+    def pseudo_label(self, cmd: dict) -> dict:
+        """Semi-supervised rounds: after the model trained on the labelled rows ``train`` of
+        ``data``, label the samples of data set ``unlabelled`` the model is at least
+        ``threshold`` confident about, and train again on the labelled rows plus those, for
+        ``rounds`` rounds. Runs here, beside the user's code, never in the worker."""
+        train = self.split(cmd["data"], cmd["train"])
+        val = self.split(cmd["data"], cmd["val"]) if cmd.get("val") else None
+        fx, _ = protocol.data_files(str(cmd["unlabelled"]))
+        unlabelled = np.load(self.input / fx, mmap_mode="r", allow_pickle=False)
+        threshold = float(cmd["threshold"])
+        offset = int(cmd.get("epoch_offset", 0))
+        x_l, y_l = np.asarray(train.x), np.asarray(train.y)
+        last: list[dict[str, float]] = []
+        rounds: list[dict[str, Any]] = []
+        started = time.monotonic()
+        for round_ in range(1, int(cmd["rounds"]) + 1):
+            probs = _probabilities(self.trainer.predict(np.asarray(unlabelled))[-1])
+            confident = probs.max(axis=1) >= threshold if len(probs) else np.zeros(0, bool)
+            pseudo = probs.argmax(axis=1)[confident].astype(y_l.dtype).reshape(-1, *y_l.shape[1:])
+            if not confident.any():
+                rounds.append({"round": round_, "pseudo_labelled": 0})
+                break
+            x = np.concatenate([x_l, np.asarray(unlabelled)[confident].astype(x_l.dtype)])
+            y = np.concatenate([y_l, pseudo])
+            order = np.random.default_rng(round_).permutation(len(x))
+
+            def on_epoch(epoch: int, per_model: list[dict[str, float]], base=offset) -> None:
+                self.events.send("epoch", epoch=base + epoch, metrics=per_model)
+
+            from model_training.dataset import Split
+
+            kwargs = dict(self.job.settings.kwargs_fit)
+            last = self.trainer.fit(Split(x[order], y[order]), val, kwargs, on_epoch)
+            offset += int(kwargs.get("epochs", 1) or 1)
+            rounds.append({"round": round_, "pseudo_labelled": int(confident.sum())})
+            log.info("pseudo-labelling round %d: %d samples", round_, int(confident.sum()))
+        return {"last": last, "rounds": rounds, "training_time": time.monotonic() - started}
+
     def evaluate(self, cmd: dict) -> dict:
         from model_training.artifacts import confusion_matrix
 
@@ -234,6 +272,21 @@ class Trainer:
         return {"dir": name, "models": [item.directory.name for item in exported]}
 
 
+def _probabilities(out: np.ndarray) -> np.ndarray:
+    """Class probabilities from a classifier's output: kept when the rows already are
+    probabilities (softmax), else a softmax of the logits; one unit means sigmoid."""
+    out = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
+    if out.shape[1] == 1:
+        p = out[:, 0]
+        if p.min(initial=0) < 0 or p.max(initial=1) > 1:
+            p = 1 / (1 + np.exp(-p))
+        return np.stack([1 - p, p], axis=1)
+    if out.size and out.min() >= 0 and np.allclose(out.sum(axis=1), 1, atol=1e-3):
+        return out
+    out = np.exp(out - out.max(axis=1, keepdims=True))
+    return out / out.sum(axis=1, keepdims=True)
+
+
 class BuildError(RuntimeError):
     pass
 
@@ -249,7 +302,12 @@ def command_reader(stream: IO[bytes], commands: queue.Queue) -> None:
 
 
 def serve(trainer: Trainer, events: Events, commands: queue.Queue) -> int:
-    handlers = {"fit": trainer.fit, "evaluate": trainer.evaluate, "export": trainer.export}
+    handlers = {
+        "fit": trainer.fit,
+        "pseudo_label": trainer.pseudo_label,
+        "evaluate": trainer.evaluate,
+        "export": trainer.export,
+    }
     while True:
         cmd = commands.get()
         if cmd["cmd"] == "exit":
