@@ -4,7 +4,9 @@ Records are gathered in windows: a window closes when it holds ``window_size`` r
 ``stream_timeout`` seconds after its first record, whichever comes first. Each window is
 shuffled (seeded), split by the announced rates, and the model keeps training on it. When the
 monitored metric (default ``val_loss``) improves on the best published value by at least
-``improvement``, a new model version is exported and uploaded. Runs until stopped.
+``improvement``, a new model version is exported and uploaded. An ``indefinite`` run goes on
+until stopped; a ``time_limited`` one ends when no record arrived for ``stream_timeout``
+seconds, and its result finishes with the versions it published.
 
 The topic is read with ``assign()`` from its beginning; the position reached is committed under
 the group ``kafkaml-training-<result>`` after each window so a restarted worker resumes there.
@@ -40,6 +42,13 @@ def _direction(metric: str, change: str) -> int:
     return -1 if "loss" in metric or "error" in metric else 1
 
 
+def settings_mode(settings) -> str:
+    """``indefinite`` (until stopped) or ``time_limited`` (ends after ``stream_timeout``
+    seconds without data; the result then finishes)."""
+    mode = str(getattr(settings, "incremental_mode", "") or "indefinite").lower()
+    return "time_limited" if mode.replace("-", "_") in ("time_limited", "timelimited") else mode
+
+
 class IncrementalRun:
     def __init__(self, worker, trainer, source, codec) -> None:
         self.worker = worker
@@ -55,6 +64,11 @@ class IncrementalRun:
         self.epochs = 0
         self.windows = 0
         self.records = 0
+        self.time_limited = (settings_mode(self.settings)) == "time_limited"
+        self.last_data = time.monotonic()
+
+    def _idle(self) -> float:
+        return time.monotonic() - self.last_data
 
     def run(self) -> None:
         settings = self.settings
@@ -67,8 +81,15 @@ class IncrementalRun:
                 assigned = self._assign(consumer, assigned)
                 values, keys = self._window(consumer, assigned)
                 if not values:
+                    if self.time_limited and self._idle() >= self.settings.stream_timeout:
+                        log.info(
+                            "no data for %.0f s (stream_timeout): the time-limited run ends",
+                            self._idle(),
+                        )
+                        break
                     continue
                 self._train_window(values, keys)
+                self.last_data = time.monotonic()  # silence counts from the last window's end
                 try:
                     consumer.commit(asynchronous=False)
                 except Exception as exc:  # no position yet, or the broker restarting
@@ -113,6 +134,8 @@ class IncrementalRun:
         while len(values) < size and not self.worker.should_stop():
             if first_at is not None and time.monotonic() - first_at >= timeout:
                 break
+            if first_at is None and self.time_limited and self._idle() >= timeout:
+                break  # the time-limited run's stream went quiet
             if not assigned:
                 break
             for msg in consumer.consume(min(10000, size - len(values)), 0.5):
