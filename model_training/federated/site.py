@@ -1,0 +1,260 @@
+"""A federated site: trains the global model on its own data, sends back only its weights.
+
+``python -m model_training.federated.site --bootstrap HOST:PORT --deployment ID --site NAME
+--topic DATA_TOPIC --model-code FILE [...]`` (or :class:`Site` in a program). The site
+
+1. reads its local data stream (a RAW/JSON/AVRO topic: ``input_format``/``input_config`` as the
+   control message announces them) — the data never leaves the site;
+2. announces itself on the updates topic: samples, sample shape, labels, framework (the
+   coordinator's restrictions pick the sites that qualify);
+3. follows the global topic: ``init`` addressed to it → answers the model's initial weights;
+   ``round`` naming it → loads the global weights, evaluates them on its local test share,
+   trains ``epochs`` (FedProx: with the proximal term), and sends its weights with its sample
+   count and metrics; ``end`` → stops.
+
+The model code runs only in the sandboxed trainer (``sandboxed_site``); this process moves
+arrays. Rounds the site is not named in, and rounds overtaken by a newer one, are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from model_training.errors import StopRequested, TrainingError
+from model_training.federated import messages
+from model_training.job import TrainingJob
+from model_training.trainer_process import TrainerProcess
+
+log = logging.getLogger("model_training.federated.site")
+
+
+class SiteProcess(TrainerProcess):
+    """The sandboxed trainer of a site, with weight commands."""
+
+    module = "model_training.federated.sandboxed_site"
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        name = f"global-{secrets.token_hex(4)}.npz"
+        path = self._readable(self._input_path(name))
+        messages.save_weights(path, weights)
+        os.chmod(path, 0o644)
+        try:
+            self.call("set_weights", file=name)
+        finally:
+            os.unlink(path)
+
+    def get_weights(self) -> list[np.ndarray]:
+        done = self.call("get_weights", name=f"w-{secrets.token_hex(4)}")
+        from model_training import protocol
+
+        path = self.job_dir / protocol.OUTPUT_DIR / os.path.basename(str(done["file"]))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            with os.fdopen(fd, "rb") as f:
+                data = f.read(messages.MAX_MESSAGE_BYTES + 1)
+        finally:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        if len(data) > messages.MAX_MESSAGE_BYTES:
+            raise TrainingError("the model's weights are over the message limit")
+        import io
+
+        return messages.load_weights(io.BytesIO(data))
+
+    def fit_round(self, data: str, train, val, proximal_mu: float, epoch_offset: int):
+        done = self.call(
+            "fit",
+            data=data,
+            train=train,
+            val=val,
+            epoch_offset=epoch_offset,
+            proximal_mu=proximal_mu,
+        )
+        return done.get("last") or [{}]
+
+
+def read_stream(
+    bootstrap: str,
+    topic: str,
+    input_format: str = "RAW",
+    input_config: dict | None = None,
+    *,
+    max_records: int | None = None,
+    idle_s: float = 3.0,
+    timeout_s: float = 60.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The site's local data: every record of ``topic`` (partition order), decoded by the
+    platform's codec; stops after ``max_records``, or ``idle_s`` without a new record."""
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+    from datasources.codecs import get_codec
+    from model_training.dataset import consumer_for
+
+    codec = get_codec(input_format, input_config or {})
+    consumer = consumer_for(bootstrap, **{"group.id": f"kafkaml-fed-site-{secrets.token_hex(4)}"})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
+        values: list[bytes] = []
+        keys: list[bytes] = []
+        started = last = time.monotonic()
+        while time.monotonic() - last < idle_s and time.monotonic() - started < timeout_s:
+            for msg in consumer.consume(500, 0.2):
+                if msg.error():
+                    continue
+                values.append(msg.value())
+                keys.append(msg.key())
+                last = time.monotonic()
+            if max_records is not None and len(values) >= max_records:
+                values, keys = values[:max_records], keys[:max_records]
+                break
+    finally:
+        consumer.close()
+    if not values:
+        return np.empty((0,)), np.empty((0,))
+    return codec.decode_batch(values), codec.decode_labels(keys)
+
+
+@dataclass
+class Site:
+    """One federated site (run :meth:`run`, in a thread or as a process)."""
+
+    bootstrap: str
+    deployment: str | int
+    name: str
+    job: TrainingJob
+    x: np.ndarray
+    y: np.ndarray
+    prefix: str = ""
+    test_rate: float = 0.2
+    epochs: int = 1
+    should_stop: Callable[[], bool] = field(default=lambda: False)
+    #: called with the round number once the global weights are loaded, before training
+    on_round: Callable[[int], None] = field(default=lambda k: None)
+    idle_timeout_s: float = 600.0  # no coordinator message for this long: give up
+    rounds_done: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.global_topic, self.updates_topic = messages.topics(self.deployment, self.prefix)
+        self._producer = None
+
+    # -- transport ------------------------------------------------------------------------
+    def _send(self, meta: dict, weights: list[np.ndarray] | None = None) -> None:
+        from confluent_kafka import Producer
+
+        from worker_common.kafka import producer_config
+
+        if self._producer is None:
+            self._producer = Producer(
+                producer_config(self.bootstrap, **{"message.max.bytes": messages.MAX_MESSAGE_BYTES})
+            )
+        meta = {"site": self.name, **meta}
+        self._producer.produce(
+            self.updates_topic, key=self.name.encode(), value=messages.encode(meta, weights)
+        )
+        self._producer.flush(30)
+
+    def announcement(self) -> dict[str, Any]:
+        labels = sorted({int(v) for v in np.asarray(self.y).ravel().tolist()})
+        return {
+            "kind": "announce",
+            "samples": int(len(self.x)),
+            "data_shape": list(np.asarray(self.x).shape[1:]),
+            "labels": labels,
+            "framework": self.job.framework,
+        }
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self) -> None:
+        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+        from model_training.dataset import consumer_for
+        from worker_common.kafka import ensure_topics
+
+        ensure_topics([self.global_topic, self.updates_topic], bootstrap=self.bootstrap)
+        n = len(self.x)
+        n_test = int(round(n * self.test_rate))
+        n_train = n - n_test
+        trainer = SiteProcess(self.job, on_epoch=lambda *a: None, should_stop=self.should_stop)
+        consumer = consumer_for(
+            self.bootstrap,
+            **{
+                "group.id": f"kafkaml-fed-{self.name}-{secrets.token_hex(3)}",
+                "fetch.message.max.bytes": messages.MAX_MESSAGE_BYTES,
+            },
+        )
+        try:
+            trainer.start()
+            trainer.put("local", self.x, self.y)
+            self._send(self.announcement())
+            consumer.assign([TopicPartition(self.global_topic, 0, OFFSET_BEGINNING)])
+            last_seen = time.monotonic()
+            epoch = 0
+            while not self.should_stop():
+                if time.monotonic() - last_seen > self.idle_timeout_s:
+                    log.warning("site %s: no word from the coordinator, leaving", self.name)
+                    return
+                batch = [m for m in consumer.consume(50, 0.2) if not m.error()]
+                if not batch:
+                    continue
+                last_seen = time.monotonic()
+                decoded = [messages.decode(m.value()) for m in batch]
+                if any(meta.get("kind") == "end" for meta, _ in decoded):
+                    log.info("site %s: the coordinator ended the run", self.name)
+                    return
+                for meta, _ in decoded:
+                    if meta.get("kind") == "init" and meta.get("site") == self.name:
+                        self._send({"kind": "init"}, trainer.get_weights())
+                rounds = [(m, w) for m, w in decoded if m.get("kind") == "round"]
+                if not rounds:
+                    continue
+                meta, weights = rounds[-1]  # a newer round overtakes the older ones
+                if self.name not in meta.get("sites", []):
+                    continue
+                k = int(meta["round"])
+                trainer.set_weights(weights)
+                self.on_round(k)
+                metrics: dict[str, float] = {}
+                if n_test:
+                    evaluated = trainer.call(
+                        "evaluate", data="local", test=(n_train, n), confusion_matrix=False
+                    )
+                    metrics.update(
+                        {
+                            f"global_{k2}": float(v)
+                            for k2, v in (evaluated.get("metrics") or [{}])[0].items()
+                        }
+                    )
+                last = trainer.fit_round(
+                    "local", (0, n_train), None, float(meta.get("proximal_mu") or 0.0), epoch
+                )
+                epoch += self.epochs
+                metrics.update({k2: float(v) for k2, v in last[0].items()})
+                self._send(
+                    {"kind": "update", "round": k, "samples": n_train, "metrics": metrics},
+                    trainer.get_weights(),
+                )
+                self.rounds_done.append(k)
+        except StopRequested:
+            log.warning("site %s: stopped", self.name)
+        finally:
+            consumer.close()
+            trainer.close(kill=self.should_stop())
+            if self._producer is not None:
+                self._producer.flush(5)
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name=f"site-{self.name}", daemon=True)
+        thread.start()
+        return thread
