@@ -258,3 +258,65 @@ class Site:
         thread = threading.Thread(target=self.run, name=f"site-{self.name}", daemon=True)
         thread.start()
         return thread
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+    from pathlib import Path
+
+    from model_training.job import ModelSpec, TrainingSettings
+
+    parser = argparse.ArgumentParser(prog="python -m model_training.federated.site")
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--deployment", required=True)
+    parser.add_argument("--prefix", default="")
+    parser.add_argument("--site", required=True, help="this site's name")
+    parser.add_argument("--topic", required=True, help="the site's own data topic")
+    parser.add_argument("--input-format", default="RAW")
+    parser.add_argument("--input-config", default="{}", help="JSON, as the control message")
+    parser.add_argument("--max-records", type=int)
+    parser.add_argument("--framework", default="tensorflow")
+    parser.add_argument("--model-code", required=True, type=Path)
+    parser.add_argument("--model-imports", type=Path)
+    parser.add_argument("--epochs", type=int, default=1, help="local epochs per round")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--test-rate", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    x, y = read_stream(
+        args.bootstrap,
+        args.topic,
+        args.input_format,
+        json.loads(args.input_config),
+        max_records=args.max_records,
+    )
+    if not len(x):
+        log.error("no data on %s", args.topic)
+        return 1
+    job = TrainingJob(
+        models=(
+            ModelSpec(
+                code=args.model_code.read_text(),
+                imports=args.model_imports.read_text() if args.model_imports else "",
+                framework=args.framework,
+            ),
+        ),
+        settings=TrainingSettings(batch=args.batch, kwargs_fit={"epochs": args.epochs}),
+    )
+    Site(
+        bootstrap=args.bootstrap,
+        deployment=args.deployment,
+        name=args.site,
+        job=job,
+        x=x,
+        y=y,
+        prefix=args.prefix,
+        test_rate=args.test_rate,
+        epochs=args.epochs,
+    ).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
