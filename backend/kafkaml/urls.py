@@ -8,6 +8,7 @@ from kafkaml.accounts import apis as accounts
 from kafkaml.accounts import token_apis as account_tokens
 from kafkaml.accounts import user_apis as account_users
 from kafkaml.catalog.apis import ConfigurationViewSet, ModelViewSet
+from kafkaml.federated.apis import DeploymentFederatedApi
 from kafkaml.health import HealthApi
 from kafkaml.inference import apis as inference
 from kafkaml.prometheus import metrics_view
@@ -57,6 +58,11 @@ api_v1 = [
     path("users/<int:pk>/", account_users.UserApi.as_view(), name="user-detail"),
     path("users/<int:pk>/password/", account_users.UserPasswordApi.as_view(), name="user-password"),
     path("worker/", include(worker)),
+    path(
+        "deployments/<int:pk>/federated/",
+        DeploymentFederatedApi.as_view(),
+        name="deployment-federated",
+    ),
     path("", include(router.urls)),
 ]
 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "kafkaml.inference",
     "kafkaml.workloads",
     "kafkaml.topics",
+    "kafkaml.federated",
 ]
 
 # CSP and X-Frame-Options sit above WhiteNoise: it answers `/` and the UI's files itself, and

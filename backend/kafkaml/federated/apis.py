@@ -1,0 +1,43 @@
+"""``/api/v1/deployments/<id>/federated/``: a deployment's federated settings (GET, PUT to set
+or change them, DELETE to make it an ordinary deployment again). Only the owner sees them."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kafkaml.accounts.permissions import IsUser
+from kafkaml.training.models import Deployment
+
+from .models import FederatedSettings
+from .serializers import FederatedSettingsSerializer
+
+
+class DeploymentFederatedApi(APIView):
+    permission_classes = [IsUser]
+
+    def _deployment(self, request, pk: int) -> Deployment:
+        return get_object_or_404(Deployment, pk=pk, owner=request.user)
+
+    @extend_schema(responses=FederatedSettingsSerializer)
+    def get(self, request, pk: int):
+        deployment = self._deployment(request, pk)
+        settings = get_object_or_404(FederatedSettings, deployment=deployment)
+        return Response(FederatedSettingsSerializer(settings).data)
+
+    @extend_schema(request=FederatedSettingsSerializer, responses=FederatedSettingsSerializer)
+    def put(self, request, pk: int):
+        deployment = self._deployment(request, pk)
+        instance = FederatedSettings.objects.filter(deployment=deployment).first()
+        serializer = FederatedSettingsSerializer(instance, data=request.data)
+        serializer.is_valid(raise_exception=True)
+        saved = serializer.save(deployment=deployment)
+        code = status.HTTP_200_OK if instance is not None else status.HTTP_201_CREATED
+        return Response(FederatedSettingsSerializer(saved).data, status=code)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk: int):
+        deployment = self._deployment(request, pk)
+        FederatedSettings.objects.filter(deployment=deployment).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
