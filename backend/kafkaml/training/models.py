@@ -26,6 +26,12 @@ class Deployment(models.Model):
     monitored_metric = models.CharField(max_length=50, default="val_loss")
     improvement = models.FloatField(default=0.0)
     window_size = models.PositiveIntegerField(default=1000)  # records per incremental window
+    # "indefinite": until stopped; "time_limited": ends after stream_timeout s without data.
+    incremental_mode = models.CharField(max_length=20, default="indefinite")
+    change = models.CharField(max_length=10, default="auto")  # monitored metric: up|down|auto
+    # Semi-supervised: pseudo-labelling rounds over the datasource's unsupervised topic.
+    unsupervised_rounds = models.PositiveSmallIntegerField(default=0)
+    confidence_threshold = models.FloatField(default=0.9)
     gpus = models.PositiveSmallIntegerField(default=0)
     # The shuffle seed the worker uses (None: it draws one and reports it on the result).
     seed = models.BigIntegerField(null=True, blank=True)

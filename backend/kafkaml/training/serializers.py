@@ -20,6 +20,9 @@ class KwargsField(serializers.Field):
         return value
 
 
+MAX_STREAM_TIMEOUT = 86400  # seconds: a larger value is a millisecond count
+
+
 class DeploymentInput(serializers.Serializer):
     configuration = OwnedPrimaryKeyField(queryset=Configuration.objects.all())
     batch_size = serializers.IntegerField(min_value=1, max_value=1_000_000, default=32)
@@ -33,10 +36,35 @@ class DeploymentInput(serializers.Serializer):
     loss = serializers.CharField(max_length=100, required=False)
     metrics = serializers.CharField(max_length=200, required=False, allow_blank=True)
     incremental = serializers.BooleanField(default=False)
-    stream_timeout = serializers.IntegerField(min_value=1, max_value=86400, default=60)
+    stream_timeout = serializers.IntegerField(
+        min_value=1,
+        default=60,
+        help_text="Seconds (not milliseconds, as in the original Kafka-ML); at most 86400.",
+    )
     monitored_metric = serializers.CharField(max_length=50, default="val_loss")
     improvement = serializers.FloatField(min_value=0, default=0.0)
     window_size = serializers.IntegerField(min_value=1, max_value=10_000_000, default=1000)
+    incremental_mode = serializers.ChoiceField(
+        choices=["indefinite", "time_limited"], default="indefinite"
+    )
+    change = serializers.ChoiceField(
+        choices=["auto", "up", "down"],
+        default="auto",
+        help_text="Which way the monitored metric improves (auto: down for *loss*, else up).",
+    )
+    unsupervised_rounds = serializers.IntegerField(min_value=0, max_value=100, default=0)
+    confidence_threshold = serializers.FloatField(min_value=0, max_value=1, default=0.9)
+
+    def validate_stream_timeout(self, value):
+        # Over a day, or a round thousand from 10000 up (the original's 60000 ms default):
+        # a millisecond count, not seconds.
+        if value > MAX_STREAM_TIMEOUT or (value >= 10_000 and value % 1000 == 0):
+            raise serializers.ValidationError(
+                f"stream_timeout is in seconds; {value} looks like milliseconds "
+                f"(at most {MAX_STREAM_TIMEOUT} s)"
+            )
+        return value
+
     gpus = serializers.IntegerField(min_value=0, max_value=16, default=0)
     datasource = OwnedPrimaryKeyField(
         queryset=Datasource.objects.all(), required=False, allow_null=True, default=None
@@ -97,6 +125,10 @@ class DeploymentOutput(serializers.ModelSerializer):
             "monitored_metric",
             "improvement",
             "window_size",
+            "incremental_mode",
+            "change",
+            "unsupervised_rounds",
+            "confidence_threshold",
             "gpus",
             "seed",
             "datasource",
@@ -193,6 +225,10 @@ PROVENANCE_SETTINGS = (
     "monitored_metric",
     "improvement",
     "window_size",
+    "incremental_mode",
+    "change",
+    "unsupervised_rounds",
+    "confidence_threshold",
     "gpus",
     "seed",
 )

@@ -147,6 +147,10 @@ RERUN_FIELDS = (
     "monitored_metric",
     "improvement",
     "window_size",
+    "incremental_mode",
+    "change",
+    "unsupervised_rounds",
+    "confidence_threshold",
     "gpus",
 )
 
