@@ -66,7 +66,7 @@ def main() -> int:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
     framework = sys.argv[1] if len(sys.argv) > 1 else "pytorch"
     strategy = sys.argv[2] if len(sys.argv) > 2 else "fedavg"
-    run = uuid.uuid4().hex[:6]
+    run = str(uuid.uuid4().int % 10**6)  # the control message wants a whole number
     digits = load_digits()
     x, y = digits.images.astype(np.uint8), digits.target.astype(np.uint8)
     work = Path(tempfile.mkdtemp(prefix="kafkaml-federated-"))

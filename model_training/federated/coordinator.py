@@ -93,6 +93,9 @@ class Coordinator:
     round_timeout_s: float = 120.0
     stop_after_samples: int | None = None
     on_round: Callable[[RoundReport], None] = field(default=lambda report: None)
+    #: a ``model_training.reporting.Reporter`` of the deployment's result: each round is
+    #: reported like an epoch (``round_metrics``), so the UI shows it live
+    reporter: Any = None
     # outcome
     weights: list[np.ndarray] | None = None
     history: list[RoundReport] = field(default_factory=list)
@@ -235,6 +238,8 @@ class Coordinator:
                 self.history.append(report)
                 self.weights = weights
                 self.on_round(report)
+                if self.reporter is not None:
+                    self.reporter.epoch(k, round_metrics(report))
                 sites = answered
                 if self.stop_after_samples is not None and seen >= self.stop_after_samples:
                     log.info("%d samples seen: the run ends after round %d", seen, k)
@@ -250,6 +255,19 @@ class Coordinator:
         finally:
             self.consumer.close()
             self.producer.flush(5)
+
+
+def round_metrics(report: RoundReport) -> dict[str, float]:
+    """A round as an epoch report: the sites' weighted metrics plus ``round``, ``rounds``,
+    ``sites`` (answered), ``dropped`` and ``samples`` (the UI shows "Round k / N")."""
+    return {
+        **report.metrics,
+        "round": float(report.round),
+        "rounds": float(report.rounds),
+        "sites": float(len(report.answered)),
+        "dropped": float(len(report.dropped)),
+        "samples": float(report.samples),
+    }
 
 
 def _weighted_metrics(metas: list[dict]) -> dict[str, float]:

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from model_training.federated import messages
-from model_training.federated.coordinator import _weighted_metrics, qualifies
+from model_training.federated.coordinator import (
+    RoundReport,
+    _weighted_metrics,
+    qualifies,
+    round_metrics,
+)
 from model_training.federated.strategies import STRATEGY_NAMES, get_strategy, weighted_average
 
 CURRENT = [np.array([[1.0, 2.0], [3.0, 4.0]], np.float32), np.array([0.5, -0.5], np.float32)]
@@ -113,3 +118,15 @@ def test_restrictions_pick_the_sites():
 def test_round_metrics_are_weighted_by_samples():
     metas = [{"samples": 30, "metrics": {"loss": 1.0}}, {"samples": 10, "metrics": {"loss": 3.0}}]
     assert _weighted_metrics(metas) == {"loss": 1.5}
+
+
+def test_a_round_is_reported_like_an_epoch():
+    report = RoundReport(2, 5, ["a", "b"], ["a"], ["b"], 120, {"loss": 0.5}, 1.0)
+    assert round_metrics(report) == {
+        "loss": 0.5,
+        "round": 2.0,
+        "rounds": 5.0,
+        "sites": 1.0,
+        "dropped": 1.0,
+        "samples": 120.0,
+    }
