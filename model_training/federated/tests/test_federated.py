@@ -17,6 +17,7 @@ import pytest
 from model_training.federated.coordinator import Coordinator
 from model_training.federated.site import Site, SiteProcess
 from model_training.job import ModelSpec, TrainingJob, TrainingSettings
+from model_training.reporting import MemoryReporter
 from model_training.tests.conftest import KERAS_CODE, KERAS_IMPORTS, TORCH_CODE, TORCH_IMPORTS
 
 # the digits model of the worker tests, at PyTorch's learning rate (0.01): a round is short
@@ -79,6 +80,7 @@ def federate(broker, framework, shares, *, drop=None, rounds=ROUNDS, strategy="f
         expected_sites=len(shares),
         join_timeout_s=90,
         round_timeout_s=60 if drop is None else 20,
+        reporter=MemoryReporter(),
     )
     sites = []
     for i, (x, y) in enumerate(shares):
@@ -114,6 +116,10 @@ def test_three_non_iid_sites_beat_each_site_alone(broker, digits, framework):
         sorted(r.answered) == ["s0", "s1", "s2"] and not r.dropped for r in coordinator.history
     )
     assert "loss" in coordinator.history[-1].metrics
+    # each round reached the result like an epoch: the UI's "Round k / N"
+    assert [(k, m["round"], m["rounds"]) for k, m in coordinator.reporter.epochs] == [
+        (k, float(k), float(ROUNDS)) for k in range(1, ROUNDS + 1)
+    ]
     federated = accuracy(framework, weights, test)
     # each site alone: as many epochs on its own share (a one-site federation)
     alone = []
