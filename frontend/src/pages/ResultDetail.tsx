@@ -26,6 +26,17 @@ export function plannedEpochsOf(r: TrainingResult): number | null {
   return typeof planned === 'number' && planned > 0 ? planned : null;
 }
 
+/** A federated run reports each round like an epoch, with `round` and `rounds` among its
+ * metrics: "Round k / N" of the latest report, or null for an ordinary run. */
+export function federatedRoundOf(r: Pick<TrainingResult, 'epoch_metrics'>): string | null {
+  const reports = r.epoch_metrics ?? [];
+  const last = reports[reports.length - 1];
+  const round = last?.metrics?.round;
+  const rounds = last?.metrics?.rounds;
+  if (typeof round !== 'number' || typeof rounds !== 'number') return null;
+  return `Round ${round} / ${rounds}`;
+}
+
 /** What the final-metrics and confusion-matrix cards say when they have nothing to show. */
 export function missingFinalText(status: string, what: 'metrics' | 'confusion'): string {
   if (status === 'stopped')
@@ -268,6 +279,14 @@ export default function ResultDetail() {
               {status}
             </div>
           </div>
+          {federatedRoundOf(r) && (
+            <div className="stat">
+              <div className="k">Federated</div>
+              <div className="v" data-testid="federated-round">
+                {federatedRoundOf(r)}
+              </div>
+            </div>
+          )}
           <div className="stat">
             <div className="k">Epochs reported</div>
             <div className="v" data-testid="epochs-reported">
