@@ -296,6 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--join-timeout", type=float, default=60)
     parser.add_argument("--round-timeout", type=float, default=120)
     parser.add_argument("--out", help="write the final weights here (.npz)")
+    parser.add_argument(
+        "--result-id",
+        type=int,
+        help="report each round to this result like an epoch (KAFKAML_BACKEND_URL and "
+        "KAFKAML_API_TOKEN: the result's workload credential)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     coordinator = Coordinator(
@@ -311,6 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         round_timeout_s=args.round_timeout,
         on_round=lambda r: print(json.dumps(r.as_dict()), flush=True),
     )
+    if args.result_id is not None:
+        from model_training.reporting import BackendReporter
+        from worker_common.backend import BackendClient
+
+        coordinator.reporter = BackendReporter(BackendClient(), args.result_id)
     weights = coordinator.run()
     if args.out:
         messages.save_weights(args.out, weights)
