@@ -4,6 +4,7 @@ import type { Datasource, Deployment } from '../lib/types';
 import { kwargsToText } from '../lib/snippets';
 import SendData from '../components/SendData';
 import ControlErrors from '../components/ControlErrors';
+import FederatedPanel from '../components/FederatedPanel';
 import NotFound from '../components/NotFound';
 import { ActionButton, Loading, StatusBadge, fmtDate, useInterval, useLoad } from '../components/ui';
 
@@ -72,6 +73,7 @@ export default function DeploymentDetail() {
           {(waiting || !d.datasource) && <SendData deploymentId={d.id} />}
         </div>
       </div>
+      <FederatedPanel deploymentId={d.id} />
     </>
   );
 }
