@@ -185,6 +185,15 @@ class RawSink(KafkaMLSink):
             self._first_sample_seen()
         self._produce_record((arr if _LITTLE else _le(arr)).tobytes(), key)
 
+    def unsupervised_send(self, data: Any) -> None:
+        """Send one unlabelled sample (same format as the labelled ones) to the
+        ``unsupervised_topic``: semi-supervised training pseudo-labels it."""
+        fmt = self._format
+        arr = fmt.data.check(data if isinstance(data, np.ndarray) else np.asarray(data))
+        if not self._format_known:
+            self.input_config = fmt.input_config()
+        self._produce_unsupervised((arr if _LITTLE else _le(arr)).tobytes())
+
     def send_batch(self, data: Any, labels: Any = None) -> None:
         """Send many samples at once: ``data`` has shape ``(N, *sample_shape)``, ``labels``
         ``(N, *label_shape)`` (or ``None``)."""

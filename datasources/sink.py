@@ -191,6 +191,8 @@ class KafkaMLSink:
         self._partition = -1 if partition is None else int(partition)
         self.input_config: dict[str, Any] = dict(input_config or {})
         self.unsupervised_topic = unsupervised_topic
+        self.unsupervised_sent = 0  # unsupervised_send() calls accepted
+        self.unsupervised_delivered = 0
         self.dataset_restrictions = dataset_restrictions
 
         self.total_messages = 0  # records announced (set on close)
@@ -288,6 +290,9 @@ class KafkaMLSink:
             if len(self._errors) < 10:
                 self._errors.append(str(err))
             return
+        if self.unsupervised_topic is not None and msg.topic() == self.unsupervised_topic:
+            self.unsupervised_delivered += 1  # not part of the labelled ranges
+            return
         partition = msg.partition()
         offset = msg.offset()
         rng = self._ranges.get(partition)
@@ -366,6 +371,24 @@ class KafkaMLSink:
         """Send one record; ``data`` and ``label`` are bytes (or int/float/str/ndarray)."""
         self._check_open()
         self._produce_record(_object_to_bytes(data), _object_to_bytes(label))
+
+    def _produce_unsupervised(self, value: bytes) -> None:
+        """One unlabelled record to ``unsupervised_topic`` (the original's
+        ``__unsupervised_send``); the control message announces that topic."""
+        self._check_open()
+        if not self.unsupervised_topic:
+            raise ValueError("unsupervised_send needs the sink's unsupervised_topic")
+        try:
+            self._produce(self.unsupervised_topic, value, None, self._partition)
+        except BufferError:
+            self._wait_for_space()
+            self._produce(self.unsupervised_topic, value, None, self._partition)
+        self.unsupervised_sent += 1
+        self._producer.poll(0)
+
+    def unsupervised_send(self, data: Any) -> None:
+        """Send one unlabelled sample to ``unsupervised_topic`` (semi-supervised training)."""
+        self._produce_unsupervised(_object_to_bytes(data))
 
     def send_value(self, data: Any) -> None:
         """Send one record without a label (key)."""

@@ -56,6 +56,7 @@ class DatasourceSpec:
     total_msg: int | None = None
     incremental: bool = False
     description: str = ""
+    unsupervised_topic: str | None = None  # unlabelled samples (semi-supervised training)
 
     @classmethod
     def from_message(cls, data: Mapping[str, Any]) -> DatasourceSpec:
@@ -71,6 +72,9 @@ class DatasourceSpec:
             total_msg=int(total) if total not in (None, "") else None,
             incremental=bool(data.get("incremental") or False),
             description=str(data.get("description") or ""),
+            unsupervised_topic=str(data["unsupervised_topic"])
+            if data.get("unsupervised_topic")
+            else None,
         )
 
 

@@ -23,6 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from confluent_kafka import TopicPartition
+
 from datasources.codecs import get_codec
 from model_training import settings as worker_settings
 from model_training.errors import StopRequested, TrainingError
@@ -208,6 +211,15 @@ class TrainingWorker:
             self._check_stop()
             last, training_time = trainer.fit(DATA, (0, a), (a, b) if b > a else None)
             self._check_stop()
+            extra = None
+            if settings.unsupervised_rounds > 0 and source.unsupervised_topic:
+                pseudo_last, rounds, pseudo_time = self._pseudo_label(
+                    trainer, source, codec, (0, a), (a, b) if b > a else None
+                )
+                last = pseudo_last or last
+                training_time += pseudo_time
+                extra = {"pseudo_labelling": rounds}
+                self._check_stop()
             test_metrics, matrices = trainer.evaluate(DATA, (b, n), settings.confusion_matrix)
             self.timings.update(read=read_time, fit=training_time)
             self.publish(
@@ -222,9 +234,56 @@ class TrainingWorker:
                 test_metrics=test_metrics,
                 matrices=matrices,
                 timings={"training_time": training_time, "read_time": read_time},
+                **({"extra": extra} if extra else {}),
             )
         finally:
             data.close()
+
+    def _pseudo_label(self, trainer, source, codec, train, val):
+        """Semi-supervised rounds: the unsupervised topic (read whole, from its beginning until
+        it stays quiet: the sink flushed it before its control message) goes to the trainer,
+        which pseudo-labels and retrains (user code runs only there)."""
+        from confluent_kafka import OFFSET_BEGINNING
+
+        from model_training.dataset import consumer_for
+
+        topic = source.unsupervised_topic
+        consumer = consumer_for(self.bootstrap)
+        values: list[bytes] = []
+        try:
+            meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            partitions = sorted(meta.partitions) if meta is not None and not meta.error else []
+            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+            quiet, deadline = 0, time.monotonic() + worker_settings.read_timeout()
+            while partitions and quiet < 4 and time.monotonic() < deadline:
+                self._check_stop()
+                batch = consumer.consume(10000, 0.5)
+                quiet = 0 if batch else quiet + 1
+                values.extend(m.value() for m in batch if m.error() is None)
+        finally:
+            consumer.close()
+        if not values:
+            log.warning("unsupervised topic %s holds no records: no pseudo-labelling", topic)
+            return [], [], 0.0
+        try:
+            x = np.asarray(codec.decode_batch(values))
+        except Exception as exc:
+            raise TrainingError(f"unsupervised topic {topic}: {exc}") from exc
+        trainer.put(UNLABELLED, x, np.zeros(0, dtype=np.uint8))
+        log.info("pseudo-labelling with %d unlabelled samples from %s", len(x), topic)
+        settings = self.job.settings
+        try:
+            return trainer.pseudo_label(
+                DATA,
+                train,
+                val,
+                UNLABELLED,
+                rounds=settings.unsupervised_rounds,
+                threshold=settings.confidence_threshold,
+                epoch_offset=self.last_epoch,
+            )
+        finally:
+            trainer.drop(UNLABELLED)
 
     def publish(
         self,
@@ -286,3 +345,6 @@ class TrainingWorker:
                 log.info("uploaded version %d of sub-model %d: %s", version, i, test_metrics[i])
         finally:
             shutil.rmtree(base, ignore_errors=True)
+
+
+UNLABELLED = "unlabelled"

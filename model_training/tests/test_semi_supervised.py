@@ -77,3 +77,64 @@ def test_pseudo_labelling_beats_the_labelled_share_alone(
     assert epochs_seen == list(range(1, 4 * epochs + 1))  # the rounds count on from the fit
     print(f"{framework} seed {seed}: {before:.3f} -> {after:.3f}", rounds)
     assert after >= before + 0.01, (before, after)
+
+
+def test_unsupervised_send_feeds_pseudo_labelling_through_the_worker(broker, digits):
+    """The original's script shape: labelled samples with ``send``, unlabelled ones with
+    ``RawSink.unsupervised_send``; the control message announces the unsupervised topic and
+    the worker's run pseudo-labels them (rounds recorded) and beats the labelled data alone."""
+    import uuid
+
+    from kafkaml.broker import ensure_topics
+
+    from datasources.raw_sink import RawSink
+    from model_training.job import DatasourceSpec
+    from model_training.reporting import MemoryReporter
+    from model_training.worker import TrainingWorker
+
+    x_l, y_l, x_u, x_test, y_test = _split(digits, 1)
+    tag = uuid.uuid4().hex[:8]
+    topic, unsupervised = f"t-semi-{tag}", f"t-semi-u-{tag}"
+    bootstrap = broker.bootstrap_servers
+    ensure_topics(bootstrap, [topic, unsupervised, f"{topic}-control"])
+    n = len(x_l) + len(x_test)
+    sink = RawSink(
+        bootstrap_servers=bootstrap,
+        topic=topic,
+        deployment_id=1,
+        data_type="uint8",
+        label_type="uint8",
+        data_reshape="8 8",
+        test_rate=len(x_test) / n,
+        control_topic=f"{topic}-control",
+        unsupervised_topic=unsupervised,
+    )
+    sink.send_batch(np.concatenate([x_l, x_test]), np.concatenate([y_l, y_test]))
+    for sample in x_u:
+        sink.unsupervised_send(sample)
+    sink.close()
+    assert sink.unsupervised_delivered == len(x_u) and sink.total_messages == n
+    message = sink.control_message
+    assert message["unsupervised_topic"] == unsupervised
+    source = DatasourceSpec.from_message(message)
+
+    accuracy = {}
+    for rounds in (0, 3):
+        job = TrainingJob(
+            models=(ModelSpec(KERAS_CODE, "tensorflow", KERAS_IMPORTS, name="semi"),),
+            settings=TrainingSettings(
+                kwargs_fit={"epochs": 60, "verbose": 0},
+                seed=1,
+                unsupervised_rounds=rounds,
+                confidence_threshold=0.7,
+            ),
+            datasource=source,
+        )
+        reporter = MemoryReporter()
+        assert TrainingWorker(job, [reporter], bootstrap=bootstrap).run() == "finished"
+        summary = reporter.artifacts[0][1]
+        accuracy[rounds] = summary["test_metrics"]["accuracy"]
+        if rounds:
+            assert [r["round"] for r in summary["pseudo_labelling"]] == [1, 2, 3]
+            assert len(reporter.epochs) == 4 * 60
+    assert accuracy[3] >= accuracy[0] + 0.01, accuracy
