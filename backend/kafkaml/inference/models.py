@@ -42,6 +42,8 @@ class Inference(models.Model):
     limit = models.FloatField(null=True, blank=True)
     batch_size = models.PositiveIntegerField(default=256)
     max_wait_ms = models.PositiveIntegerField(default=20)
+    # Swap to each newer version the serving result publishes (incremental training).
+    follow_latest = models.BooleanField(default=False)
     runtime = models.CharField(max_length=20, default="onnx")
     # exactly_once: Kafka transactions (outputs read with isolation.level=read_committed)
     delivery = models.CharField(

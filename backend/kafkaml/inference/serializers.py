@@ -97,6 +97,11 @@ class InferenceInput(serializers.Serializer):
     limit = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
     batch_size = serializers.IntegerField(min_value=1, max_value=100_000, default=256)
     max_wait_ms = serializers.IntegerField(min_value=0, max_value=60_000, default=20)
+    follow_latest = serializers.BooleanField(
+        default=False,
+        help_text="Swap to each newer version the serving result publishes (incremental "
+        "training), through the models-as-data topic: no restart, no lost records.",
+    )
     runtime = serializers.ChoiceField(
         choices=["onnx", "keras", "pytorch", "external"],
         default="onnx",
@@ -208,6 +213,7 @@ class InferenceOutput(serializers.ModelSerializer):
             "limit",
             "batch_size",
             "max_wait_ms",
+            "follow_latest",
             "runtime",
             "delivery",
             "input_bootstrap_servers",

@@ -332,7 +332,26 @@ def artifact_store(*, result: TrainingResult, archive, summary: dict) -> ModelAr
     realtime.push(
         realtime.result_group(result.pk), "artifact", {"version": version, "metrics": summary}
     )
+    _follow_latest(result, version)
     return artifact
+
+
+def _follow_latest(result: TrainingResult, version: int) -> None:
+    """Inferences that opted in (``follow_latest``) and serve this result swap to the new
+    version through the usual swap (models as data: replicas switch between batches)."""
+    from kafkaml.inference.models import Inference
+    from kafkaml.inference.services import inference_swap
+
+    for inference in Inference.objects.filter(serving_result=result, follow_latest=True):
+        if inference.model_version >= version:
+            continue
+        try:
+            inference_swap(inference=inference, result=result, version=version)
+            log.info(
+                "inference %s follows result %s to version %s", inference.pk, result.pk, version
+            )
+        except Exception as exc:  # noqa: BLE001 - the upload itself succeeded
+            log.warning("inference %s could not follow version %s: %s", inference.pk, version, exc)
 
 
 def result_reconcile() -> int:
