@@ -234,7 +234,7 @@ export function ChainInferenceForm({ plan, leader, source, prefix, onSubmit }: C
 /** "Deploy chain for inference", shown on a result of a distributed chain (nothing otherwise). */
 export function DeployChainLink({ resultId }: { resultId: number }) {
   const plan = useLoad((s) => api.get<ChainPlan>(`/api/v1/inferences/chain/?result=${resultId}`, s).catch(() => null), [resultId]);
-  if (!plan.data?.members.length || plan.data.leader == null) return null;
+  if (!plan.data?.members?.length || plan.data.leader == null) return null;
   return (
     <Link
       className="btn primary"
