@@ -96,6 +96,10 @@ export interface Deployment {
   monitored_metric: string;
   improvement: number;
   window_size: number;
+  incremental_mode?: 'indefinite' | 'time_limited';
+  change?: 'auto' | 'up' | 'down';
+  unsupervised_rounds?: number;
+  confidence_threshold?: number;
   gpus: number;
   datasource: number | null;
   results: ResultBrief[];

@@ -20,6 +20,10 @@ export interface DeployDraft {
   monitored_metric: string;
   improvement: string;
   window_size: string;
+  incremental_mode: 'indefinite' | 'time_limited';
+  change: 'auto' | 'up' | 'down';
+  unsupervised_rounds: string;
+  confidence_threshold: string;
   datasource: string;
 }
 
@@ -27,6 +31,7 @@ export const DEFAULT_DEPLOY: DeployDraft = {
   batch_size: '32', training_kwargs: 'epochs=5', evaluation_kwargs: '', optimizer: 'adam', learning_rate: '0.001',
   loss: 'sparse_categorical_crossentropy', metrics: 'accuracy', confusion_matrix: true, gpus: '0',
   incremental: false, stream_timeout: '60', monitored_metric: 'val_loss', improvement: '0', window_size: '1000', datasource: '',
+  incremental_mode: 'indefinite', change: 'auto', unsupervised_rounds: '0', confidence_threshold: '0.9',
 };
 
 /** The models a configuration trains: its models and, for a chain, every model above them. */
@@ -74,8 +79,13 @@ export function localProblems(d: DeployDraft, compileApplies = true): Record<str
     const problem = kwargsProblem(d[k]);
     if (problem) p[k] = problem;
   }
+  int('unsupervised_rounds', 0, 100, 'Pseudo-labelling rounds');
+  const ct = Number(d.confidence_threshold);
+  if (Number(d.unsupervised_rounds) > 0 && (d.confidence_threshold.trim() === '' || !Number.isFinite(ct) || ct < 0 || ct > 1)) p.confidence_threshold = 'Confidence threshold must be a number from 0 to 1.';
   if (d.incremental) {
-    int('stream_timeout', 1, 86400, 'Stream timeout');
+    const st = Number(d.stream_timeout);
+    if (Number.isInteger(st) && (st > 86400 || (st >= 10_000 && st % 1000 === 0))) p.stream_timeout = `Stream timeout is in seconds; ${st} looks like milliseconds.`;
+    else int('stream_timeout', 1, 86400, 'Stream timeout');
     int('window_size', 1, 10_000_000, 'Window size');
     const imp = Number(d.improvement);
     if (!Number.isFinite(imp) || imp < 0) p.improvement = 'Improvement must be a number ≥ 0.';
@@ -102,6 +112,12 @@ export function deployPayload(configuration: number, d: DeployDraft, compileAppl
     body.monitored_metric = d.monitored_metric.trim();
     body.improvement = Number(d.improvement);
     body.window_size = Number(d.window_size);
+    if (d.incremental_mode !== 'indefinite') body.incremental_mode = d.incremental_mode;
+    if (d.change !== 'auto') body.change = d.change;
+  }
+  if (Number(d.unsupervised_rounds) > 0) {
+    body.unsupervised_rounds = Number(d.unsupervised_rounds);
+    body.confidence_threshold = Number(d.confidence_threshold);
   }
   return body;
 }
@@ -152,7 +168,7 @@ export function DeployFormView({ configuration, models, datasources, onSubmit, i
     }
   };
 
-  const knownFields = ['batch_size', 'training_kwargs', 'evaluation_kwargs', 'optimizer', 'learning_rate', 'loss', 'metrics', 'gpus', 'stream_timeout', 'monitored_metric', 'improvement', 'window_size', 'datasource', 'confusion_matrix', 'incremental'];
+  const knownFields = ['batch_size', 'training_kwargs', 'evaluation_kwargs', 'optimizer', 'learning_rate', 'loss', 'metrics', 'gpus', 'stream_timeout', 'monitored_metric', 'improvement', 'window_size', 'incremental_mode', 'change', 'unsupervised_rounds', 'confidence_threshold', 'datasource', 'confusion_matrix', 'incremental'];
   const unplaced = error instanceof ApiError ? Object.keys(error.errors).filter((k) => !knownFields.some((f) => k === f || k.startsWith(f + '.'))) : [];
   const showGeneral = error && (!(error instanceof ApiError) || unplaced.length || !Object.keys(error.errors).length);
 
@@ -237,8 +253,31 @@ export function DeployFormView({ configuration, models, datasources, onSubmit, i
                 <Field label="Minimum improvement" htmlFor="d-imp" errors={fe('improvement')}>
                   <input id="d-imp" type="number" step="any" min={0} value={d.improvement} onChange={(e) => set('improvement', e.target.value)} />
                 </Field>
+                <Field label="Mode" htmlFor="d-mode" errors={fe('incremental_mode')} hint="Time-limited: the run finishes after the stream timeout without records.">
+                  <select id="d-mode" value={d.incremental_mode} onChange={(e) => set('incremental_mode', e.target.value as DeployDraft['incremental_mode'])}>
+                    <option value="indefinite">Indefinite (until stopped)</option>
+                    <option value="time_limited">Time-limited</option>
+                  </select>
+                </Field>
+                <Field label="Metric improves" htmlFor="d-change" errors={fe('change')}>
+                  <select id="d-change" value={d.change} onChange={(e) => set('change', e.target.value as DeployDraft['change'])}>
+                    <option value="auto">Auto (down for losses)</option>
+                    <option value="up">Up</option>
+                    <option value="down">Down</option>
+                  </select>
+                </Field>
               </div>
             )}
+            <div className="row">
+              <Field label="Pseudo-labelling rounds" htmlFor="d-rounds" errors={fe('unsupervised_rounds')} hint="Semi-supervised: rounds over the unlabelled samples sent with unsupervised_send (0: none).">
+                <input id="d-rounds" type="number" min={0} max={100} value={d.unsupervised_rounds} onChange={(e) => set('unsupervised_rounds', e.target.value)} />
+              </Field>
+              {Number(d.unsupervised_rounds) > 0 && (
+                <Field label="Confidence threshold" htmlFor="d-conf" errors={fe('confidence_threshold')} hint="For example: 0.9">
+                  <input id="d-conf" type="number" step="any" min={0} max={1} value={d.confidence_threshold} onChange={(e) => set('confidence_threshold', e.target.value)} />
+                </Field>
+              )}
+            </div>
           </div>
           <div className="card">
             <h2>Resources</h2>

@@ -135,3 +135,25 @@ describe('classification view', () => {
     expect(screen.getByTestId('class-counts').textContent).toContain('dog');
   });
 });
+
+describe('deploy form: issue 15 modes', () => {
+  it('refuses a millisecond-looking stream timeout and sends the modes only when set', () => {
+    const incremental = { ...DEFAULT_DEPLOY, incremental: true };
+    expect(localProblems({ ...incremental, stream_timeout: '60000' }).stream_timeout).toBe(
+      'Stream timeout is in seconds; 60000 looks like milliseconds.',
+    );
+    expect(localProblems({ ...incremental, stream_timeout: '3600' })).toEqual({});
+    expect(deployPayload(1, incremental)).not.toHaveProperty('incremental_mode');
+    const body = deployPayload(1, { ...incremental, incremental_mode: 'time_limited', change: 'up' });
+    expect([body.incremental_mode, body.change]).toEqual(['time_limited', 'up']);
+  });
+
+  it('sends pseudo-labelling rounds with their confidence threshold', () => {
+    expect(deployPayload(1, DEFAULT_DEPLOY)).not.toHaveProperty('unsupervised_rounds');
+    const body = deployPayload(1, { ...DEFAULT_DEPLOY, unsupervised_rounds: '3', confidence_threshold: '0.8' });
+    expect([body.unsupervised_rounds, body.confidence_threshold]).toEqual([3, 0.8]);
+    expect(Object.keys(localProblems({ ...DEFAULT_DEPLOY, unsupervised_rounds: '3', confidence_threshold: '2' }))).toEqual([
+      'confidence_threshold',
+    ]);
+  });
+});
