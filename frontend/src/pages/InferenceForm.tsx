@@ -4,7 +4,7 @@ import { api, ApiError, listAll, type FieldErrors } from '../lib/api';
 import { formErrors, type KafkaAccess } from '../lib/accounts';
 import { ownsTopic, useKafkaAccess } from '../lib/kafkaAccess';
 import type { Datasource, Inference, MLModel, TrainingResult } from '../lib/types';
-import { ErrorAlert, Field, Loading, Spinner, useLoad } from '../components/ui';
+import { Check, ErrorAlert, Field, Loading, Spinner, useLoad } from '../components/ui';
 import { ChainInferenceForm, type ChainPlan } from './ChainInferenceForm';
 
 export interface InferenceDraft {
@@ -19,6 +19,8 @@ export interface InferenceDraft {
   max_wait_ms: string;
   runtime: string;
   delivery: string;
+  /** swap to each newer version the result publishes (incremental training) */
+  follow_latest?: boolean;
   /** runtime 'external': the model server (Open Inference Protocol V2 or TF Serving REST) */
   external_url?: string;
   external_model?: string;
@@ -175,6 +177,7 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
         input_topic: d.input_topic.trim(), output_topic: d.output_topic.trim(), batch_size: Number(d.batch_size), max_wait_ms: Number(d.max_wait_ms), runtime: d.runtime,
         delivery: d.delivery,
       };
+      if (d.follow_latest) body.follow_latest = true;
       if (d.runtime === 'external') {
         body.external = { url: (d.external_url ?? '').trim(), model_name: (d.external_model ?? '').trim(), protocol: d.external_protocol || 'v2' };
       }
@@ -290,6 +293,8 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
               <input id="i-wait" type="number" min={0} value={d.max_wait_ms} onChange={(e) => set('max_wait_ms', e.target.value)} />
             </Field>
           </div>
+          <Check id="i-follow" label="Follow the latest version" checked={!!d.follow_latest} onChange={(v) => setD((x) => ({ ...x, follow_latest: v }))}
+            hint="Swap to each newer version this result publishes (incremental training), without a restart or lost records." />
           <Field label="Delivery" htmlFor="i-delivery" errors={fe('delivery')}
             hint={d.delivery === 'exactly_once'
               ? <>Each input answered exactly once (Kafka transactions). Read the output with <code>isolation.level=read_committed</code>; outputs appear when a transaction commits (every ~200 ms). Not on the embedded broker.</>
