@@ -53,8 +53,11 @@ def produce(broker, topic, values, keys=None, headers=None) -> None:
     assert producer.flush(30) == 0
 
 
-def read_topics(broker, names, expected: int, timeout: float = 60.0, settle: float = 0.0):
-    """Every record of the topics (consumed from the start) until ``expected`` arrived."""
+def read_topics(
+    broker, names, expected: int, timeout: float = 60.0, settle: float = 0.0, until=None
+):
+    """Every record of the topics (consumed from the start) until ``expected`` arrived (and,
+    with ``until``, until ``until(records)`` is true: repeats can make up the count early)."""
     from confluent_kafka import Consumer
 
     consumer = Consumer(
@@ -75,7 +78,7 @@ def read_topics(broker, names, expected: int, timeout: float = 60.0, settle: flo
             for m in consumer.consume(1000, 0.5):
                 if m.error() is None:
                     records.append(m)
-            if len(records) >= expected:
+            if len(records) >= expected and (until is None or until(records)):
                 reached = reached or time.monotonic()
                 if time.monotonic() - reached >= settle:
                     break
