@@ -41,6 +41,7 @@ up: install frontend
 test: install frontend
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@$(MAKE) --no-print-directory lint-frontend
 	cd backend && ../$(PY) manage.py check && ../$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-kafka
@@ -63,7 +64,7 @@ e2e: install frontend
 		cd frontend && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npm run e2e; \
 	else echo "e2e: skipped (no /usr/bin/chromium; run .ci/install-browser.sh)"; fi
 
-lint: install
+lint: install lint-frontend
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
@@ -71,9 +72,10 @@ lint: install
 lint-frontend: frontend-deps
 	@if [ -f frontend/package.json ]; then cd frontend && npm run lint; fi
 
-format: install
+format: install frontend-deps
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+	@if [ -f frontend/package.json ]; then cd frontend && npm run format; fi
 
 bench: install
 	$(PY) bench/sink.py

@@ -61,7 +61,17 @@ async function freePort() {
 async function startStack() {
   const dataDir = mkdtempSync(join(tmpdir(), 'kafkaml-e2e-'));
   const [port, executorPort, brokerPort] = [await freePort(), await freePort(), await freePort()];
-  const args = ['up', '--data-dir', dataDir, '--port', String(port), '--executor-port', String(executorPort), '--broker-port', String(brokerPort)];
+  const args = [
+    'up',
+    '--data-dir',
+    dataDir,
+    '--port',
+    String(port),
+    '--executor-port',
+    String(executorPort),
+    '--broker-port',
+    String(brokerPort),
+  ];
   say(`starting: kafkaml ${args.join(' ')}`);
   const env = { ...process.env };
   delete env.KAFKA_BOOTSTRAP_SERVERS;
@@ -83,7 +93,13 @@ async function startStack() {
       rej(new Error(`kafkaml up exited with ${code}:\n${log.slice(-3000)}`));
     });
   });
-  stack = { proc, dataDir, get log() { return log; } };
+  stack = {
+    proc,
+    dataDir,
+    get log() {
+      return log;
+    },
+  };
   await ready;
   const password = /password:\s*(\S+)/.exec(log)?.[1];
   if (!password) throw new Error(`no admin password in the output of kafkaml up:\n${log}`);
@@ -101,10 +117,17 @@ async function stopStack() {
     }
     await new Promise((res) => {
       const timer = setTimeout(() => {
-        try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(-proc.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
         res();
       }, 30_000);
-      proc.on('exit', () => { clearTimeout(timer); res(); });
+      proc.on('exit', () => {
+        clearTimeout(timer);
+        res();
+      });
     });
   }
   // Workload supervisors this run's platform started (their command line names our data dir)
@@ -114,17 +137,26 @@ async function stopStack() {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (cmd.includes(dataDir)) leftovers.push(Number(pid));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   const children = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
       if (leftovers.includes(ppid)) children.push(Number(pid));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   for (const pid of [...leftovers, ...children]) {
-    try { process.kill(pid, 'SIGKILL'); say(`  ended leftover process ${pid}`); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+      say(`  ended leftover process ${pid}`);
+    } catch {
+      /* gone */
+    }
   }
   if (!process.env.E2E_KEEP) rmSync(dataDir, { recursive: true, force: true });
 }
@@ -180,11 +212,16 @@ async function assertNoHorizontalScroll(what) {
     const vw = window.innerWidth;
     // The outermost element sticking out on the right (its children overflow with it), to name
     // in the failure, with the path down to it.
-    const name = (el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${typeof el.className === 'string' && el.className.trim() ? `.${el.className.trim().split(/\s+/).join('.')}` : ''}`;
+    const name = (el) =>
+      `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${typeof el.className === 'string' && el.className.trim() ? `.${el.className.trim().split(/\s+/).join('.')}` : ''}`;
     let worst = null;
     for (const el of document.querySelectorAll('main *, header *, nav *')) {
       const r = el.getBoundingClientRect();
-      if (r.right <= vw + 1 || (el.parentElement && el.parentElement.getBoundingClientRect().right > vw + 1 && el.parentElement.closest('main, header, nav'))) continue;
+      if (
+        r.right <= vw + 1 ||
+        (el.parentElement && el.parentElement.getBoundingClientRect().right > vw + 1 && el.parentElement.closest('main, header, nav'))
+      )
+        continue;
       const path = [];
       for (let e = el; e && e !== document.body; e = e.parentElement) path.unshift(name(e));
       worst = { right: Math.round(r.right), tag: path.slice(-4).join(' > ') };
@@ -194,7 +231,9 @@ async function assertNoHorizontalScroll(what) {
   });
   if (scrollWidth > innerWidth) {
     await screenshot(`phone-overflow-${what.replace(/\W+/g, '-')}`);
-    throw new Error(`${what} scrolls sideways on a ${innerWidth}px phone: ${scrollWidth}px wide${culprit ? ` (e.g. ${culprit.tag} reaches ${culprit.right}px)` : ''}`);
+    throw new Error(
+      `${what} scrolls sideways on a ${innerWidth}px phone: ${scrollWidth}px wide${culprit ? ` (e.g. ${culprit.tag} reaches ${culprit.right}px)` : ''}`,
+    );
   }
 }
 
@@ -214,11 +253,15 @@ async function step(name, fn) {
     say(`STEP FAILED: ${name}\n${err?.stack ?? err}`);
     try {
       await page.screenshot({ path: join(artifacts, `FAILED-${name.replace(/\W+/g, '-')}.png`), fullPage: true });
-    } catch { /* page gone */ }
+    } catch {
+      /* page gone */
+    }
     throw Object.assign(new Error(`step “${name}” failed: ${err?.message ?? err}`), { step: name });
   }
   if (consoleErrors.length > before) {
-    throw Object.assign(new Error(`step “${name}”: browser console errors:\n  ${consoleErrors.slice(before).join('\n  ')}`), { step: name });
+    throw Object.assign(new Error(`step “${name}”: browser console errors:\n  ${consoleErrors.slice(before).join('\n  ')}`), {
+      step: name,
+    });
   }
 }
 
@@ -228,7 +271,10 @@ function runPython(code, env = {}, timeoutMs = 180_000) {
     let out = '';
     proc.stdout.on('data', (d) => (out += d));
     proc.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); rej(new Error(`python timed out:\n${out}`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      rej(new Error(`python timed out:\n${out}`));
+    }, timeoutMs);
     proc.on('exit', (code) => {
       clearTimeout(timer);
       if (code === 0) res(out);
@@ -291,11 +337,22 @@ function trainingTopic(kafka, deploymentId) {
 
 /** POST JSON to the API with the page's session and CSRF token; returns { status, body }. */
 async function apiPost(path, body) {
-  return page.evaluate(async ([p, b]) => {
-    const token = document.cookie.split('; ').find((c) => c.startsWith('csrftoken='))?.slice(10) ?? '';
-    const r = await fetch(p, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRFToken': decodeURIComponent(token) }, body: JSON.stringify(b) });
-    return { status: r.status, body: await r.json().catch(() => null) };
-  }, [path, body]);
+  return page.evaluate(
+    async ([p, b]) => {
+      const token =
+        document.cookie
+          .split('; ')
+          .find((c) => c.startsWith('csrftoken='))
+          ?.slice(10) ?? '';
+      const r = await fetch(p, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRFToken': decodeURIComponent(token) },
+        body: JSON.stringify(b),
+      });
+      return { status: r.status, body: await r.json().catch(() => null) };
+    },
+    [path, body],
+  );
 }
 
 /** A PyTorch edge → cloud chain over the 64 digit values; both end in nn.Linear (logits). */
@@ -349,10 +406,16 @@ model = Cloud()
 
 async function stopInference(id) {
   if (!page || !id) return;
-  await page.evaluate(async (iid) => {
-    const token = document.cookie.split('; ').find((c) => c.startsWith('csrftoken='))?.slice(10) ?? '';
-    await fetch(`/api/v1/inferences/${iid}/stop/`, { method: 'POST', headers: { 'X-CSRFToken': decodeURIComponent(token) } });
-  }, id).catch(() => undefined);
+  await page
+    .evaluate(async (iid) => {
+      const token =
+        document.cookie
+          .split('; ')
+          .find((c) => c.startsWith('csrftoken='))
+          ?.slice(10) ?? '';
+      await fetch(`/api/v1/inferences/${iid}/stop/`, { method: 'POST', headers: { 'X-CSRFToken': decodeURIComponent(token) } });
+    }, id)
+    .catch(() => undefined);
 }
 
 /** The user's Kafka namespace, as backend/kafkaml/topics/namespace.py derives it: characters
@@ -376,7 +439,10 @@ async function kafkaAccessOf(U, username) {
     const access = await answer.json();
     if (access?.topic_prefix) return { ...access, group_prefix: access.group_prefix || access.topic_prefix, fromServer: true };
   }
-  const me = await context.request.get(U('/api/v1/auth/me/'), { headers: { Accept: 'application/json' } }).then((r) => r.json()).catch(() => ({}));
+  const me = await context.request
+    .get(U('/api/v1/auth/me/'), { headers: { Accept: 'application/json' } })
+    .then((r) => r.json())
+    .catch(() => ({}));
   const prefix = derivedTopicPrefix(username, me.id ?? 0);
   return { secured: false, notice: '', topic_prefix: prefix, group_prefix: prefix, fromServer: false };
 }
@@ -404,7 +470,8 @@ async function accountSteps(target, U, suffix, newUser, kafka) {
     if (me.single_user_mode) {
       // The platform refuses a second user here: the page must say why and offer no form.
       await page.getByTestId('single-user').waitFor();
-      if (!(await page.getByRole('button', { name: 'Create user' }).isDisabled())) throw new Error('single-user mode, yet “Create user” is enabled');
+      if (!(await page.getByRole('button', { name: 'Create user' }).isDisabled()))
+        throw new Error('single-user mode, yet “Create user” is enabled');
       await screenshot('users-single-user-mode');
       say('  single-user mode on this machine: user creation, disable/enable and the second user are skipped');
       newUser.skipped = true;
@@ -445,7 +512,8 @@ async function accountSteps(target, U, suffix, newUser, kafka) {
     // The Kafka section: the topic prefix, and on an unsecured broker the notice saying so.
     const kafkaSection = page.getByTestId('kafka-access');
     const shownPrefix = (await kafkaSection.getByTestId('kafka-topic-prefix').textContent())?.trim();
-    if (shownPrefix !== kafka.topic_prefix) throw new Error(`the Account page shows the topic prefix “${shownPrefix}”, the server says “${kafka.topic_prefix}”`);
+    if (shownPrefix !== kafka.topic_prefix)
+      throw new Error(`the Account page shows the topic prefix “${shownPrefix}”, the server says “${kafka.topic_prefix}”`);
     if (kafka.fromServer && !kafka.secured && kafka.notice) await kafkaSection.getByTestId('kafka-unsecured-notice').waitFor();
     const name = `e2e-${suffix}`;
     await page.getByLabel('Token name').fill(name);
@@ -510,10 +578,18 @@ async function main() {
 
   let target;
   if (process.env.KAFKAML_URL) {
-    target = { url: process.env.KAFKAML_URL.replace(/\/$/, ''), user: process.env.KAFKAML_USER ?? 'admin', password: process.env.KAFKAML_PASSWORD, bootstrap: process.env.KAFKA_BOOTSTRAP_SERVERS };
-    if (!target.password || !target.bootstrap) throw new Error('with KAFKAML_URL set, give KAFKAML_PASSWORD and KAFKA_BOOTSTRAP_SERVERS too');
+    target = {
+      url: process.env.KAFKAML_URL.replace(/\/$/, ''),
+      user: process.env.KAFKAML_USER ?? 'admin',
+      password: process.env.KAFKAML_PASSWORD,
+      bootstrap: process.env.KAFKA_BOOTSTRAP_SERVERS,
+    };
+    if (!target.password || !target.bootstrap)
+      throw new Error('with KAFKAML_URL set, give KAFKAML_PASSWORD and KAFKA_BOOTSTRAP_SERVERS too');
   } else {
-    await step('start the platform', async () => { target = await startStack(); });
+    await step('start the platform', async () => {
+      target = await startStack();
+    });
   }
   say(`platform at ${target.url}, broker ${target.bootstrap}`);
 
@@ -523,17 +599,34 @@ async function main() {
     headless: true,
     viewport: { width: 1366, height: 860 },
     acceptDownloads: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
   });
   page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(30_000);
-  page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(`${msg.text()} (${page.url()})`); });
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') consoleErrors.push(`${msg.text()} (${page.url()})`);
+  });
   page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${err.message} (${page.url()})`));
 
   const U = (p) => target.url + p;
   const suffix = Date.now().toString(36);
   const modelName = `digits-net-${suffix}`;
-  const newUser = { name: `e2e-user-${suffix}`, password: `Kml-${suffix}-first-Passphrase`, reset: `Kml-${suffix}-reset-Passphrase`, password2: `Kml-${suffix}-own-Passphrase` };
+  const newUser = {
+    name: `e2e-user-${suffix}`,
+    password: `Kml-${suffix}-first-Passphrase`,
+    reset: `Kml-${suffix}-reset-Passphrase`,
+    password2: `Kml-${suffix}-own-Passphrase`,
+  };
   let modelId;
   let deploymentId;
   let resultId;
@@ -552,7 +645,9 @@ async function main() {
       await page.getByRole('heading', { name: 'Models' }).waitFor();
       await screenshot('models-empty');
       kafka = await kafkaAccessOf(U, target.user);
-      say(`  Kafka topic prefix ${kafka.topic_prefix} (${kafka.fromServer ? (kafka.secured ? 'secured broker' : 'unsecured broker') : 'derived: no /api/v1/auth/kafka/ on this server'})`);
+      say(
+        `  Kafka topic prefix ${kafka.topic_prefix} (${kafka.fromServer ? (kafka.secured ? 'secured broker' : 'unsecured broker') : 'derived: no /api/v1/auth/kafka/ on this server'})`,
+      );
     });
 
     await accountSteps(target, U, suffix, newUser, kafka);
@@ -605,7 +700,8 @@ async function main() {
       await page.getByLabel('Description').fill(description);
       await page.getByRole('button', { name: 'Validate and save' }).click();
       await page.getByRole('button', { name: 'Validate and save' }).waitFor({ timeout: 90_000 });
-      if (await page.getByTestId('validation-error').count()) throw new Error(`saving the edit failed: ${await page.getByTestId('validation-error').textContent()}`);
+      if (await page.getByTestId('validation-error').count())
+        throw new Error(`saving the edit failed: ${await page.getByTestId('validation-error').textContent()}`);
       await page.getByTestId('validation-ok').waitFor();
       await page.getByTestId('model-summary').waitFor();
       const saved = await apiJson(U, `/api/v1/models/${modelId}/`);
@@ -630,7 +726,8 @@ async function main() {
       await page.getByLabel('Batch size').fill('32');
       // The template compiles itself: optimizer, learning rate, loss and metrics would be ignored.
       for (const label of ['Optimizer', 'Learning rate', 'Loss', 'Metrics']) {
-        if (await page.getByLabel(label, { exact: true }).count()) throw new Error(`the deploy form shows “${label}” for a model that compiles itself`);
+        if (await page.getByLabel(label, { exact: true }).count())
+          throw new Error(`the deploy form shows “${label}” for a model that compiles itself`);
       }
       await page.getByTestId('compile-from-code').waitFor();
       await screenshot('deploy-form');
@@ -645,7 +742,11 @@ async function main() {
     });
 
     await step('send digits with the datasources library', async () => {
-      const out = await runPython(SEND_DIGITS, { BOOTSTRAP: target.bootstrap, TOPIC: trainingTopic(kafka, deploymentId), DEPLOYMENT: String(deploymentId) });
+      const out = await runPython(SEND_DIGITS, {
+        BOOTSTRAP: target.bootstrap,
+        TOPIC: trainingTopic(kafka, deploymentId),
+        DEPLOYMENT: String(deploymentId),
+      });
       say(`  sink: ${out.trim().split('\n').pop()}`);
     });
 
@@ -665,7 +766,10 @@ async function main() {
         const s = (await status.textContent())?.trim();
         if (s === 'finished') break;
         if (s === 'failed' || s === 'stopped') {
-          const why = await page.getByTestId('failure').textContent().catch(() => '');
+          const why = await page
+            .getByTestId('failure')
+            .textContent()
+            .catch(() => '');
           throw new Error(`training ${s}: ${why}`);
         }
         if (Date.now() > deadline) throw new Error(`training still “${s}” after ${TRAIN_TIMEOUT / 1000} s`);
@@ -717,7 +821,8 @@ async function main() {
       await page.getByRole('button', { name: 'Deploy inference' }).click();
       const field = page.locator('.field', { has: page.getByLabel('Input configuration (JSON)') });
       await field.getByText(/64 values/).waitFor();
-      if (!/49/.test((await field.textContent()) ?? '')) throw new Error(`the refusal does not say what the config gives: ${await field.textContent()}`);
+      if (!/49/.test((await field.textContent()) ?? ''))
+        throw new Error(`the refusal does not say what the config gives: ${await field.textContent()}`);
       // the browser logs the API's 400 answer itself; anything else still fails the step
       const other = consoleErrors.splice(before).filter((e) => !/status of 400/.test(e));
       if (other.length) throw new Error(`console errors:\n  ${other.join('\n  ')}`);
@@ -732,7 +837,8 @@ async function main() {
       await page.getByLabel('Input topic').waitFor();
       for (const label of ['Input topic', 'Output topic']) {
         const topic = await page.getByLabel(label).inputValue();
-        if (!topic.startsWith(kafka.topic_prefix)) throw new Error(`${label} “${topic}” is not prefilled inside the prefix ${kafka.topic_prefix}`);
+        if (!topic.startsWith(kafka.topic_prefix))
+          throw new Error(`${label} “${topic}” is not prefilled inside the prefix ${kafka.topic_prefix}`);
       }
       const cfg = await page.getByLabel('Input configuration (JSON)').inputValue();
       if (!/float32/.test(cfg)) throw new Error(`input configuration not prefilled from the datasource: ${cfg}`);
@@ -741,7 +847,11 @@ async function main() {
       await page.waitForURL(/\/inferences/);
       const card = page.locator('[data-testid^="inference-"]').first();
       await card.waitFor();
-      inference = await page.evaluate(() => fetch('/api/v1/inferences/?page_size=1').then((r) => r.json()).then((p) => p.results[0]));
+      inference = await page.evaluate(() =>
+        fetch('/api/v1/inferences/?page_size=1')
+          .then((r) => r.json())
+          .then((p) => p.results[0]),
+      );
       const deadline = Date.now() + 120_000;
       while ((await card.locator('.badge').first().textContent())?.trim() !== 'running') {
         const s = (await card.locator('.badge').first().textContent())?.trim();
@@ -760,15 +870,29 @@ async function main() {
       const sender = runPython(SEND_RECORDS, { BOOTSTRAP: target.bootstrap, TOPIC: inference.input_topic, SECONDS: '45' }, 90_000);
       try {
         await page.getByTestId('current-class').waitFor({ timeout: 60_000 });
-        await page.waitForFunction(() => Number(document.querySelector('[data-testid="predictions-seen"]')?.textContent) >= 20, null, { timeout: 60_000 });
+        await page.waitForFunction(() => Number(document.querySelector('[data-testid="predictions-seen"]')?.textContent) >= 20, null, {
+          timeout: 60_000,
+        });
       } catch (err) {
         // Say where the records stopped: the sender, the inference worker, or the page.
         say(`  sender: ${(await sender.catch((e) => e.message)).toString().trim().split('\n').slice(-3).join(' | ')}`);
         const info = await page.evaluate((id) => fetch(`/api/v1/inferences/${id}/`).then((r) => r.json()), inference.id);
         say(`  inference #${info.id} status ${info.status}, live ${JSON.stringify(info.live)}`);
-        const logs = await page.evaluate((id) => fetch(`/api/v1/inferences/${id}/logs/`).then((r) => r.json()), inference.id).catch(() => ({}));
-        say(`  inference log tail:\n${String(logs.logs ?? '').split('\n').filter((l) => !/Connect to|brokers are down/.test(l)).slice(-15).join('\n')}`);
-        const count = await runPython(COUNT_OUTPUT, { BOOTSTRAP: target.bootstrap, TOPIC: inference.output_topic, GROUP: `${kafka.group_prefix}e2e-count-${suffix}` }, 60_000).catch((e) => e.message);
+        const logs = await page
+          .evaluate((id) => fetch(`/api/v1/inferences/${id}/logs/`).then((r) => r.json()), inference.id)
+          .catch(() => ({}));
+        say(
+          `  inference log tail:\n${String(logs.logs ?? '')
+            .split('\n')
+            .filter((l) => !/Connect to|brokers are down/.test(l))
+            .slice(-15)
+            .join('\n')}`,
+        );
+        const count = await runPython(
+          COUNT_OUTPUT,
+          { BOOTSTRAP: target.bootstrap, TOPIC: inference.output_topic, GROUP: `${kafka.group_prefix}e2e-count-${suffix}` },
+          60_000,
+        ).catch((e) => e.message);
         say(`  records on the output topic ${inference.output_topic}: ${count.trim()}`);
         throw err;
       }
@@ -808,7 +932,15 @@ async function main() {
         if (r.status !== 201) throw new Error(`POST ${path} answered ${r.status}: ${JSON.stringify(r.body)}`);
         return r.body;
       };
-      const model = (name, code, extra = {}) => made('/api/v1/models/', { name: `${name}-${suffix}`, framework: 'pytorch', imports: CHAIN_IMPORTS, code, distributed: true, ...extra });
+      const model = (name, code, extra = {}) =>
+        made('/api/v1/models/', {
+          name: `${name}-${suffix}`,
+          framework: 'pytorch',
+          imports: CHAIN_IMPORTS,
+          code,
+          distributed: true,
+          ...extra,
+        });
       const cloud = await model('cloud', CHAIN_CLOUD);
       const edge = await model('edge', CHAIN_EDGE, { upper_model: cloud.id });
       const conf = await made('/api/v1/configurations/', { name: `chain-${suffix}`, models: [edge.id] });
@@ -828,14 +960,18 @@ async function main() {
       // the one action: on the chain's result, "Deploy chain for inference"
       await page.goto(U(`/results/${leader}`));
       await page.getByRole('link', { name: 'Deploy chain for inference' }).click();
-      await page.getByTestId('chain-wiring').getByText(/sends the records it is unsure about to cloud/).waitFor();
+      await page
+        .getByTestId('chain-wiring')
+        .getByText(/sends the records it is unsure about to cloud/)
+        .waitFor();
       await page.getByLabel(/^Limit of edge/).fill('0.95');
       await screenshot('chain-inference-form');
       await page.getByRole('button', { name: /Deploy chain/ }).click();
       await page.waitForURL(/\/inferences/);
       const chain = (await apiJson(U, '/api/v1/inferences/?page_size=2')).results.reverse(); // edge first
       inference.chain = chain.map((i) => i.id);
-      if (chain[1].input_topic !== chain[0].upper_topic) throw new Error(`the cloud reads ${chain[1].input_topic}, the edge sends up to ${chain[0].upper_topic}`);
+      if (chain[1].input_topic !== chain[0].upper_topic)
+        throw new Error(`the cloud reads ${chain[1].input_topic}, the edge sends up to ${chain[0].upper_topic}`);
       for (const i of chain) {
         const badge = page.locator(`[data-testid="inference-${i.id}"] .badge`).first();
         const until = Date.now() + 120_000;
@@ -851,16 +987,30 @@ async function main() {
       await page.locator('.badge', { hasText: 'live' }).first().waitFor();
       const sender = runPython(SEND_RECORDS, { BOOTSTRAP: target.bootstrap, TOPIC: chain[0].input_topic, SECONDS: '30' }, 90_000);
       await page.getByTestId('current-class').waitFor({ timeout: 60_000 });
-      await page.waitForFunction(() => Number(document.querySelector('[data-testid="predictions-seen"]')?.textContent) >= 20, null, { timeout: 60_000 });
+      await page.waitForFunction(() => Number(document.querySelector('[data-testid="predictions-seen"]')?.textContent) >= 20, null, {
+        timeout: 60_000,
+      });
       const confidence = Number(/confidence (-?[\d.]+)%/.exec((await page.getByTestId('current-class').textContent()) ?? '')?.[1]);
       if (!(confidence >= 0 && confidence <= 100)) throw new Error(`the confidence reads ${confidence}%`);
       await screenshot('chain-visualization');
       await sender;
-      const count = async (topic) => Number((await runPython(COUNT_OUTPUT, { BOOTSTRAP: target.bootstrap, TOPIC: topic, GROUP: `${kafka.group_prefix}e2e-chain-${suffix}-${topic.length}` }, 60_000)).trim().split(' ')[0]);
+      const count = async (topic) =>
+        Number(
+          (
+            await runPython(
+              COUNT_OUTPUT,
+              { BOOTSTRAP: target.bootstrap, TOPIC: topic, GROUP: `${kafka.group_prefix}e2e-chain-${suffix}-${topic.length}` },
+              60_000,
+            )
+          )
+            .trim()
+            .split(' ')[0],
+        );
       const answered = await count(chain[0].output_topic);
       const wentUp = await count(chain[0].upper_topic);
       say(`  chain: ${answered} answered, ${wentUp} sent up to the cloud`);
-      if (!(wentUp > 0 && answered > wentUp)) throw new Error(`early exit: ${answered} answered, ${wentUp} went up (expected some at the edge and some in the cloud)`);
+      if (!(wentUp > 0 && answered > wentUp))
+        throw new Error(`early exit: ${answered} answered, ${wentUp} went up (expected some at the edge and some in the cloud)`);
       for (const id of inference.chain) await stopInference(id);
       inference.chain = [];
     });
@@ -911,7 +1061,8 @@ async function main() {
         say('  fewer than two runs: no comparison');
         return;
       }
-      for (const id of rerunResult ? [resultId, rerunResult] : []) await page.getByRole('checkbox', { name: `Compare run ${id}`, exact: true }).check();
+      for (const id of rerunResult ? [resultId, rerunResult] : [])
+        await page.getByRole('checkbox', { name: `Compare run ${id}`, exact: true }).check();
       if (!rerunResult) for (let i = 0; i < n; i++) await ticks.nth(i).check();
       await page.getByTestId('compare-selected').click();
       await page.waitForURL(/\/runs\/compare\?ids=/);

@@ -11,13 +11,17 @@ export default function Heatmap({ matrix, labels }: Props) {
   const correct = matrix.reduce((s, row, i) => s + (row[i] ?? 0), 0);
   return (
     <div className="table-wrap">
-      <div className="axis-label">rows: true class · columns: predicted class · accuracy {total ? ((100 * correct) / total).toFixed(1) : '—'}%</div>
+      <div className="axis-label">
+        rows: true class · columns: predicted class · accuracy {total ? ((100 * correct) / total).toFixed(1) : '—'}%
+      </div>
       <table className="heatmap" aria-label="Confusion matrix">
         <thead>
           <tr>
             <th />
             {names.map((l) => (
-              <th key={l} scope="col">{l}</th>
+              <th key={l} scope="col">
+                {l}
+              </th>
             ))}
           </tr>
         </thead>
@@ -31,8 +35,11 @@ export default function Heatmap({ matrix, labels }: Props) {
                   const share = v / rowSum;
                   const hue = i === j ? '37, 99, 235' : '220, 38, 38';
                   return (
-                    <td key={j} title={`true ${names[i]}, predicted ${names[j]}: ${v} (${(share * 100).toFixed(1)}%)`}
-                      style={{ background: `rgba(${hue}, ${v ? 0.08 + 0.85 * share : 0})`, color: share > 0.55 ? '#fff' : '#1c2330' }}>
+                    <td
+                      key={j}
+                      title={`true ${names[i]}, predicted ${names[j]}: ${v} (${(share * 100).toFixed(1)}%)`}
+                      style={{ background: `rgba(${hue}, ${v ? 0.08 + 0.85 * share : 0})`, color: share > 0.55 ? '#fff' : '#1c2330' }}
+                    >
                       {v}
                     </td>
                   );

@@ -9,7 +9,11 @@ export default function KafkaAccessNotice({ access, showSecured = false }: { acc
   if (!access?.notice) return null;
   if (access.secured) {
     if (!showSecured) return null;
-    return <div className="alert info small" role="note" data-testid="kafka-secured-notice">{access.notice}</div>;
+    return (
+      <div className="alert info small" role="note" data-testid="kafka-secured-notice">
+        {access.notice}
+      </div>
+    );
   }
   const plaintext = !access.security_protocol || access.security_protocol.toUpperCase() === 'PLAINTEXT';
   return (

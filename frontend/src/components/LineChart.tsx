@@ -35,12 +35,19 @@ export default function LineChart({ x, series, xLabel = 'epoch', height = 240, t
       legend: { live: true },
       series: [
         { label: xLabel },
-        ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, dash: s.dash ? [6, 4] : undefined, points: { show: x.length < 40 } })),
+        ...series.map((s) => ({
+          label: s.label,
+          stroke: s.color,
+          width: 2,
+          dash: s.dash ? [6, 4] : undefined,
+          points: { show: x.length < 40 },
+        })),
       ],
     };
     const p = new uPlot(opts, [x, ...series.map((s) => s.values)] as uPlot.AlignedData, el);
     plot.current = p;
-    const ro = typeof ResizeObserver !== 'undefined' ? new ResizeObserver(() => p.setSize({ width: Math.max(el.clientWidth, 200), height })) : null;
+    const ro =
+      typeof ResizeObserver !== 'undefined' ? new ResizeObserver(() => p.setSize({ width: Math.max(el.clientWidth, 200), height })) : null;
     ro?.observe(el);
     return () => {
       ro?.disconnect();

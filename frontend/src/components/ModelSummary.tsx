@@ -21,13 +21,21 @@ export default function ModelSummaryView({ model }: { model: MLModel }) {
         <dt>Output shape</dt>
         <dd className="mono">{shape(model.output_shape)}</dd>
         <dt>Parameters</dt>
-        <dd>{fmtNum(total as number)}{s.trainable_params !== undefined && <span className="muted"> ({fmtNum(s.trainable_params)} trainable)</span>}</dd>
+        <dd>
+          {fmtNum(total as number)}
+          {s.trainable_params !== undefined && <span className="muted"> ({fmtNum(s.trainable_params)} trainable)</span>}
+        </dd>
       </dl>
       {layers.length > 0 && (
         <div className="table-wrap" style={{ marginTop: 12 }}>
           <table className="list">
             <thead>
-              <tr><th>Layer</th><th>Type</th><th>Output shape</th><th className="num">Params</th></tr>
+              <tr>
+                <th>Layer</th>
+                <th>Type</th>
+                <th>Output shape</th>
+                <th className="num">Params</th>
+              </tr>
             </thead>
             <tbody>
               {layers.map((l, i) => (
@@ -42,7 +50,11 @@ export default function ModelSummaryView({ model }: { model: MLModel }) {
           </table>
         </div>
       )}
-      {!layers.length && text && <pre className="log" style={{ marginTop: 12 }}>{text}</pre>}
+      {!layers.length && text && (
+        <pre className="log" style={{ marginTop: 12 }}>
+          {text}
+        </pre>
+      )}
     </div>
   );
 }

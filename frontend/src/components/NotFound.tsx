@@ -16,7 +16,9 @@ export default function NotFound({ error, what, back, backLabel }: { error: unkn
       ) : (
         <ErrorAlert error={error} />
       )}
-      <Link className="btn" to={back}>{backLabel}</Link>
+      <Link className="btn" to={back}>
+        {backLabel}
+      </Link>
     </div>
   );
 }

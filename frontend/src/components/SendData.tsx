@@ -20,19 +20,43 @@ export function SendDataView({ deploymentId, access }: { deploymentId: number; a
     <div data-testid="send-data">
       <KafkaAccessNotice access={access} />
       <p>
-        Training waits for data. Send samples to topic <code>{input.topic}</code> tagged with deployment <code>{deploymentId}</code>; when the sink closes it
-        announces the stream and training starts. {!access.bootstrap_servers && <span className="muted">(Use your broker's address if it is not <code>localhost:9092</code>.)</span>}
+        Training waits for data. Send samples to topic <code>{input.topic}</code> tagged with deployment <code>{deploymentId}</code>; when
+        the sink closes it announces the stream and training starts.{' '}
+        {!access.bootstrap_servers && (
+          <span className="muted">
+            (Use your broker's address if it is not <code>localhost:9092</code>.)
+          </span>
+        )}
       </p>
       <p className="muted small">
         Your topics start with <code>{access.topic_prefix}</code>: a stream announced on any other topic is refused and nothing trains.
-        {security && usesSasl(security) && <> The snippets read your Kafka password from <code>$KAFKA_SASL_PASSWORD</code>; create or rotate it on the Account page.</>}
+        {security && usesSasl(security) && (
+          <>
+            {' '}
+            The snippets read your Kafka password from <code>$KAFKA_SASL_PASSWORD</code>; create or rotate it on the Account page.
+          </>
+        )}
       </p>
       <div className="tabs" role="tablist">
-        <button type="button" role="tab" aria-selected={tab === 'python'} className={tab === 'python' ? 'on' : ''} onClick={() => setTab('python')}>Python</button>
-        <button type="button" role="tab" aria-selected={tab === 'cli'} className={tab === 'cli' ? 'on' : ''} onClick={() => setTab('cli')}>Command line</button>
+        <button
+          type="button"
+          role="tab"
+          aria-selected={tab === 'python'}
+          className={tab === 'python' ? 'on' : ''}
+          onClick={() => setTab('python')}
+        >
+          Python
+        </button>
+        <button type="button" role="tab" aria-selected={tab === 'cli'} className={tab === 'cli' ? 'on' : ''} onClick={() => setTab('cli')}>
+          Command line
+        </button>
       </div>
       <CopyBlock text={tab === 'python' ? pythonSnippet(input) : cliSnippet(input)} label="Send data snippet" />
-      {!security && <p className="muted small">The embedded broker keeps topics in memory: data sent before a restart of <code>kafkaml up</code> is gone.</p>}
+      {!security && (
+        <p className="muted small">
+          The embedded broker keeps topics in memory: data sent before a restart of <code>kafkaml up</code> is gone.
+        </p>
+      )}
     </div>
   );
 }

@@ -4,12 +4,18 @@ import ControlErrors, { controlErrorsApi } from './ControlErrors';
 import type { ControlError } from '../lib/types';
 
 const refused: ControlError = {
-  id: 1, error: "Topic 'bob.digits' is not yours: your topics start with 'alice.'.", control_topic: 'KAFKA_ML_CONTROL_TOPIC',
-  control_partition: 0, control_offset: 41, created_at: '2026-12-07T02:00:00Z',
+  id: 1,
+  error: "Topic 'bob.digits' is not yours: your topics start with 'alice.'.",
+  control_topic: 'KAFKA_ML_CONTROL_TOPIC',
+  control_partition: 0,
+  control_offset: 41,
+  created_at: '2026-12-07T02:00:00Z',
 };
 
 function answer(status: number, body: unknown) {
-  return vi.spyOn(globalThis, 'fetch').mockImplementation(async () => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } }));
+  return vi
+    .spyOn(globalThis, 'fetch')
+    .mockImplementation(async () => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } }));
 }
 
 describe('refused control messages', () => {

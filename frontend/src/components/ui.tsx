@@ -72,7 +72,21 @@ export function Field({ label, htmlFor, hint, errors, children }: FieldProps) {
   );
 }
 
-export function Check({ id, label, hint, checked, onChange, disabled }: { id: string; label: string; hint?: ReactNode; checked: boolean; onChange: (v: boolean) => void; disabled?: boolean }) {
+export function Check({
+  id,
+  label,
+  hint,
+  checked,
+  onChange,
+  disabled,
+}: {
+  id: string;
+  label: string;
+  hint?: ReactNode;
+  checked: boolean;
+  onChange: (v: boolean) => void;
+  disabled?: boolean;
+}) {
   return (
     <div className="check">
       <input id={id} type="checkbox" checked={checked} disabled={disabled} onChange={(e) => onChange(e.target.checked)} />
@@ -86,9 +100,21 @@ export function Check({ id, label, hint, checked, onChange, disabled }: { id: st
 
 /** A button that runs an async action, shows progress, and reports failure next to itself. */
 export function ActionButton({
-  onClick, children, className = 'btn', confirm, disabled, title, busyLabel,
+  onClick,
+  children,
+  className = 'btn',
+  confirm,
+  disabled,
+  title,
+  busyLabel,
 }: {
-  onClick: () => Promise<unknown>; children: ReactNode; className?: string; confirm?: string; disabled?: boolean; title?: string; busyLabel?: string;
+  onClick: () => Promise<unknown>;
+  children: ReactNode;
+  className?: string;
+  confirm?: string;
+  disabled?: boolean;
+  title?: string;
+  busyLabel?: string;
 }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -111,7 +137,12 @@ export function ActionButton({
       <button type="button" className={className} onClick={run} disabled={disabled || busy} title={title}>
         {busy && <Spinner />} {busy && busyLabel ? busyLabel : children}
       </button>
-      {error != null && <span className="error-text" role="alert"> {errorText(error)}</span>}
+      {error != null && (
+        <span className="error-text" role="alert">
+          {' '}
+          {errorText(error)}
+        </span>
+      )}
     </span>
   );
 }
@@ -132,7 +163,9 @@ export function CopyBlock({ text, label }: { text: string; label?: string }) {
   };
   return (
     <div className="copy-wrap">
-      <pre aria-label={label} ref={pre}>{text}</pre>
+      <pre aria-label={label} ref={pre}>
+        {text}
+      </pre>
       <button type="button" className="btn small" onClick={copy}>
         {state === 'copied' ? 'Copied' : state === 'selected' ? 'Selected: press Ctrl+C' : 'Copy'}
       </button>
@@ -226,6 +259,16 @@ export function fmtDay(iso: string | null | undefined): string {
 }
 
 export function LiveDot({ state }: { state: 'connecting' | 'open' | 'closed' | 'failing' | 'denied' }) {
-  const text = { connecting: 'connecting…', open: 'live', closed: 'reconnecting…', failing: 'cannot connect (retrying)', denied: 'live updates unavailable' }[state];
-  return <span className={`badge ${state === 'open' ? 'running pulse' : ''}`} title="Live updates over a websocket">{text}</span>;
+  const text = {
+    connecting: 'connecting…',
+    open: 'live',
+    closed: 'reconnecting…',
+    failing: 'cannot connect (retrying)',
+    denied: 'live updates unavailable',
+  }[state];
+  return (
+    <span className={`badge ${state === 'open' ? 'running pulse' : ''}`} title="Live updates over a websocket">
+      {text}
+    </span>
+  );
 }

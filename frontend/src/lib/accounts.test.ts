@@ -4,8 +4,13 @@ import { ApiError, normalizeErrors, parseRetryAfter } from './api';
 
 describe('password form checks', () => {
   it('asks for every field and a matching confirmation', () => {
-    expect(Object.keys(passwordFormProblems({ old_password: '', new_password: '', confirm: '' })).sort()).toEqual(['new_password', 'old_password']);
-    expect(passwordFormProblems({ old_password: 'a', new_password: 'long-enough-1', confirm: 'long-enough-2' })).toEqual({ confirm: ['The two new passwords differ.'] });
+    expect(Object.keys(passwordFormProblems({ old_password: '', new_password: '', confirm: '' })).sort()).toEqual([
+      'new_password',
+      'old_password',
+    ]);
+    expect(passwordFormProblems({ old_password: 'a', new_password: 'long-enough-1', confirm: 'long-enough-2' })).toEqual({
+      confirm: ['The two new passwords differ.'],
+    });
     expect(passwordFormProblems({ old_password: 'same', new_password: 'same', confirm: 'same' }).new_password).toHaveLength(1);
     expect(passwordFormProblems({ old_password: 'a', new_password: 'b-strong-pw', confirm: 'b-strong-pw' })).toEqual({});
   });
@@ -17,7 +22,10 @@ describe('password form checks', () => {
 
 describe('error mapping', () => {
   it('puts field messages next to their fields and nothing in the alert', () => {
-    const err = new ApiError(400, { detail: 'Invalid password.', errors: { new_password: ['This password is too common.', 'It is entirely numeric.'] } });
+    const err = new ApiError(400, {
+      detail: 'Invalid password.',
+      errors: { new_password: ['This password is too common.', 'It is entirely numeric.'] },
+    });
     expect(formErrors(err, ['old_password', 'new_password'])).toEqual({
       fields: { new_password: ['This password is too common.', 'It is entirely numeric.'] },
       general: null,
@@ -32,7 +40,10 @@ describe('error mapping', () => {
   it('maps aliases, and plain errors and details go to the alert', () => {
     const err = new ApiError(400, { detail: 'x', errors: { new_password: ['Too short.'] } });
     expect(formErrors(err, ['password'], { new_password: 'password' }).fields).toEqual({ password: ['Too short.'] });
-    expect(formErrors(new ApiError(409, { detail: 'Single-user mode.' }), ['username'])).toEqual({ fields: {}, general: 'Single-user mode.' });
+    expect(formErrors(new ApiError(409, { detail: 'Single-user mode.' }), ['username'])).toEqual({
+      fields: {},
+      general: 'Single-user mode.',
+    });
     expect(formErrors(new Error('offline'), ['username']).general).toBe('offline');
     expect(formErrors(null, ['username'])).toEqual({ fields: {}, general: null });
   });

@@ -88,7 +88,11 @@ export function newUserProblems(f: NewUserForm): FieldErrors {
  * above the form (null when every message sits next to its field).
  * `aliases` maps an API field name to the form's field ('non_field_errors' etc. go to the alert).
  */
-export function formErrors(err: unknown, fields: string[], aliases: Record<string, string> = {}): { fields: FieldErrors; general: string | null } {
+export function formErrors(
+  err: unknown,
+  fields: string[],
+  aliases: Record<string, string> = {},
+): { fields: FieldErrors; general: string | null } {
   if (!err) return { fields: {}, general: null };
   if (!(err instanceof ApiError)) return { fields: {}, general: err instanceof Error ? err.message : String(err) };
   const out: FieldErrors = {};

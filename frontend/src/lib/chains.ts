@@ -25,7 +25,12 @@ export function pickItems(models: MLModel[]): PickItem[] {
       members.push(cur);
       cur = cur.upper_model != null ? byId.get(cur.upper_model) : undefined;
     }
-    items.push({ id: m.id, label: members.length > 1 ? `Chain: ${members.map((x) => x.name).join(' → ')}` : m.name, members, framework: m.framework });
+    items.push({
+      id: m.id,
+      label: members.length > 1 ? `Chain: ${members.map((x) => x.name).join(' → ')}` : m.name,
+      members,
+      framework: m.framework,
+    });
   }
   for (const m of models) {
     if (used.has(m.id)) continue;

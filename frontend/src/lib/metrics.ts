@@ -25,8 +25,16 @@ export function epochCharts(epochs: EpochMetrics[]): MetricChart[] {
     .sort((a, b) => order(a) - order(b) || a.localeCompare(b))
     .map((name) => {
       const series: MetricChart['series'] = [];
-      for (const [key, validation] of [[name, false], [`val_${name}`, true]] as const) {
-        if (rows.some((r) => key in r.flat)) series.push({ label: validation ? `validation ${name}` : `train ${name}`, values: rows.map((r) => r.flat[key] ?? null), validation });
+      for (const [key, validation] of [
+        [name, false],
+        [`val_${name}`, true],
+      ] as const) {
+        if (rows.some((r) => key in r.flat))
+          series.push({
+            label: validation ? `validation ${name}` : `train ${name}`,
+            values: rows.map((r) => r.flat[key] ?? null),
+            validation,
+          });
       }
       return { name, x, series };
     });
@@ -44,7 +52,8 @@ export function confusion(cm: unknown): { matrix: number[][]; labels?: (string |
   if (typeof cm === 'object') {
     const o = cm as Record<string, unknown>;
     const m = o.matrix ?? o.values ?? o.data;
-    if (Array.isArray(m) && m.every((r) => Array.isArray(r))) return { matrix: m as number[][], labels: Array.isArray(o.labels) ? (o.labels as (string | number)[]) : undefined };
+    if (Array.isArray(m) && m.every((r) => Array.isArray(r)))
+      return { matrix: m as number[][], labels: Array.isArray(o.labels) ? (o.labels as (string | number)[]) : undefined };
   }
   return null;
 }

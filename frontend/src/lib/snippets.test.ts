@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { cliSnippet, defaultTopic, inferenceSnippet, kwargsPayload, kwargsProblem, kwargsToText, pythonSnippet, snippetSecurity } from './snippets';
+import {
+  cliSnippet,
+  defaultTopic,
+  inferenceSnippet,
+  kwargsPayload,
+  kwargsProblem,
+  kwargsToText,
+  pythonSnippet,
+  snippetSecurity,
+} from './snippets';
 import { fallbackKafkaAccess, inNamespace, ownsTopic, topicPrefixFor } from './kafkaAccess';
 import { templatesFor } from './templates';
 import { epochCharts, mergeEpoch, confusion } from './metrics';
@@ -17,11 +26,14 @@ describe('send-data snippets', () => {
 });
 
 const securedAccess = {
-  secured: true, security_protocol: 'SASL_SSL', sasl_mechanism: 'SCRAM-SHA-512', username: 'user.alice',
+  secured: true,
+  security_protocol: 'SASL_SSL',
+  sasl_mechanism: 'SCRAM-SHA-512',
+  username: 'user.alice',
 };
 const embeddedAccess = { secured: false, security_protocol: 'PLAINTEXT', sasl_mechanism: null, username: null };
 
-describe('snippets in the user\'s namespace', () => {
+describe("snippets in the user's namespace", () => {
   it('puts the training topic under the prefix', () => {
     expect(defaultTopic(7, 'alice.')).toBe('alice.train-7');
     expect(defaultTopic(7)).toBe('kafkaml-train-7');
@@ -52,7 +64,12 @@ describe('snippets in the user\'s namespace', () => {
     expect(cli).not.toMatch(/--sasl-password/);
     // Every continued line ends with a backslash: the command stays one command.
     const command = cli.slice(cli.indexOf('KAFKA_BOOTSTRAP_SERVERS'));
-    expect(command.split('\n').slice(0, -1).every((l) => l.endsWith(' \\'))).toBe(true);
+    expect(
+      command
+        .split('\n')
+        .slice(0, -1)
+        .every((l) => l.endsWith(' \\')),
+    ).toBe(true);
   });
 
   it('SASL_PLAINTEXT is secured too; SSL alone needs no password', () => {
@@ -60,7 +77,9 @@ describe('snippets in the user\'s namespace', () => {
     const plainText = pythonSnippet({ deploymentId: 1, topic: 'alice.t', bootstrapServers: 'k:9092', security: plain });
     expect(plainText).toContain('security_protocol="SASL_PLAINTEXT"');
     expect(plainText).not.toContain('ssl_cafile');
-    expect(pythonSnippet({ deploymentId: 1, topic: 'alice.t', bootstrapServers: 'k:9093', security: snippetSecurity(securedAccess) })).toContain('# ssl_cafile="kafka-ca.pem"');
+    expect(
+      pythonSnippet({ deploymentId: 1, topic: 'alice.t', bootstrapServers: 'k:9093', security: snippetSecurity(securedAccess) }),
+    ).toContain('# ssl_cafile="kafka-ca.pem"');
     const ssl = snippetSecurity({ ...securedAccess, security_protocol: 'SSL', sasl_mechanism: null });
     const py = pythonSnippet({ deploymentId: 1, topic: 'alice.t', bootstrapServers: 'k:9093', security: ssl });
     expect(py).toContain('security_protocol="SSL"');
@@ -68,7 +87,14 @@ describe('snippets in the user\'s namespace', () => {
   });
 
   it('the inference snippet reads with a consumer group under the prefix', () => {
-    const base = { bootstrapServers: 'k:9093', inputTopic: 'alice.m-in', outputTopic: 'alice.m-out', inputFormat: 'RAW', inputConfig: {}, groupPrefix: 'alice.' };
+    const base = {
+      bootstrapServers: 'k:9093',
+      inputTopic: 'alice.m-in',
+      outputTopic: 'alice.m-out',
+      inputFormat: 'RAW',
+      inputConfig: {},
+      groupPrefix: 'alice.',
+    };
     expect(inferenceSnippet(base)).toContain('"group.id": "alice.my-reader"');
     expect(inferenceSnippet(base)).not.toContain('sasl');
     const secured = inferenceSnippet({ ...base, security: snippetSecurity(securedAccess) });
@@ -78,7 +104,13 @@ describe('snippets in the user\'s namespace', () => {
 });
 
 describe('inference snippet reads predictions robustly', () => {
-  const base = { bootstrapServers: 'localhost:9190', inputTopic: 'alice.m-in', outputTopic: 'alice.m-out', inputFormat: 'RAW', inputConfig: { data_type: 'float32' } };
+  const base = {
+    bootstrapServers: 'localhost:9190',
+    inputTopic: 'alice.m-in',
+    outputTopic: 'alice.m-out',
+    inputFormat: 'RAW',
+    inputConfig: { data_type: 'float32' },
+  };
   it('polls in a loop until an overall deadline, not once', () => {
     const py = inferenceSnippet(base);
     expect(py).toContain('deadline = time.monotonic() + 60');
@@ -145,7 +177,9 @@ describe('templates', () => {
       { name: 'keras-mnist', title: 'Keras MNIST', framework: 'tensorflow', imports: 'import tensorflow as tf', code: 'model = 1' },
       { name: 'torch', framework: 'pytorch', imports: '', code: 'x' },
     ];
-    expect(templatesFor(data, 'tensorflow')).toEqual([{ name: 'Keras MNIST', imports: 'import tensorflow as tf', code: 'model = 1', description: undefined }]);
+    expect(templatesFor(data, 'tensorflow')).toEqual([
+      { name: 'Keras MNIST', imports: 'import tensorflow as tf', code: 'model = 1', description: undefined },
+    ]);
     expect(templatesFor(data, 'pytorch')).toHaveLength(1);
   });
   it('reads a per-framework object', () => {
@@ -155,7 +189,10 @@ describe('templates', () => {
 
 describe('epoch charts', () => {
   it('pairs a metric with its validation twin', () => {
-    const charts = epochCharts([{ epoch: 2, loss: 0.5, val_loss: 0.6, accuracy: 0.8 }, { epoch: 1, loss: 1, val_loss: 1.1, accuracy: 0.5 }]);
+    const charts = epochCharts([
+      { epoch: 2, loss: 0.5, val_loss: 0.6, accuracy: 0.8 },
+      { epoch: 1, loss: 1, val_loss: 1.1, accuracy: 0.5 },
+    ]);
     expect(charts.map((c) => c.name)).toEqual(['loss', 'accuracy']);
     expect(charts[0].x).toEqual([1, 2]);
     expect(charts[0].series.map((s) => s.label)).toEqual(['train loss', 'validation loss']);
@@ -166,16 +203,30 @@ describe('epoch charts', () => {
     expect(mergeEpoch([{ epoch: 1 }], { epoch: 2 }).map((e) => e.epoch)).toEqual([1, 2]);
   });
   it('reads confusion matrices', () => {
-    expect(confusion([[1, 2], [3, 4]])?.matrix).toEqual([[1, 2], [3, 4]]);
+    expect(
+      confusion([
+        [1, 2],
+        [3, 4],
+      ])?.matrix,
+    ).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(confusion({ matrix: [[1]], labels: ['a'] })?.labels).toEqual(['a']);
     expect(confusion(null)).toBeNull();
   });
 });
 
 describe('configuration picker', () => {
-  const m = (id: number, extra: Partial<MLModel> = {}) => ({ id, name: `m${id}`, framework: 'tensorflow', distributed: false, upper_model: null, ...extra }) as MLModel;
+  const m = (id: number, extra: Partial<MLModel> = {}) =>
+    ({ id, name: `m${id}`, framework: 'tensorflow', distributed: false, upper_model: null, ...extra }) as MLModel;
   it('shows a distributed chain as one item', () => {
-    const items = pickItems([m(1), m(2, { distributed: true }), m(3, { distributed: true, upper_model: 2 }), m(4, { distributed: true, upper_model: 3 })]);
+    const items = pickItems([
+      m(1),
+      m(2, { distributed: true }),
+      m(3, { distributed: true, upper_model: 2 }),
+      m(4, { distributed: true, upper_model: 3 }),
+    ]);
     expect(items).toHaveLength(2);
     const chain = items.find((i) => i.members.length === 3)!;
     expect(chain.label).toBe('Chain: m4 → m3 → m2');

@@ -23,7 +23,9 @@ export interface SnippetInput {
 /** The security part of a user's Kafka access, for snippets: null on a PLAINTEXT broker (the
  *  embedded one). Any other protocol is set even when the platform issues no credentials
  *  (a TLS-only cluster still needs `SSL`); the username is then a placeholder. */
-export function snippetSecurity(access: { security_protocol: string; sasl_mechanism: string | null; username: string | null } | null | undefined): SnippetSecurity | null {
+export function snippetSecurity(
+  access: { security_protocol: string; sasl_mechanism: string | null; username: string | null } | null | undefined,
+): SnippetSecurity | null {
   if (!access?.security_protocol || access.security_protocol.toUpperCase() === 'PLAINTEXT') return null;
   return { protocol: access.security_protocol.toUpperCase(), mechanism: access.sasl_mechanism, username: access.username };
 }
@@ -206,7 +208,8 @@ export function kwargsProblem(text: string): string | null {
   }
   for (const part of splitTopLevel(t)) {
     if (!part.trim()) continue;
-    if (!/^\s*[A-Za-z_][A-Za-z0-9_]*\s*=\s*\S/.test(part)) return `Write name=value pairs separated by commas (problem near “${part.trim().slice(0, 30)}”).`;
+    if (!/^\s*[A-Za-z_][A-Za-z0-9_]*\s*=\s*\S/.test(part))
+      return `Write name=value pairs separated by commas (problem near “${part.trim().slice(0, 30)}”).`;
   }
   return null;
 }
@@ -247,6 +250,9 @@ function pyLiteral(v: unknown): string {
   if (v === null) return 'None';
   if (typeof v === 'string') return JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map(pyLiteral).join(', ')}]`;
-  if (typeof v === 'object') return `{${Object.entries(v as object).map(([k, x]) => `${JSON.stringify(k)}: ${pyLiteral(x)}`).join(', ')}}`;
+  if (typeof v === 'object')
+    return `{${Object.entries(v as object)
+      .map(([k, x]) => `${JSON.stringify(k)}: ${pyLiteral(x)}`)
+      .join(', ')}}`;
   return String(v);
 }

@@ -112,4 +112,3 @@ export function useSocketStatus(path: string | null, onMessage: (msg: SocketMess
   if (status.path !== path) return { state: 'connecting', reason: null };
   return { state: status.state, reason: status.reason };
 }
-

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
-  addPredictions, averageVector, classCounts, classOf, currentClass, defaultConfig, emptyState, parseConfig, regressionSeries, toProbabilities, toVector, type Prediction,
+  addPredictions,
+  averageVector,
+  classCounts,
+  classOf,
+  currentClass,
+  defaultConfig,
+  emptyState,
+  parseConfig,
+  regressionSeries,
+  toProbabilities,
+  toVector,
+  type Prediction,
 } from './viz';
 
 const p = (values: unknown, v: number | null = 1) => ({ values, model_version: v });
@@ -20,7 +31,12 @@ describe('parseConfig', () => {
       JSON.stringify({ type: 'regression', labels: [{ id: 0, label: 'price', color: '#f00' }], average_window: 50, average_updated: true }),
     );
     expect(errors).toEqual([]);
-    expect(config).toEqual({ type: 'regression', labels: [{ id: 0, label: 'price', color: '#f00' }], average_window: 50, average_updated: true });
+    expect(config).toEqual({
+      type: 'regression',
+      labels: [{ id: 0, label: 'price', color: '#f00' }],
+      average_window: 50,
+      average_updated: true,
+    });
   });
 
   it('fills missing label fields and reports wrong values without throwing', () => {
@@ -64,7 +80,11 @@ describe('classification state', () => {
     expect(s.skipped).toBe(1);
     expect(s.recent).toHaveLength(4);
     const counts = classCounts(s, config);
-    expect(counts.map((c) => [c.id, c.count])).toEqual([[0, 0], [1, 2], [2, 2]]);
+    expect(counts.map((c) => [c.id, c.count])).toEqual([
+      [0, 0],
+      [1, 2],
+      [2, 2],
+    ]);
     expect(counts[1].share).toBeCloseTo(0.5);
   });
 
@@ -122,6 +142,9 @@ describe('regression series', () => {
     s = addPredictions(s, [p([1, 10]), p([2, 20]), p([3, 30])], config);
     const { x, series } = regressionSeries(s);
     expect(x).toEqual([2, 3]);
-    expect(series).toEqual([[2, 3], [20, 30]]);
+    expect(series).toEqual([
+      [2, 3],
+      [20, 30],
+    ]);
   });
 });

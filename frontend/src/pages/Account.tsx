@@ -1,6 +1,18 @@
 import { FormEvent, ReactNode, useState } from 'react';
 import { useAuth } from '../auth';
-import { ApiToken, KafkaAccess, KafkaCredentials, NewToken, kafkaAccessApi, expiryText, formErrors, passwordApi, passwordFormProblems, tokensApi, type PasswordForm } from '../lib/accounts';
+import {
+  ApiToken,
+  KafkaAccess,
+  KafkaCredentials,
+  NewToken,
+  kafkaAccessApi,
+  expiryText,
+  formErrors,
+  passwordApi,
+  passwordFormProblems,
+  tokensApi,
+  type PasswordForm,
+} from '../lib/accounts';
 import { ApiError, type FieldErrors } from '../lib/api';
 import { fallbackKafkaAccess, forgetKafkaAccess } from '../lib/kafkaAccess';
 import KafkaAccessNotice from '../components/KafkaNotice';
@@ -8,7 +20,13 @@ import { ActionButton, CopyBlock, Empty, ErrorAlert, Field, Loading, Spinner, fm
 
 const EMPTY_PASSWORDS: PasswordForm = { old_password: '', new_password: '', confirm: '' };
 
-export function ChangePasswordForm({ onSubmit, onChanged }: { onSubmit: (oldPassword: string, newPassword: string) => Promise<unknown>; onChanged?: () => void }) {
+export function ChangePasswordForm({
+  onSubmit,
+  onChanged,
+}: {
+  onSubmit: (oldPassword: string, newPassword: string) => Promise<unknown>;
+  onChanged?: () => void;
+}) {
   const [form, setForm] = useState<PasswordForm>(EMPTY_PASSWORDS);
   const [local, setLocal] = useState<FieldErrors>({});
   const [error, setError] = useState<unknown>(null);
@@ -42,28 +60,53 @@ export function ChangePasswordForm({ onSubmit, onChanged }: { onSubmit: (oldPass
   return (
     <form className="card" onSubmit={submit} aria-label="Change password" noValidate>
       <h2>Change password</h2>
-      {done && <div className="alert ok" role="status">Password changed. Your other sessions end and your API tokens are revoked: create new ones for your scripts.</div>}
-      {api.general && <div className="alert error" role="alert">{api.general}</div>}
+      {done && (
+        <div className="alert ok" role="status">
+          Password changed. Your other sessions end and your API tokens are revoked: create new ones for your scripts.
+        </div>
+      )}
+      {api.general && (
+        <div className="alert error" role="alert">
+          {api.general}
+        </div>
+      )}
       <Field label="Current password" htmlFor="pw-old" errors={fe('old_password')}>
         <input id="pw-old" type="password" autoComplete="current-password" value={form.old_password} onChange={set('old_password')} />
       </Field>
       <div className="row">
-        <Field label="New password" htmlFor="pw-new" errors={fe('new_password')} hint="At least the length and strength the server asks for; not only digits, not like your username.">
+        <Field
+          label="New password"
+          htmlFor="pw-new"
+          errors={fe('new_password')}
+          hint="At least the length and strength the server asks for; not only digits, not like your username."
+        >
           <input id="pw-new" type="password" autoComplete="new-password" value={form.new_password} onChange={set('new_password')} />
         </Field>
         <Field label="Confirm new password" htmlFor="pw-confirm" errors={fe('confirm')}>
           <input id="pw-confirm" type="password" autoComplete="new-password" value={form.confirm} onChange={set('confirm')} />
         </Field>
       </div>
-      <button type="submit" className="btn primary" disabled={busy}>{busy && <Spinner />} Change password</button>
+      <button type="submit" className="btn primary" disabled={busy}>
+        {busy && <Spinner />} Change password
+      </button>
     </form>
   );
 }
 
 /** A secret the server sends once (a token, a Kafka password): shown here, never stored, gone
  *  when dismissed. `children` says what it is; each secret gets its own copy button. */
-export function OneTimeSecret({ testId, secrets, footer, onDone, children }: {
-  testId: string; secrets: { label: string; text: string; caption?: string }[]; footer?: ReactNode; onDone: () => void; children: ReactNode;
+export function OneTimeSecret({
+  testId,
+  secrets,
+  footer,
+  onDone,
+  children,
+}: {
+  testId: string;
+  secrets: { label: string; text: string; caption?: string }[];
+  footer?: ReactNode;
+  onDone: () => void;
+  children: ReactNode;
 }) {
   return (
     <div className="alert ok token-reveal" role="status" data-testid={testId}>
@@ -77,7 +120,9 @@ export function OneTimeSecret({ testId, secrets, footer, onDone, children }: {
       <div className="actions">
         {footer}
         <span className="spacer" />
-        <button type="button" className="btn small" onClick={onDone}>I have copied it</button>
+        <button type="button" className="btn small" onClick={onDone}>
+          I have copied it
+        </button>
       </div>
     </div>
   );
@@ -86,10 +131,14 @@ export function OneTimeSecret({ testId, secrets, footer, onDone, children }: {
 /** The secret of a token just created: shown here once, never stored, gone when dismissed. */
 export function TokenReveal({ token, onDone }: { token: NewToken; onDone: () => void }) {
   return (
-    <OneTimeSecret testId="new-token" secrets={[{ label: 'New API token', text: token.token }]} onDone={onDone}
-      footer={<span className="muted small">Expires: {expiryText(token.expiry).text}</span>}>
-      <strong>Token “{token.name}” created.</strong> Copy it now: <strong>you will not see it again.</strong>
-      {' '}Scripts send it in the header <code>Authorization: Token &lt;token&gt;</code>.
+    <OneTimeSecret
+      testId="new-token"
+      secrets={[{ label: 'New API token', text: token.token }]}
+      onDone={onDone}
+      footer={<span className="muted small">Expires: {expiryText(token.expiry).text}</span>}
+    >
+      <strong>Token “{token.name}” created.</strong> Copy it now: <strong>you will not see it again.</strong> Scripts send it in the header{' '}
+      <code>Authorization: Token &lt;token&gt;</code>.
     </OneTimeSecret>
   );
 }
@@ -137,9 +186,15 @@ export function TokensPanel({ client = tokensApi }: { client?: TokensClient }) {
         <Field label="Token name" htmlFor="token-name" errors={errs.fields.name} hint="What uses it, e.g. “laptop” or “CI”.">
           <input id="token-name" type="text" value={name} maxLength={100} onChange={(e) => setName(e.target.value)} required />
         </Field>
-        <button type="submit" className="btn primary" disabled={busy || !name.trim()}>{busy && <Spinner />} Create token</button>
+        <button type="submit" className="btn primary" disabled={busy || !name.trim()}>
+          {busy && <Spinner />} Create token
+        </button>
       </form>
-      {errs.general && <div className="alert error" role="alert">{errs.general}</div>}
+      {errs.general && (
+        <div className="alert error" role="alert">
+          {errs.general}
+        </div>
+      )}
       <ErrorAlert error={tokens.error} />
       {tokens.loading && !tokens.data ? (
         <Loading what="tokens" />
@@ -148,7 +203,14 @@ export function TokensPanel({ client = tokensApi }: { client?: TokensClient }) {
       ) : tokens.data ? (
         <div className="table-wrap">
           <table className="list" aria-label="API tokens">
-            <thead><tr><th>Name</th><th className="hide-sm">Created</th><th>Expires</th><th /></tr></thead>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th className="hide-sm">Created</th>
+                <th>Expires</th>
+                <th />
+              </tr>
+            </thead>
             <tbody>
               {list.map((t) => {
                 const exp = expiryText(t.expiry);
@@ -159,12 +221,29 @@ export function TokensPanel({ client = tokensApi }: { client?: TokensClient }) {
                       {t.current && <span className="badge running badge-gap">this session</span>}
                       <div className="muted small show-sm">created {fmtDay(t.created)}</div>
                     </td>
-                    <td className="hide-sm muted" title={fmtDate(t.created)}>{fmtDay(t.created)}</td>
-                    <td title={t.expiry ? fmtDate(t.expiry) : undefined}>{exp.expired ? <span className="badge failed">expired</span> : t.expiry ? fmtDay(t.expiry) : <span className="muted">never</span>}</td>
+                    <td className="hide-sm muted" title={fmtDate(t.created)}>
+                      {fmtDay(t.created)}
+                    </td>
+                    <td title={t.expiry ? fmtDate(t.expiry) : undefined}>
+                      {exp.expired ? (
+                        <span className="badge failed">expired</span>
+                      ) : t.expiry ? (
+                        fmtDay(t.expiry)
+                      ) : (
+                        <span className="muted">never</span>
+                      )}
+                    </td>
                     <td className="cell-actions">
-                      <ActionButton className="btn small danger" busyLabel="Revoking…"
-                        confirm={t.current ? `Revoke “${t.name}”? It is the token of this session: you will be logged out.` : `Revoke the token “${t.name}”? Anything using it stops working.`}
-                        onClick={() => revoke(t)}>
+                      <ActionButton
+                        className="btn small danger"
+                        busyLabel="Revoking…"
+                        confirm={
+                          t.current
+                            ? `Revoke “${t.name}”? It is the token of this session: you will be logged out.`
+                            : `Revoke the token “${t.name}”? Anything using it stops working.`
+                        }
+                        onClick={() => revoke(t)}
+                      >
                         Revoke
                       </ActionButton>
                     </td>
@@ -182,14 +261,17 @@ export function TokensPanel({ client = tokensApi }: { client?: TokensClient }) {
 /** The Kafka password just created or rotated: shown once, like a new API token. */
 export function KafkaCredentialsReveal({ credentials, onDone }: { credentials: KafkaCredentials; onDone: () => void }) {
   return (
-    <OneTimeSecret testId="new-kafka-credentials" onDone={onDone}
+    <OneTimeSecret
+      testId="new-kafka-credentials"
+      onDone={onDone}
       secrets={[
         { label: 'Kafka username', text: credentials.username, caption: 'Username' },
         { label: 'Kafka password', text: credentials.password, caption: 'Password' },
       ]}
-      footer={credentials.rotated_at ? <span className="muted small">Created {fmtDate(credentials.rotated_at)}</span> : undefined}>
-      <strong>Kafka credentials ready.</strong> Copy the password now: <strong>you will not see it again.</strong>
-      {' '}Any earlier Kafka password of yours no longer works. Scripts read it from <code>$KAFKA_SASL_PASSWORD</code>.
+      footer={credentials.rotated_at ? <span className="muted small">Created {fmtDate(credentials.rotated_at)}</span> : undefined}
+    >
+      <strong>Kafka credentials ready.</strong> Copy the password now: <strong>you will not see it again.</strong> Any earlier Kafka
+      password of yours no longer works. Scripts read it from <code>$KAFKA_SASL_PASSWORD</code>.
     </OneTimeSecret>
   );
 }
@@ -199,13 +281,56 @@ type KafkaAccessClient = Pick<typeof kafkaAccessApi, 'get' | 'createCredentials'
 function KafkaSettingsList({ access }: { access: KafkaAccess }) {
   return (
     <dl className="kv small" aria-label="Kafka settings">
-      <dt>Your topic prefix</dt><dd><code data-testid="kafka-topic-prefix">{access.topic_prefix}</code> <span className="muted">(every topic you use must start with it)</span></dd>
-      {access.group_prefix && access.group_prefix !== access.topic_prefix && <><dt>Consumer group prefix</dt><dd><code>{access.group_prefix}</code></dd></>}
-      <dt>Bootstrap servers</dt><dd><code>{access.bootstrap_servers || '—'}</code></dd>
-      <dt>Protocol</dt><dd>{access.security_protocol || 'PLAINTEXT'}{access.sasl_mechanism && <> · {access.sasl_mechanism}</>}</dd>
-      {access.username && <><dt>Kafka username</dt><dd><code>{access.username}</code></dd></>}
-      {access.control_topic && <><dt>Control topic</dt><dd><code>{access.control_topic}</code></dd></>}
-      {access.secured && <><dt>Password</dt><dd>{access.has_credentials ? <>set{access.rotated_at && <>, last rotated {fmtDate(access.rotated_at)}</>}</> : <span className="muted">none yet</span>}</dd></>}
+      <dt>Your topic prefix</dt>
+      <dd>
+        <code data-testid="kafka-topic-prefix">{access.topic_prefix}</code>{' '}
+        <span className="muted">(every topic you use must start with it)</span>
+      </dd>
+      {access.group_prefix && access.group_prefix !== access.topic_prefix && (
+        <>
+          <dt>Consumer group prefix</dt>
+          <dd>
+            <code>{access.group_prefix}</code>
+          </dd>
+        </>
+      )}
+      <dt>Bootstrap servers</dt>
+      <dd>
+        <code>{access.bootstrap_servers || '—'}</code>
+      </dd>
+      <dt>Protocol</dt>
+      <dd>
+        {access.security_protocol || 'PLAINTEXT'}
+        {access.sasl_mechanism && <> · {access.sasl_mechanism}</>}
+      </dd>
+      {access.username && (
+        <>
+          <dt>Kafka username</dt>
+          <dd>
+            <code>{access.username}</code>
+          </dd>
+        </>
+      )}
+      {access.control_topic && (
+        <>
+          <dt>Control topic</dt>
+          <dd>
+            <code>{access.control_topic}</code>
+          </dd>
+        </>
+      )}
+      {access.secured && (
+        <>
+          <dt>Password</dt>
+          <dd>
+            {access.has_credentials ? (
+              <>set{access.rotated_at && <>, last rotated {fmtDate(access.rotated_at)}</>}</>
+            ) : (
+              <span className="muted">none yet</span>
+            )}
+          </dd>
+        </>
+      )}
     </dl>
   );
 }
@@ -218,10 +343,14 @@ export function KafkaAccessPanel({ client = kafkaAccessApi, fallback }: { client
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const missing = loaded.error instanceof ApiError && loaded.error.status === 404;
-  const access = loaded.data ?? (missing ? fallback ?? null : null);
+  const access = loaded.data ?? (missing ? (fallback ?? null) : null);
 
   const createOrRotate = async () => {
-    if (access?.has_credentials && !window.confirm('Rotate your Kafka password? The current one stops working at once: update your scripts.')) return;
+    if (
+      access?.has_credentials &&
+      !window.confirm('Rotate your Kafka password? The current one stops working at once: update your scripts.')
+    )
+      return;
     setError(null);
     setBusy(true);
     try {
@@ -240,8 +369,8 @@ export function KafkaAccessPanel({ client = kafkaAccessApi, fallback }: { client
     <section className="card" aria-labelledby="kafka-h" data-testid="kafka-access">
       <h2 id="kafka-h">Kafka access</h2>
       <p className="muted small">
-        For sending data with the <code>datasources</code> library or <code>kafkaml-send</code>, and reading predictions. You own exactly the topics and
-        consumer groups that start with your prefix; the platform refuses anything else.
+        For sending data with the <code>datasources</code> library or <code>kafkaml-send</code>, and reading predictions. You own exactly
+        the topics and consumer groups that start with your prefix; the platform refuses anything else.
       </p>
       {loaded.loading && !access ? (
         <Loading what="your Kafka settings" />
@@ -249,7 +378,11 @@ export function KafkaAccessPanel({ client = kafkaAccessApi, fallback }: { client
         <ErrorAlert error={loaded.error} />
       ) : (
         <>
-          {missing && <div className="alert info small">This server does not report Kafka settings yet: the prefix below is derived from your username.</div>}
+          {missing && (
+            <div className="alert info small">
+              This server does not report Kafka settings yet: the prefix below is derived from your username.
+            </div>
+          )}
           <KafkaAccessNotice access={access} showSecured />
           {revealed && <KafkaCredentialsReveal credentials={revealed} onDone={() => setRevealed(null)} />}
           <KafkaSettingsList access={access} />
@@ -277,7 +410,8 @@ export default function Account() {
       <div className="page-head">
         <h1>Account</h1>
         <span className="sub">
-          Signed in as <strong>{user.username}</strong>{user.is_staff && <span className="badge running badge-gap">staff</span>}
+          Signed in as <strong>{user.username}</strong>
+          {user.is_staff && <span className="badge running badge-gap">staff</span>}
         </span>
       </div>
       <div className="grid two account-grid">

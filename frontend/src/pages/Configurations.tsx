@@ -5,7 +5,15 @@ import type { Configuration, MLModel } from '../lib/types';
 import { pickItems } from '../lib/chains';
 import { ActionButton, Empty, ErrorAlert, Field, Loading, Spinner, fmtDate, useLoad } from '../components/ui';
 
-export function ConfigurationForm({ models, initial, onCreated }: { models: MLModel[]; initial?: number[]; onCreated: (c: Configuration) => void }) {
+export function ConfigurationForm({
+  models,
+  initial,
+  onCreated,
+}: {
+  models: MLModel[];
+  initial?: number[];
+  onCreated: (c: Configuration) => void;
+}) {
   const items = useMemo(() => pickItems(models), [models]);
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
@@ -19,12 +27,13 @@ export function ConfigurationForm({ models, initial, onCreated }: { models: MLMo
   });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const toggle = (id: number) => setPicked((s) => {
-    const n = new Set(s);
-    if (n.has(id)) n.delete(id);
-    else n.add(id);
-    return n;
-  });
+  const toggle = (id: number) =>
+    setPicked((s) => {
+      const n = new Set(s);
+      if (n.has(id)) n.delete(id);
+      else n.add(id);
+      return n;
+    });
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setError(null);
@@ -49,7 +58,11 @@ export function ConfigurationForm({ models, initial, onCreated }: { models: MLMo
   return (
     <form className="card" onSubmit={submit} aria-label="New configuration">
       <h2>New configuration</h2>
-      {error instanceof ApiError && !Object.keys(error.errors).length ? <ErrorAlert error={error} /> : !(error instanceof ApiError) && <ErrorAlert error={error} />}
+      {error instanceof ApiError && !Object.keys(error.errors).length ? (
+        <ErrorAlert error={error} />
+      ) : (
+        !(error instanceof ApiError) && <ErrorAlert error={error} />
+      )}
       <div className="row">
         <Field label="Name" htmlFor="c-name" errors={fe('name')}>
           <input id="c-name" type="text" value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} />
@@ -58,7 +71,11 @@ export function ConfigurationForm({ models, initial, onCreated }: { models: MLMo
           <input id="c-desc" type="text" value={description} onChange={(e) => setDescription(e.target.value)} />
         </Field>
       </div>
-      <Field label="Models" errors={fe('models')} hint="Every model in a configuration trains on the same data stream. A distributed chain is trained as one item.">
+      <Field
+        label="Models"
+        errors={fe('models')}
+        hint="Every model in a configuration trains on the same data stream. A distributed chain is trained as one item."
+      >
         {items.length ? (
           <div className="bars" role="group" aria-label="Models">
             {items.map((it) => (
@@ -71,10 +88,14 @@ export function ConfigurationForm({ models, initial, onCreated }: { models: MLMo
             ))}
           </div>
         ) : (
-          <span className="muted">No model yet. <Link to="/models/new">Create one</Link> first.</span>
+          <span className="muted">
+            No model yet. <Link to="/models/new">Create one</Link> first.
+          </span>
         )}
       </Field>
-      <button type="submit" className="btn primary" disabled={busy || !items.length}>{busy && <Spinner />} Create configuration</button>
+      <button type="submit" className="btn primary" disabled={busy || !items.length}>
+        {busy && <Spinner />} Create configuration
+      </button>
     </form>
   );
 }
@@ -94,32 +115,67 @@ export default function Configurations() {
       <ErrorAlert error={configs.error || models.error} />
       {models.data ? (
         models.data.length ? (
-          <ConfigurationForm models={models.data} initial={preset ? [Number(preset)] : undefined} onCreated={(c) => navigate(`/configurations/${c.id}`)} />
+          <ConfigurationForm
+            models={models.data}
+            initial={preset ? [Number(preset)] : undefined}
+            onCreated={(c) => navigate(`/configurations/${c.id}`)}
+          />
         ) : (
-          <Empty title="No models yet" actions={<Link className="btn primary" to="/models/new">Create a model</Link>}>A configuration groups models: create a model first.</Empty>
+          <Empty
+            title="No models yet"
+            actions={
+              <Link className="btn primary" to="/models/new">
+                Create a model
+              </Link>
+            }
+          >
+            A configuration groups models: create a model first.
+          </Empty>
         )
-      ) : models.loading && <Loading what="models" />}
+      ) : (
+        models.loading && <Loading what="models" />
+      )}
       {configs.loading && !configs.data ? (
         <Loading what="configurations" />
       ) : configs.data && configs.data.length === 0 ? (
-        models.data?.length ? <Empty title="No configurations yet">Pick models above and create one; then deploy it for training.</Empty> : null
+        models.data?.length ? (
+          <Empty title="No configurations yet">Pick models above and create one; then deploy it for training.</Empty>
+        ) : null
       ) : configs.data ? (
         <div className="card table-wrap">
           <table className="list">
             <thead>
-              <tr><th>Name</th><th>Models</th><th className="hide-sm">Created</th><th /></tr>
+              <tr>
+                <th>Name</th>
+                <th>Models</th>
+                <th className="hide-sm">Created</th>
+                <th />
+              </tr>
             </thead>
             <tbody>
               {configs.data.map((c) => (
                 <tr key={c.id}>
-                  <td><Link to={`/configurations/${c.id}`}>{c.name}</Link>{c.description && <div className="muted small">{c.description}</div>}</td>
+                  <td>
+                    <Link to={`/configurations/${c.id}`}>{c.name}</Link>
+                    {c.description && <div className="muted small">{c.description}</div>}
+                  </td>
                   <td>{c.model_names.join(', ')}</td>
                   <td className="hide-sm muted">{fmtDate(c.created_at)}</td>
                   <td className="cell-actions">
                     <div className="actions end">
-                      <Link className="btn small primary" to={`/configurations/${c.id}/deploy`}>Deploy</Link>
-                      <ActionButton className="btn small danger" disabled={!c.deletable} title={c.deletable ? 'Delete' : 'In use: it has deployments. Delete its deployments first.'}
-                        confirm={`Delete the configuration “${c.name}”?`} onClick={async () => { await api.del(`/api/v1/configurations/${c.id}/`); await configs.reload(true); }}>
+                      <Link className="btn small primary" to={`/configurations/${c.id}/deploy`}>
+                        Deploy
+                      </Link>
+                      <ActionButton
+                        className="btn small danger"
+                        disabled={!c.deletable}
+                        title={c.deletable ? 'Delete' : 'In use: it has deployments. Delete its deployments first.'}
+                        confirm={`Delete the configuration “${c.name}”?`}
+                        onClick={async () => {
+                          await api.del(`/api/v1/configurations/${c.id}/`);
+                          await configs.reload(true);
+                        }}
+                      >
                         Delete
                       </ActionButton>
                     </div>

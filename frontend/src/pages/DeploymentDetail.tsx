@@ -16,9 +16,19 @@ export default function DeploymentDetail() {
   const dep = useLoad((s) => api.get<Deployment>(`/api/v1/deployments/${id}/`, s), [id]);
   // Its datasources once the deployment is known to exist (none asked for a missing one).
   const found = dep.data?.id;
-  const sources = useLoad((s) => (found ? listAll<Datasource>(`/api/v1/datasources/?deployment=${found}`, s) : Promise.resolve([])), [found]);
+  const sources = useLoad(
+    (s) => (found ? listAll<Datasource>(`/api/v1/datasources/?deployment=${found}`, s) : Promise.resolve([])),
+    [found],
+  );
   const running = dep.data?.results.some((r) => !FINAL.has(r.status)) ?? false;
-  useInterval(() => { dep.reload(true); sources.reload(true); }, 3000, running);
+  useInterval(
+    () => {
+      dep.reload(true);
+      sources.reload(true);
+    },
+    3000,
+    running,
+  );
   if (dep.loading && !dep.data) return <Loading what="the deployment" />;
   if (!dep.data) return <NotFound error={dep.error} what={`Deployment #${id}`} back="/deployments" backLabel="Back to deployments" />;
   const d = dep.data;
@@ -27,10 +37,20 @@ export default function DeploymentDetail() {
     <>
       <div className="page-head">
         <h1>Deployment #{d.id}</h1>
-        <span className="sub">of <Link to={`/configurations/${d.configuration}`}>{d.configuration_name}</Link></span>
+        <span className="sub">
+          of <Link to={`/configurations/${d.configuration}`}>{d.configuration_name}</Link>
+        </span>
         <span className="spacer" />
-        <ActionButton className="btn danger" disabled={running} title={running ? 'Stop its running results first' : 'Delete'}
-          confirm={`Delete deployment #${d.id} and its results?`} onClick={async () => { await api.del(`/api/v1/deployments/${d.id}/`); navigate('/deployments'); }}>
+        <ActionButton
+          className="btn danger"
+          disabled={running}
+          title={running ? 'Stop its running results first' : 'Delete'}
+          confirm={`Delete deployment #${d.id} and its results?`}
+          onClick={async () => {
+            await api.del(`/api/v1/deployments/${d.id}/`);
+            navigate('/deployments');
+          }}
+        >
           Delete
         </ActionButton>
       </div>
@@ -39,36 +59,79 @@ export default function DeploymentDetail() {
         <div className="card">
           <h2>Results</h2>
           <table className="list">
-            <thead><tr><th>Model</th><th>Status</th><th /></tr></thead>
+            <thead>
+              <tr>
+                <th>Model</th>
+                <th>Status</th>
+                <th />
+              </tr>
+            </thead>
             <tbody>
               {d.results.map((r) => (
                 <tr key={r.id}>
-                  <td>{r.model_name}{r.chain_leader && <span className="muted small"> (in chain)</span>}</td>
-                  <td><StatusBadge status={r.status} /></td>
-                  <td><Link className="btn small" to={`/results/${r.id}`}>Open result</Link></td>
+                  <td>
+                    {r.model_name}
+                    {r.chain_leader && <span className="muted small"> (in chain)</span>}
+                  </td>
+                  <td>
+                    <StatusBadge status={r.status} />
+                  </td>
+                  <td>
+                    <Link className="btn small" to={`/results/${r.id}`}>
+                      Open result
+                    </Link>
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
           <h3 style={{ marginTop: 16 }}>Settings</h3>
           <dl className="kv small">
-            <dt>Batch size</dt><dd>{d.batch_size}</dd>
-            <dt>Fit arguments</dt><dd className="mono">{kwargsToText(d.training_kwargs) || '—'}</dd>
-            <dt>Evaluation arguments</dt><dd className="mono">{kwargsToText(d.evaluation_kwargs) || '—'}</dd>
-            <dt>Optimizer</dt><dd>{d.optimizer} (lr {d.learning_rate})</dd>
-            <dt>Loss / metrics</dt><dd>{d.loss} / {d.metrics || '—'}</dd>
-            <dt>Confusion matrix</dt><dd>{d.confusion_matrix ? 'yes' : 'no'}</dd>
-            <dt>GPUs</dt><dd>{d.gpus}</dd>
-            {d.incremental && <><dt>Incremental</dt><dd>window {d.window_size}, timeout {d.stream_timeout}s, monitor {d.monitored_metric} (≥ {d.improvement})</dd></>}
-            <dt>Created</dt><dd>{fmtDate(d.created_at)}</dd>
+            <dt>Batch size</dt>
+            <dd>{d.batch_size}</dd>
+            <dt>Fit arguments</dt>
+            <dd className="mono">{kwargsToText(d.training_kwargs) || '—'}</dd>
+            <dt>Evaluation arguments</dt>
+            <dd className="mono">{kwargsToText(d.evaluation_kwargs) || '—'}</dd>
+            <dt>Optimizer</dt>
+            <dd>
+              {d.optimizer} (lr {d.learning_rate})
+            </dd>
+            <dt>Loss / metrics</dt>
+            <dd>
+              {d.loss} / {d.metrics || '—'}
+            </dd>
+            <dt>Confusion matrix</dt>
+            <dd>{d.confusion_matrix ? 'yes' : 'no'}</dd>
+            <dt>GPUs</dt>
+            <dd>{d.gpus}</dd>
+            {d.incremental && (
+              <>
+                <dt>Incremental</dt>
+                <dd>
+                  window {d.window_size}, timeout {d.stream_timeout}s, monitor {d.monitored_metric} (≥ {d.improvement})
+                </dd>
+              </>
+            )}
+            <dt>Created</dt>
+            <dd>{fmtDate(d.created_at)}</dd>
           </dl>
         </div>
         <div className="card">
           <h2>Training data</h2>
           {d.datasource ? (
-            <p>Trains on <Link to="/datasources">datasource #{d.datasource}</Link> (re-used).</p>
+            <p>
+              Trains on <Link to="/datasources">datasource #{d.datasource}</Link> (re-used).
+            </p>
           ) : (sources.data ?? []).length ? (
-            <p>Received: {(sources.data ?? []).map((s) => <span key={s.id}>datasource #{s.id} ({s.total_msg ?? '∞'} records on <code>{s.topic.split(':')[0]}</code>) </span>)}</p>
+            <p>
+              Received:{' '}
+              {(sources.data ?? []).map((s) => (
+                <span key={s.id}>
+                  datasource #{s.id} ({s.total_msg ?? '∞'} records on <code>{s.topic.split(':')[0]}</code>){' '}
+                </span>
+              ))}
+            </p>
           ) : null}
           {(waiting || !d.datasource) && <SendData deploymentId={d.id} />}
         </div>

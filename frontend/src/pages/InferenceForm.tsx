@@ -57,7 +57,12 @@ const clusterOf = (value: string | undefined) =>
 
 /** Suggested values; topics go inside the user's namespace when `prefix` is given (`alice.`). */
 export function inferenceDefaults(result: TrainingResult, source: Datasource | null, hasUpper: boolean, prefix = ''): InferenceDraft {
-  const name = `${result.model_name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'model'}-${result.id}`;
+  const name = `${
+    result.model_name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'model'
+  }-${result.id}`;
   const base = prefix ? `${prefix}${name}` : `kafkaml-${name}`;
   return {
     replicas: '1',
@@ -75,7 +80,19 @@ export function inferenceDefaults(result: TrainingResult, source: Datasource | n
 }
 
 const TOPIC_FIELDS = ['input_topic', 'output_topic', 'upper_topic'] as const;
-const FORM_FIELDS = ['replicas', 'input_format', 'input_config', ...TOPIC_FIELDS, 'limit', 'batch_size', 'max_wait_ms', 'runtime', 'delivery', ...CLUSTER_FIELDS, 'gpus'];
+const FORM_FIELDS = [
+  'replicas',
+  'input_format',
+  'input_config',
+  ...TOPIC_FIELDS,
+  'limit',
+  'batch_size',
+  'max_wait_ms',
+  'runtime',
+  'delivery',
+  ...CLUSTER_FIELDS,
+  'gpus',
+];
 
 /** `prefix`: when given, a topic outside it is flagged before the server refuses it. */
 export function inferenceProblems(d: InferenceDraft, chain: boolean, prefix = ''): Record<string, string> {
@@ -100,7 +117,8 @@ export function inferenceProblems(d: InferenceDraft, chain: boolean, prefix = ''
   if (prefix) {
     for (const f of TOPIC_FIELDS) {
       if (f === 'upper_topic' && !chain) continue;
-      if (!p[f] && d[f] && !ownsTopic({ topic_prefix: prefix }, d[f].trim())) p[f] = `Your topics start with “${prefix}”: any other is refused.`;
+      if (!p[f] && d[f] && !ownsTopic({ topic_prefix: prefix }, d[f].trim()))
+        p[f] = `Your topics start with “${prefix}”: any other is refused.`;
     }
   }
   const b = Number(d.batch_size);
@@ -113,12 +131,18 @@ export function inferenceProblems(d: InferenceDraft, chain: boolean, prefix = ''
   }
   if (!chain && (d.upper_bootstrap_servers ?? '').trim()) p.upper_bootstrap_servers = 'Only with an upper topic.';
   const output = clusterOf(d.output_bootstrap_servers);
-  const clusters = new Set([clusterOf(d.input_bootstrap_servers), output, ...(chain ? [clusterOf(d.upper_bootstrap_servers) || output] : [])]);
-  if (d.delivery === 'exactly_once' && clusters.size > 1) p.delivery = 'Exactly once needs one cluster: a Kafka transaction cannot span clusters.';
+  const clusters = new Set([
+    clusterOf(d.input_bootstrap_servers),
+    output,
+    ...(chain ? [clusterOf(d.upper_bootstrap_servers) || output] : []),
+  ]);
+  if (d.delivery === 'exactly_once' && clusters.size > 1)
+    p.delivery = 'Exactly once needs one cluster: a Kafka transaction cannot span clusters.';
   const g = Number(d.gpus ?? '0');
   if ((d.gpus ?? '').trim() && (!Number.isInteger(g) || g < 0 || g > 16)) p.gpus = 'A whole number from 0 to 16.';
   if (d.runtime === 'external') {
-    if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test((d.external_url ?? '').trim())) p.external_url = 'The model server, e.g. http://mlserver:8080.';
+    if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test((d.external_url ?? '').trim()))
+      p.external_url = 'The model server, e.g. http://mlserver:8080.';
     if (!/^[A-Za-z0-9_.-]{1,200}$/.test((d.external_model ?? '').trim())) p.external_model = 'The model name on the server.';
   }
   return p;
@@ -131,7 +155,9 @@ export function inferenceApiErrors(err: unknown, d: InferenceDraft): { fields: F
   if (!(err instanceof ApiError) || Object.keys(err.errors).length) return placed;
   const mentioned = TOPIC_FIELDS.filter((f) => d[f].trim() && err.detail.includes(d[f].trim()));
   // `alice.m-in` is inside `alice.m-in-2`: the longer name is the one meant.
-  const named = mentioned.filter((f) => !mentioned.some((g) => g !== f && d[g].trim().length > d[f].trim().length && d[g].includes(d[f].trim())));
+  const named = mentioned.filter(
+    (f) => !mentioned.some((g) => g !== f && d[g].trim().length > d[f].trim().length && d[g].includes(d[f].trim())),
+  );
   if (!named.length) return placed;
   return { fields: Object.fromEntries(named.map((f) => [f, [err.detail]])), general: null };
 }
@@ -163,7 +189,11 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
   const refused = inferenceApiErrors(error, d);
   const set = <K extends keyof InferenceDraft>(k: K, v: string) => setD((x) => ({ ...x, [k]: v }));
   const fe = (f: string) => [...(touched && problems[f] ? [problems[f]] : []), ...(refused.fields[f] ?? [])];
-  const topicHint = (text: string) => <>{text} Starts with <code>{prefix}</code>, your namespace.</>;
+  const topicHint = (text: string) => (
+    <>
+      {text} Starts with <code>{prefix}</code>, your namespace.
+    </>
+  );
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -173,13 +203,24 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
     setBusy(true);
     try {
       const body: Record<string, unknown> = {
-        result: r.id, replicas: Number(d.replicas), input_format: d.input_format, input_config: JSON.parse(d.input_config || '{}'),
-        input_topic: d.input_topic.trim(), output_topic: d.output_topic.trim(), batch_size: Number(d.batch_size), max_wait_ms: Number(d.max_wait_ms), runtime: d.runtime,
+        result: r.id,
+        replicas: Number(d.replicas),
+        input_format: d.input_format,
+        input_config: JSON.parse(d.input_config || '{}'),
+        input_topic: d.input_topic.trim(),
+        output_topic: d.output_topic.trim(),
+        batch_size: Number(d.batch_size),
+        max_wait_ms: Number(d.max_wait_ms),
+        runtime: d.runtime,
         delivery: d.delivery,
       };
       if (d.follow_latest) body.follow_latest = true;
       if (d.runtime === 'external') {
-        body.external = { url: (d.external_url ?? '').trim(), model_name: (d.external_model ?? '').trim(), protocol: d.external_protocol || 'v2' };
+        body.external = {
+          url: (d.external_url ?? '').trim(),
+          model_name: (d.external_model ?? '').trim(),
+          protocol: d.external_protocol || 'v2',
+        };
       }
       if (chain) {
         body.upper_topic = d.upper_topic.trim();
@@ -200,62 +241,164 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
       <div className="page-head">
         <h1>Deploy “{r.model_name}” for inference</h1>
         <span className="spacer" />
-        <Link className="btn" to={`/results/${r.id}`}>Cancel</Link>
+        <Link className="btn" to={`/results/${r.id}`}>
+          Cancel
+        </Link>
       </div>
-      {refused.general && <div className="alert error" role="alert">{refused.general}</div>}
+      {refused.general && (
+        <div className="alert error" role="alert">
+          {refused.general}
+        </div>
+      )}
       {chainLink && (
         <div className="alert info small" data-testid="chain-hint">
-          This model is part of a distributed chain. <Link to={chainLink}>Deploy the whole chain for inference</Link> in one go: the topics between the sub-models are wired for you.
+          This model is part of a distributed chain. <Link to={chainLink}>Deploy the whole chain for inference</Link> in one go: the topics
+          between the sub-models are wired for you.
         </div>
       )}
       <div className="grid two" style={{ alignItems: 'start' }}>
         <div className="card">
           <h2>Input</h2>
-          <p className="muted small" data-testid="input-source">{reads ? <>This model reads the output of {reads.from} (RAW float32 rows), not the training data.</> : source ? <>Format and configuration are taken from datasource #{source.id}, the data this model was trained on.</> : 'No datasource found for this training: check the format.'}</p>
+          <p className="muted small" data-testid="input-source">
+            {reads ? (
+              <>This model reads the output of {reads.from} (RAW float32 rows), not the training data.</>
+            ) : source ? (
+              <>Format and configuration are taken from datasource #{source.id}, the data this model was trained on.</>
+            ) : (
+              'No datasource found for this training: check the format.'
+            )}
+          </p>
           <Field label="Input format" htmlFor="i-format" errors={fe('input_format')}>
             <select id="i-format" value={d.input_format} onChange={(e) => set('input_format', e.target.value)}>
-              <option>RAW</option><option>AVRO</option><option>JSON</option><option>TELEGRAF_STR_JSON</option>
+              <option>RAW</option>
+              <option>AVRO</option>
+              <option>JSON</option>
+              <option>TELEGRAF_STR_JSON</option>
             </select>
           </Field>
-          <Field label="Input configuration (JSON)" htmlFor="i-config" errors={fe('input_config')} hint="RAW: data_type, data_reshape; AVRO: data_scheme; JSON: data_reshape, fields; TELEGRAF_STR_JSON: fields, name.">
+          <Field
+            label="Input configuration (JSON)"
+            htmlFor="i-config"
+            errors={fe('input_config')}
+            hint="RAW: data_type, data_reshape; AVRO: data_scheme; JSON: data_reshape, fields; TELEGRAF_STR_JSON: fields, name."
+          >
             <textarea id="i-config" rows={5} value={d.input_config} onChange={(e) => set('input_config', e.target.value)} />
           </Field>
           <Field label="Input topic" htmlFor="i-in" errors={fe('input_topic')} hint={topicHint('Send records to predict here.')}>
-            <input id="i-in" type="text" value={d.input_topic} placeholder={`e.g. ${prefix}my-model-in`} onChange={(e) => set('input_topic', e.target.value)} />
+            <input
+              id="i-in"
+              type="text"
+              value={d.input_topic}
+              placeholder={`e.g. ${prefix}my-model-in`}
+              onChange={(e) => set('input_topic', e.target.value)}
+            />
           </Field>
-          <Field label="Output topic" htmlFor="i-out" errors={fe('output_topic')} hint={topicHint('Predictions arrive here as JSON {"values": [...]}.')}>
-            <input id="i-out" type="text" value={d.output_topic} placeholder={`e.g. ${prefix}my-model-out`} onChange={(e) => set('output_topic', e.target.value)} />
+          <Field
+            label="Output topic"
+            htmlFor="i-out"
+            errors={fe('output_topic')}
+            hint={topicHint('Predictions arrive here as JSON {"values": [...]}.')}
+          >
+            <input
+              id="i-out"
+              type="text"
+              value={d.output_topic}
+              placeholder={`e.g. ${prefix}my-model-out`}
+              onChange={(e) => set('output_topic', e.target.value)}
+            />
           </Field>
           {chain && (
             <div className="row">
-              <Field label="Upper topic" htmlFor="i-up" errors={fe('upper_topic')} hint={topicHint('Records this sub-model is unsure about go on here, to the upper model.')}>
-                <input id="i-up" type="text" value={d.upper_topic} placeholder={`e.g. ${prefix}my-model-up`} onChange={(e) => set('upper_topic', e.target.value)} />
+              <Field
+                label="Upper topic"
+                htmlFor="i-up"
+                errors={fe('upper_topic')}
+                hint={topicHint('Records this sub-model is unsure about go on here, to the upper model.')}
+              >
+                <input
+                  id="i-up"
+                  type="text"
+                  value={d.upper_topic}
+                  placeholder={`e.g. ${prefix}my-model-up`}
+                  onChange={(e) => set('upper_topic', e.target.value)}
+                />
               </Field>
               <Field label="Limit" htmlFor="i-limit" errors={fe('limit')} hint="Below this confidence a record goes up.">
-                <input id="i-limit" type="number" step="0.01" min={0} max={1} value={d.limit} onChange={(e) => set('limit', e.target.value)} />
+                <input
+                  id="i-limit"
+                  type="number"
+                  step="0.01"
+                  min={0}
+                  max={1}
+                  value={d.limit}
+                  onChange={(e) => set('limit', e.target.value)}
+                />
               </Field>
             </div>
           )}
         </div>
         <details className="card" open={CLUSTER_FIELDS.some((f) => !!(d[f] ?? '').trim() || fe(f).length > 0)}>
-          <summary><h2 style={{ display: 'inline' }}>Kafka clusters</h2> <span className="muted small">edge, fog and cloud on different clusters</span></summary>
-          <p className="muted small">Blank: the platform&apos;s cluster. Other clusters use the platform&apos;s security settings. Exactly once needs one cluster.</p>
-          <Field label="Input cluster" htmlFor="i-in-servers" errors={fe('input_bootstrap_servers')} hint="Where the input topic is, e.g. edge-kafka:9092.">
-            <input id="i-in-servers" type="text" value={d.input_bootstrap_servers ?? ''} placeholder="e.g. edge-kafka:9092" onChange={(e) => set('input_bootstrap_servers', e.target.value)} />
+          <summary>
+            <h2 style={{ display: 'inline' }}>Kafka clusters</h2>{' '}
+            <span className="muted small">edge, fog and cloud on different clusters</span>
+          </summary>
+          <p className="muted small">
+            Blank: the platform&apos;s cluster. Other clusters use the platform&apos;s security settings. Exactly once needs one cluster.
+          </p>
+          <Field
+            label="Input cluster"
+            htmlFor="i-in-servers"
+            errors={fe('input_bootstrap_servers')}
+            hint="Where the input topic is, e.g. edge-kafka:9092."
+          >
+            <input
+              id="i-in-servers"
+              type="text"
+              value={d.input_bootstrap_servers ?? ''}
+              placeholder="e.g. edge-kafka:9092"
+              onChange={(e) => set('input_bootstrap_servers', e.target.value)}
+            />
           </Field>
-          <Field label="Output cluster" htmlFor="i-out-servers" errors={fe('output_bootstrap_servers')} hint="Where the output topic (and dead letters) are.">
-            <input id="i-out-servers" type="text" value={d.output_bootstrap_servers ?? ''} placeholder="e.g. cloud-kafka:9092" onChange={(e) => set('output_bootstrap_servers', e.target.value)} />
+          <Field
+            label="Output cluster"
+            htmlFor="i-out-servers"
+            errors={fe('output_bootstrap_servers')}
+            hint="Where the output topic (and dead letters) are."
+          >
+            <input
+              id="i-out-servers"
+              type="text"
+              value={d.output_bootstrap_servers ?? ''}
+              placeholder="e.g. cloud-kafka:9092"
+              onChange={(e) => set('output_bootstrap_servers', e.target.value)}
+            />
           </Field>
           {chain && (
-            <Field label="Upper cluster" htmlFor="i-up-servers" errors={fe('upper_bootstrap_servers')} hint="Where the upper topic is (blank: the output's).">
-              <input id="i-up-servers" type="text" value={d.upper_bootstrap_servers ?? ''} placeholder="e.g. fog-kafka:9092" onChange={(e) => set('upper_bootstrap_servers', e.target.value)} />
+            <Field
+              label="Upper cluster"
+              htmlFor="i-up-servers"
+              errors={fe('upper_bootstrap_servers')}
+              hint="Where the upper topic is (blank: the output's)."
+            >
+              <input
+                id="i-up-servers"
+                type="text"
+                value={d.upper_bootstrap_servers ?? ''}
+                placeholder="e.g. fog-kafka:9092"
+                onChange={(e) => set('upper_bootstrap_servers', e.target.value)}
+              />
             </Field>
           )}
         </details>
         <div className="card">
           <h2>Serving</h2>
           <div className="row">
-            <Field label="Replicas" htmlFor="i-replicas" errors={fe('replicas')} hint="Workers in one consumer group (at most the topic's partitions do work).">
+            <Field
+              label="Replicas"
+              htmlFor="i-replicas"
+              errors={fe('replicas')}
+              hint="Workers in one consumer group (at most the topic's partitions do work)."
+            >
               <input id="i-replicas" type="number" min={1} max={64} value={d.replicas} onChange={(e) => set('replicas', e.target.value)} />
             </Field>
             <Field label="GPUs per replica" htmlFor="i-gpus" errors={fe('gpus')} hint="Counted against your GPU cap with your training.">
@@ -264,15 +407,27 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
             <Field label="Runtime" htmlFor="i-runtime" errors={fe('runtime')} hint="ONNX Runtime is fastest on CPU.">
               <select id="i-runtime" value={d.runtime} onChange={(e) => set('runtime', e.target.value)}>
                 <option value="onnx">ONNX Runtime</option>
-                <option value={r.framework === 'pytorch' ? 'pytorch' : 'keras'}>{r.framework === 'pytorch' ? 'PyTorch' : 'Keras'} (native)</option>
+                <option value={r.framework === 'pytorch' ? 'pytorch' : 'keras'}>
+                  {r.framework === 'pytorch' ? 'PyTorch' : 'Keras'} (native)
+                </option>
                 <option value="external">External model server</option>
               </select>
             </Field>
           </div>
           {d.runtime === 'external' && (
             <div className="row">
-              <Field label="Model server URL" htmlFor="i-ext-url" errors={fe('external_url')} hint="Each micro-batch is one request; an unreachable server pauses the inference (nothing lost).">
-                <input id="i-ext-url" value={d.external_url ?? ''} placeholder="e.g. http://mlserver:8080" onChange={(e) => set('external_url', e.target.value)} />
+              <Field
+                label="Model server URL"
+                htmlFor="i-ext-url"
+                errors={fe('external_url')}
+                hint="Each micro-batch is one request; an unreachable server pauses the inference (nothing lost)."
+              >
+                <input
+                  id="i-ext-url"
+                  value={d.external_url ?? ''}
+                  placeholder="e.g. http://mlserver:8080"
+                  onChange={(e) => set('external_url', e.target.value)}
+                />
               </Field>
               <Field label="Model name" htmlFor="i-ext-model" errors={fe('external_model')}>
                 <input id="i-ext-model" value={d.external_model ?? ''} onChange={(e) => set('external_model', e.target.value)} />
@@ -293,18 +448,36 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
               <input id="i-wait" type="number" min={0} value={d.max_wait_ms} onChange={(e) => set('max_wait_ms', e.target.value)} />
             </Field>
           </div>
-          <Check id="i-follow" label="Follow the latest version" checked={!!d.follow_latest} onChange={(v) => setD((x) => ({ ...x, follow_latest: v }))}
-            hint="Swap to each newer version this result publishes (incremental training), without a restart or lost records." />
-          <Field label="Delivery" htmlFor="i-delivery" errors={fe('delivery')}
-            hint={d.delivery === 'exactly_once'
-              ? <>Each input answered exactly once (Kafka transactions). Read the output with <code>isolation.level=read_committed</code>; outputs appear when a transaction commits (every ~200 ms). Not on the embedded broker.</>
-              : 'Nothing lost; after a crash some outputs may be written twice.'}>
+          <Check
+            id="i-follow"
+            label="Follow the latest version"
+            checked={!!d.follow_latest}
+            onChange={(v) => setD((x) => ({ ...x, follow_latest: v }))}
+            hint="Swap to each newer version this result publishes (incremental training), without a restart or lost records."
+          />
+          <Field
+            label="Delivery"
+            htmlFor="i-delivery"
+            errors={fe('delivery')}
+            hint={
+              d.delivery === 'exactly_once' ? (
+                <>
+                  Each input answered exactly once (Kafka transactions). Read the output with <code>isolation.level=read_committed</code>;
+                  outputs appear when a transaction commits (every ~200 ms). Not on the embedded broker.
+                </>
+              ) : (
+                'Nothing lost; after a crash some outputs may be written twice.'
+              )
+            }
+          >
             <select id="i-delivery" value={d.delivery} onChange={(e) => set('delivery', e.target.value)}>
               <option value="at_least_once">At least once</option>
               <option value="exactly_once">Exactly once</option>
             </select>
           </Field>
-          <button type="submit" className="btn primary" disabled={busy}>{busy && <Spinner />} Deploy inference</button>
+          <button type="submit" className="btn primary" disabled={busy}>
+            {busy && <Spinner />} Deploy inference
+          </button>
           {touched && Object.keys(problems).length > 0 && <span className="error-text"> Fix the marked fields first.</span>}
         </div>
       </div>
@@ -319,13 +492,19 @@ export default function InferenceForm() {
   // The chain this result belongs to (no members when none); an older server answers nothing.
   const plan = useLoad((s) => api.get<ChainPlan>(`/api/v1/inferences/chain/?result=${id}`, s).catch(() => null), [id]);
   const res = useLoad((s) => api.get<TrainingResult>(`/api/v1/results/${id}/`, s), [id]);
-  const sources = useLoad(async (s) => {
-    const r = await api.get<TrainingResult>(`/api/v1/results/${id}/`, s);
-    const deps = await api.get<{ datasource: number | null }>(`/api/v1/deployments/${r.deployment}/`, s);
-    if (deps.datasource) return [await api.get<Datasource>(`/api/v1/datasources/${deps.datasource}/`, s)];
-    return listAll<Datasource>(`/api/v1/datasources/?deployment=${r.deployment}`, s);
-  }, [id]);
-  const model = useLoad((s) => (res.data ? api.get<MLModel>(`/api/v1/models/${res.data.model}/`, s) : Promise.resolve(null)), [res.data?.model]);
+  const sources = useLoad(
+    async (s) => {
+      const r = await api.get<TrainingResult>(`/api/v1/results/${id}/`, s);
+      const deps = await api.get<{ datasource: number | null }>(`/api/v1/deployments/${r.deployment}/`, s);
+      if (deps.datasource) return [await api.get<Datasource>(`/api/v1/datasources/${deps.datasource}/`, s)];
+      return listAll<Datasource>(`/api/v1/datasources/?deployment=${r.deployment}`, s);
+    },
+    [id],
+  );
+  const model = useLoad(
+    (s) => (res.data ? api.get<MLModel>(`/api/v1/models/${res.data.model}/`, s) : Promise.resolve(null)),
+    [res.data?.model],
+  );
   const kafka = useKafkaAccess();
   const chain = !!model.data?.distributed && model.data.upper_model != null;
 
@@ -337,22 +516,37 @@ export default function InferenceForm() {
   const source = sources.data?.[0] ?? null;
   if (params.get('chain') === '1' && members.length && plan.data) {
     return (
-      <ChainInferenceForm plan={plan.data} leader={res.data} source={source} prefix={kafka.access.topic_prefix}
+      <ChainInferenceForm
+        plan={plan.data}
+        leader={res.data}
+        source={source}
+        prefix={kafka.access.topic_prefix}
         onSubmit={async (body) => {
           const out = await api.post<{ inferences: Inference[] }>('/api/v1/inferences/chain/', body);
           navigate(`/inferences?created=${out.inferences[0]?.id ?? ''}`);
-        }} />
+        }}
+      />
     );
   }
   const at = members.findIndex((m) => m.result === res.data?.id);
   const me = at > 0 ? members[at] : null;
-  const reads = me?.input_format && me.input_config ? { input_format: me.input_format, input_config: me.input_config, from: members[at - 1].model_name } : null;
+  const reads =
+    me?.input_format && me.input_config
+      ? { input_format: me.input_format, input_config: me.input_config, from: members[at - 1].model_name }
+      : null;
   return (
-    <InferenceFormView result={res.data} source={source} chain={chain} access={kafka.access} prefixKnown={kafka.fromServer} reads={reads}
+    <InferenceFormView
+      result={res.data}
+      source={source}
+      chain={chain}
+      access={kafka.access}
+      prefixKnown={kafka.fromServer}
+      reads={reads}
       chainLink={members.length ? `/results/${plan.data?.leader}/inference?chain=1` : null}
       onSubmit={async (body) => {
         const inf = await api.post<Inference>('/api/v1/inferences/', body);
         navigate(`/inferences?created=${inf.id}`);
-      }} />
+      }}
+    />
   );
 }

@@ -30,7 +30,11 @@ export function degradedText(degraded: Degraded, now = new Date()): string {
 
 export function DegradedBadge({ degraded }: { degraded: Degraded }) {
   return (
-    <span className="badge degraded" data-testid="degraded" title="The replicas cannot reach the Kafka cluster; they reconnect and catch up by themselves when it is back.">
+    <span
+      className="badge degraded"
+      data-testid="degraded"
+      title="The replicas cannot reach the Kafka cluster; they reconnect and catch up by themselves when it is back."
+    >
       degraded · {degradedText(degraded)}
     </span>
   );
@@ -55,11 +59,23 @@ export function otherVersions(results: TrainingResult[], inf: Pick<Inference, 's
   if (model == null) return [];
   return results
     .filter((r) => r.status === 'finished' && r.model === model && r.artifacts?.length)
-    .flatMap((r) => r.artifacts.map((a) => ({ key: `${r.id}:${a.version}`, label: `result #${r.id} v${a.version}`, result: r.id, version: a.version })))
+    .flatMap((r) =>
+      r.artifacts.map((a) => ({ key: `${r.id}:${a.version}`, label: `result #${r.id} v${a.version}`, result: r.id, version: a.version })),
+    )
     .filter((v) => !(v.result === inf.serving_result && v.version === inf.model_version));
 }
 
-export function InferenceCard({ initial, results, onGone, highlight }: { initial: Inference; results: TrainingResult[]; onGone: () => void; highlight: boolean }) {
+export function InferenceCard({
+  initial,
+  results,
+  onGone,
+  highlight,
+}: {
+  initial: Inference;
+  results: TrainingResult[];
+  onGone: () => void;
+  highlight: boolean;
+}) {
   const kafka = useKafkaAccess();
   const [inf, setInf] = useState<Served>(initial);
   const [replicas, setReplicas] = useState(String(initial.replicas));
@@ -103,7 +119,9 @@ export function InferenceCard({ initial, results, onGone, highlight }: { initial
           </span>
         </h2>
         {crashing ? (
-          <span className="badge failed" data-testid="crashing" title="The workload exits on every start: see the error and the log below.">failed · crashing</span>
+          <span className="badge failed" data-testid="crashing" title="The workload exits on every start: see the error and the log below.">
+            failed · crashing
+          </span>
         ) : inf.status === 'running' && inf.degraded ? (
           <DegradedBadge degraded={inf.degraded} />
         ) : (
@@ -113,56 +131,155 @@ export function InferenceCard({ initial, results, onGone, highlight }: { initial
           </>
         )}
         <span className="spacer" />
-        <Link className="btn small primary" to={`/visualization?inference=${inf.id}`}>Visualize</Link>
+        <Link className="btn small primary" to={`/visualization?inference=${inf.id}`}>
+          Visualize
+        </Link>
         {active ? (
-          <ActionButton className="btn small danger" confirm="Stop this inference?" busyLabel="Stopping…" onClick={async () => setInf(await api.post<Inference>(`/api/v1/inferences/${inf.id}/stop/`))}>Stop</ActionButton>
+          <ActionButton
+            className="btn small danger"
+            confirm="Stop this inference?"
+            busyLabel="Stopping…"
+            onClick={async () => setInf(await api.post<Inference>(`/api/v1/inferences/${inf.id}/stop/`))}
+          >
+            Stop
+          </ActionButton>
         ) : (
-          <ActionButton className="btn small danger" confirm={`Delete inference #${inf.id}?`} onClick={async () => { await api.del(`/api/v1/inferences/${inf.id}/`); onGone(); }}>Delete</ActionButton>
+          <ActionButton
+            className="btn small danger"
+            confirm={`Delete inference #${inf.id}?`}
+            onClick={async () => {
+              await api.del(`/api/v1/inferences/${inf.id}/`);
+              onGone();
+            }}
+          >
+            Delete
+          </ActionButton>
         )}
       </div>
-      {inf.status === 'failed' && inf.error && <div className="alert error" data-testid="inference-error"><strong>{crashing ? 'Crashing: it exits on every start.' : 'Failed.'}</strong> <pre className="log">{inf.error}</pre></div>}
+      {inf.status === 'failed' && inf.error && (
+        <div className="alert error" data-testid="inference-error">
+          <strong>{crashing ? 'Crashing: it exits on every start.' : 'Failed.'}</strong> <pre className="log">{inf.error}</pre>
+        </div>
+      )}
       <div className="small muted" style={{ marginBottom: 10 }}>
-        <code>{inf.input_topic}</code> → <code>{inf.output_topic}</code>{inf.upper_topic && <> · unsure (&lt; {inf.limit}) → <code>{inf.upper_topic}</code></>} · {inf.input_format}{inf.delivery === 'exactly_once' && <> · exactly once (read the output with <code>read_committed</code>)</>}
+        <code>{inf.input_topic}</code> → <code>{inf.output_topic}</code>
+        {inf.upper_topic && (
+          <>
+            {' '}
+            · unsure (&lt; {inf.limit}) → <code>{inf.upper_topic}</code>
+          </>
+        )}{' '}
+        · {inf.input_format}
+        {inf.delivery === 'exactly_once' && (
+          <>
+            {' '}
+            · exactly once (read the output with <code>read_committed</code>)
+          </>
+        )}
       </div>
       <div className="stats" data-testid="live-metrics">
-        <div className="stat"><div className="k">Records in / s</div><div className="v">{fmtNum(l?.records_in_per_s, 1)}</div></div>
-        <div className="stat"><div className="k">Out / s</div><div className="v">{fmtNum(l?.records_out_per_s, 1)}</div></div>
-        <div className="stat"><div className="k">Latency p50 / p95 ms</div><div className="v">{fmtNum(l?.latency_ms?.p50, 1)} / {fmtNum(l?.latency_ms?.p95, 1)}</div></div>
-        <div className="stat"><div className="k">Lag</div><div className="v" title="Approximate on the embedded broker">{fmtNum(l?.lag, 0)}</div></div>
-        <div className="stat"><div className="k">Processed</div><div className="v">{fmtNum(l?.records_out, 0)}</div></div>
-        <div className="stat"><div className="k">Errors</div><div className="v">{fmtNum(l?.errors, 0)}</div></div>
-        <div className="stat"><div className="k">Replicas reporting</div><div className="v" data-testid="replicas-reporting">{l?.replicas_reporting ?? 0} / {inf.replicas}</div></div>
+        <div className="stat">
+          <div className="k">Records in / s</div>
+          <div className="v">{fmtNum(l?.records_in_per_s, 1)}</div>
+        </div>
+        <div className="stat">
+          <div className="k">Out / s</div>
+          <div className="v">{fmtNum(l?.records_out_per_s, 1)}</div>
+        </div>
+        <div className="stat">
+          <div className="k">Latency p50 / p95 ms</div>
+          <div className="v">
+            {fmtNum(l?.latency_ms?.p50, 1)} / {fmtNum(l?.latency_ms?.p95, 1)}
+          </div>
+        </div>
+        <div className="stat">
+          <div className="k">Lag</div>
+          <div className="v" title="Approximate on the embedded broker">
+            {fmtNum(l?.lag, 0)}
+          </div>
+        </div>
+        <div className="stat">
+          <div className="k">Processed</div>
+          <div className="v">{fmtNum(l?.records_out, 0)}</div>
+        </div>
+        <div className="stat">
+          <div className="k">Errors</div>
+          <div className="v">{fmtNum(l?.errors, 0)}</div>
+        </div>
+        <div className="stat">
+          <div className="k">Replicas reporting</div>
+          <div className="v" data-testid="replicas-reporting">
+            {l?.replicas_reporting ?? 0} / {inf.replicas}
+          </div>
+        </div>
       </div>
       {active && (
         <div className="row" style={{ marginTop: 12, alignItems: 'flex-end' }}>
           <div className="actions">
-            <label htmlFor={`rep-${inf.id}`} className="small">Replicas</label>
-            <input id={`rep-${inf.id}`} type="number" min={1} max={64} value={replicas} onChange={(e) => setReplicas(e.target.value)} style={{ width: 80 }} />
-            <ActionButton className="btn small" disabled={Number(replicas) === inf.replicas} onClick={async () => setInf(await api.post<Inference>(`/api/v1/inferences/${inf.id}/scale/`, { replicas: Number(replicas) }))}>Scale</ActionButton>
+            <label htmlFor={`rep-${inf.id}`} className="small">
+              Replicas
+            </label>
+            <input
+              id={`rep-${inf.id}`}
+              type="number"
+              min={1}
+              max={64}
+              value={replicas}
+              onChange={(e) => setReplicas(e.target.value)}
+              style={{ width: 80 }}
+            />
+            <ActionButton
+              className="btn small"
+              disabled={Number(replicas) === inf.replicas}
+              onClick={async () => setInf(await api.post<Inference>(`/api/v1/inferences/${inf.id}/scale/`, { replicas: Number(replicas) }))}
+            >
+              Scale
+            </ActionButton>
           </div>
           <div className="actions">
-            <label htmlFor={`swap-${inf.id}`} className="small">Model version</label>
+            <label htmlFor={`swap-${inf.id}`} className="small">
+              Model version
+            </label>
             <select id={`swap-${inf.id}`} value={swapTo} onChange={(e) => setSwapTo(e.target.value)} style={{ width: 200 }}>
               <option value="">{versions.length ? 'Pick a version…' : 'No other version'}</option>
-              {versions.map((v) => <option key={v.key} value={v.key}>{v.label}</option>)}
+              {versions.map((v) => (
+                <option key={v.key} value={v.key}>
+                  {v.label}
+                </option>
+              ))}
             </select>
-            <ActionButton className="btn small" disabled={!swapTo} onClick={async () => {
-              const v = versions.find((x) => x.key === swapTo)!;
-              setInf(await api.post<Inference>(`/api/v1/inferences/${inf.id}/swap/`, { result: v.result, version: v.version }));
-              setSwapTo('');
-            }}>Swap</ActionButton>
+            <ActionButton
+              className="btn small"
+              disabled={!swapTo}
+              onClick={async () => {
+                const v = versions.find((x) => x.key === swapTo)!;
+                setInf(await api.post<Inference>(`/api/v1/inferences/${inf.id}/swap/`, { result: v.result, version: v.version }));
+                setSwapTo('');
+              }}
+            >
+              Swap
+            </ActionButton>
           </div>
-          <button type="button" className="btn small" onClick={() => setShowSend((s) => !s)}>{showSend ? 'Hide' : 'How to send records'}</button>
+          <button type="button" className="btn small" onClick={() => setShowSend((s) => !s)}>
+            {showSend ? 'Hide' : 'How to send records'}
+          </button>
         </div>
       )}
       {active && <CandidatePanel inf={inf} choices={versions} onChange={setInf} />}
       {showSend && active && (
         <div style={{ marginTop: 12 }}>
-          <CopyBlock text={inferenceSnippet({
-            bootstrapServers: kafka.access?.bootstrap_servers || 'localhost:9092', inputTopic: inf.input_topic, outputTopic: inf.output_topic,
-            inputFormat: inf.input_format, inputConfig: inf.input_config, groupPrefix: kafka.access?.group_prefix, security: snippetSecurity(kafka.access),
-            exactlyOnce: inf.delivery === 'exactly_once',
-          })} />
+          <CopyBlock
+            text={inferenceSnippet({
+              bootstrapServers: kafka.access?.bootstrap_servers || 'localhost:9092',
+              inputTopic: inf.input_topic,
+              outputTopic: inf.output_topic,
+              inputFormat: inf.input_format,
+              inputConfig: inf.input_config,
+              groupPrefix: kafka.access?.group_prefix,
+              security: snippetSecurity(kafka.access),
+              exactlyOnce: inf.delivery === 'exactly_once',
+            })}
+          />
         </div>
       )}
       <ServingHistory inference={inf} active={active} />
@@ -181,17 +298,34 @@ export default function Inferences() {
         <h1>Inferences</h1>
         <span className="sub">Trained models serving a topic.</span>
         <span className="spacer" />
-        <Link className="btn" to="/deployments">Deploy a trained model</Link>
+        <Link className="btn" to="/deployments">
+          Deploy a trained model
+        </Link>
       </div>
       <ErrorAlert error={list.error} />
       {list.loading && !list.data ? (
         <Loading what="inferences" />
       ) : list.data && !list.data.length ? (
-        <Empty title="No inference running" actions={<Link className="btn primary" to="/deployments">Find a finished result</Link>}>
+        <Empty
+          title="No inference running"
+          actions={
+            <Link className="btn primary" to="/deployments">
+              Find a finished result
+            </Link>
+          }
+        >
           Open a finished training result and press “Deploy for inference”.
         </Empty>
       ) : (
-        list.data?.map((inf) => <InferenceCard key={inf.id} initial={inf} results={results.data ?? []} highlight={inf.id === created} onGone={() => list.reload(true)} />)
+        list.data?.map((inf) => (
+          <InferenceCard
+            key={inf.id}
+            initial={inf}
+            results={results.data ?? []}
+            highlight={inf.id === created}
+            onGone={() => list.reload(true)}
+          />
+        ))
       )}
     </>
   );

@@ -43,17 +43,38 @@ export default function Login() {
       <form className="card" onSubmit={submit} aria-label="Log in">
         <h1>Kafka-ML</h1>
         {expired && <div className="alert warn">Your session expired. Please log in again.</div>}
-        {general && <div className="alert error" role="alert">{general}</div>}
+        {general && (
+          <div className="alert error" role="alert">
+            {general}
+          </div>
+        )}
         <Field label="Username" htmlFor="username" errors={fieldErr('username')}>
-          <input id="username" type="text" autoComplete="username" autoFocus value={username} onChange={(e) => setUsername(e.target.value)} required />
+          <input
+            id="username"
+            type="text"
+            autoComplete="username"
+            autoFocus
+            value={username}
+            onChange={(e) => setUsername(e.target.value)}
+            required
+          />
         </Field>
         <Field label="Password" htmlFor="password" errors={fieldErr('password')}>
-          <input id="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
+          <input
+            id="password"
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            required
+          />
         </Field>
         <button className="btn primary wide" type="submit" disabled={busy || waitLeft > 0}>
           {busy && <Spinner />} Log in{waitLeft > 0 && <span className="wait"> (wait {waitLeft} s)</span>}
         </button>
-        <p className="muted small">The first admin password is printed by <code>kafkaml up</code> on its first run.</p>
+        <p className="muted small">
+          The first admin password is printed by <code>kafkaml up</code> on its first run.
+        </p>
       </form>
     </div>
   );

@@ -22,7 +22,15 @@ export function saveModel(id: number | null, body: ModelDraft): Promise<MLModel>
   return id === null ? api.post<MLModel>('/api/v1/models/', body) : api.patch<MLModel>(`/api/v1/models/${id}/`, body);
 }
 
-const EMPTY: ModelDraft = { name: '', description: '', framework: 'tensorflow', imports: '', code: '', distributed: false, upper_model: null };
+const EMPTY: ModelDraft = {
+  name: '',
+  description: '',
+  framework: 'tensorflow',
+  imports: '',
+  code: '',
+  distributed: false,
+  upper_model: null,
+};
 
 export default function ModelEdit() {
   const { id } = useParams();
@@ -43,7 +51,15 @@ export default function ModelEdit() {
   const m = current.data;
   if (m && m !== adopted) {
     setAdopted(m);
-    setDraft({ name: m.name, description: m.description, framework: m.framework, imports: m.imports, code: m.code, distributed: m.distributed, upper_model: m.upper_model });
+    setDraft({
+      name: m.name,
+      description: m.description,
+      framework: m.framework,
+      imports: m.imports,
+      code: m.code,
+      distributed: m.distributed,
+      upper_model: m.upper_model,
+    });
     setSaved(m);
   }
 
@@ -61,7 +77,12 @@ export default function ModelEdit() {
     if (fw === draft.framework) return;
     const next = templatesFor(templates.data, fw);
     const untouched = !draft.code.trim() || tpls.some((t) => t.code === draft.code && t.imports === draft.imports);
-    setDraft((d) => ({ ...d, framework: fw, upper_model: null, ...(untouched && next.length ? { imports: next[0].imports, code: next[0].code } : {}) }));
+    setDraft((d) => ({
+      ...d,
+      framework: fw,
+      upper_model: null,
+      ...(untouched && next.length ? { imports: next[0].imports, code: next[0].code } : {}),
+    }));
   };
 
   const applyTemplate = (t: Template) => {
@@ -105,12 +126,18 @@ export default function ModelEdit() {
       <div className="page-head">
         <h1>{editing ? `Model: ${saved?.name ?? draft.name}` : 'New model'}</h1>
         {saved?.version != null && (
-          <span className="badge" data-testid="model-version" title="Results keep the code version they trained with: saving changed code of a model that has results adds the next version (same model).">
+          <span
+            className="badge"
+            data-testid="model-version"
+            title="Results keep the code version they trained with: saving changed code of a model that has results adds the next version (same model)."
+          >
             v{saved.version}
           </span>
         )}
         <span className="spacer" />
-        <Link className="btn" to="/models">Back to models</Link>
+        <Link className="btn" to="/models">
+          Back to models
+        </Link>
         <button type="submit" className="btn primary" disabled={busy}>
           {busy && <Spinner />} {busy ? 'Validating…' : editing ? 'Validate and save' : 'Validate and create'}
         </button>
@@ -119,12 +146,21 @@ export default function ModelEdit() {
       {validation && (
         <div className="alert error" role="alert" data-testid="validation-error">
           <strong>The model does not build.</strong> {validation.type}: {validation.message}
-          {errLine ? <> — {failingSection} line {errLine}</> : null}
+          {errLine ? (
+            <>
+              {' '}
+              — {failingSection} line {errLine}
+            </>
+          ) : null}
           {validation.source_line && <pre className="log">{`${errLine ?? ''} | ${validation.source_line}`}</pre>}
           {validation.trace && validation.trace.length > 1 && (
             <details>
               <summary className="small">Trace ({validation.trace.length} frames)</summary>
-              <pre className="log">{validation.trace.map((f) => `${f.section ?? ''} line ${f.line ?? '?'} in ${f.function ?? '?'}: ${f.source_line ?? ''}`).join('\n')}</pre>
+              <pre className="log">
+                {validation.trace
+                  .map((f) => `${f.section ?? ''} line ${f.line ?? '?'} in ${f.function ?? '?'}: ${f.source_line ?? ''}`)
+                  .join('\n')}
+              </pre>
             </details>
           )}
           {validation.traceback && <pre className="log">{validation.traceback}</pre>}
@@ -139,7 +175,14 @@ export default function ModelEdit() {
             <Field label="Framework">
               <div className="segmented" role="radiogroup" aria-label="Framework">
                 {(['tensorflow', 'pytorch'] as Framework[]).map((fw) => (
-                  <button key={fw} type="button" role="radio" aria-checked={draft.framework === fw} className={draft.framework === fw ? 'on' : ''} onClick={() => switchFramework(fw)}>
+                  <button
+                    key={fw}
+                    type="button"
+                    role="radio"
+                    aria-checked={draft.framework === fw}
+                    className={draft.framework === fw ? 'on' : ''}
+                    onClick={() => switchFramework(fw)}
+                  >
                     {fw === 'tensorflow' ? 'TensorFlow / Keras' : 'PyTorch / Ignite'}
                   </button>
                 ))}
@@ -149,15 +192,34 @@ export default function ModelEdit() {
           <Field label="Description" htmlFor="m-desc" errors={fieldErr('description')}>
             <input id="m-desc" type="text" value={draft.description} onChange={(e) => set('description', e.target.value)} />
           </Field>
-          <Check id="m-distributed" label="Distributed (early-exit chain)" checked={draft.distributed} onChange={(v) => set('distributed', v)}
-            hint="A distributed sub-model returns (to_upper, output); records it is unsure about go on to its upper model." />
+          <Check
+            id="m-distributed"
+            label="Distributed (early-exit chain)"
+            checked={draft.distributed}
+            onChange={(v) => set('distributed', v)}
+            hint="A distributed sub-model returns (to_upper, output); records it is unsure about go on to its upper model."
+          />
           {draft.distributed && (
-            <Field label="Upper model" htmlFor="m-upper" errors={fieldErr('upper_model')}
-              hint={uppers.length ? 'The model that receives what this one sends up. Leave empty for the top of the chain.' : 'No other distributed model of this framework yet: this one is the top of its chain.'}>
-              <select id="m-upper" value={draft.upper_model ?? ''} onChange={(e) => set('upper_model', e.target.value ? Number(e.target.value) : null)}>
+            <Field
+              label="Upper model"
+              htmlFor="m-upper"
+              errors={fieldErr('upper_model')}
+              hint={
+                uppers.length
+                  ? 'The model that receives what this one sends up. Leave empty for the top of the chain.'
+                  : 'No other distributed model of this framework yet: this one is the top of its chain.'
+              }
+            >
+              <select
+                id="m-upper"
+                value={draft.upper_model ?? ''}
+                onChange={(e) => set('upper_model', e.target.value ? Number(e.target.value) : null)}
+              >
                 <option value="">— none (top of the chain) —</option>
                 {uppers.map((m) => (
-                  <option key={m.id} value={m.id}>{m.name}</option>
+                  <option key={m.id} value={m.id}>
+                    {m.name}
+                  </option>
                 ))}
               </select>
             </Field>
@@ -165,7 +227,9 @@ export default function ModelEdit() {
           <div className="field">
             <span className="label">Templates</span>
             {templates.loading ? (
-              <span className="muted small"><Spinner /> loading templates…</span>
+              <span className="muted small">
+                <Spinner /> loading templates…
+              </span>
             ) : tpls.length ? (
               <div className="actions">
                 {tpls.map((t) => (
@@ -175,32 +239,53 @@ export default function ModelEdit() {
                 ))}
               </div>
             ) : (
-              <span className="muted small">{templates.error ? 'Templates are unavailable right now.' : 'No template for this framework.'}</span>
+              <span className="muted small">
+                {templates.error ? 'Templates are unavailable right now.' : 'No template for this framework.'}
+              </span>
             )}
           </div>
         </div>
         <div className="card" aria-live="polite">
           <h2>Validation</h2>
           {busy ? (
-            <div className="loading"><Spinner /> The executor is building the model…</div>
+            <div className="loading">
+              <Spinner /> The executor is building the model…
+            </div>
           ) : saved && !error ? (
             <>
-              <div className="alert ok" data-testid="validation-ok">Valid: the model builds. {saved.configurations.length ? '' : <Link to={`/configurations?model=${saved.id}`}>Put it in a configuration →</Link>}</div>
+              <div className="alert ok" data-testid="validation-ok">
+                Valid: the model builds.{' '}
+                {saved.configurations.length ? '' : <Link to={`/configurations?model=${saved.id}`}>Put it in a configuration →</Link>}
+              </div>
               <ModelSummaryView model={saved} />
             </>
           ) : error ? (
             <p className="muted">Fix the error and save again.</p>
           ) : (
-            <p className="muted">Saving sends the code to the executor, which builds the model and reports its layers, shapes and parameters here.</p>
+            <p className="muted">
+              Saving sends the code to the executor, which builds the model and reports its layers, shapes and parameters here.
+            </p>
           )}
         </div>
       </div>
       <div className="card">
         <Field label="Imports" errors={fieldErr('imports')} hint="Run once before the code (e.g. import tensorflow as tf).">
-          <CodeEditor value={draft.imports} onChange={(v) => set('imports', v)} errorLine={failingSection === 'imports' ? errLine : null} minHeight={60} ariaLabel="Imports" />
+          <CodeEditor
+            value={draft.imports}
+            onChange={(v) => set('imports', v)}
+            errorLine={failingSection === 'imports' ? errLine : null}
+            minHeight={60}
+            ariaLabel="Imports"
+          />
         </Field>
         <Field label="Model code" errors={fieldErr('code')} hint="Must define the model (see the template for the expected shape).">
-          <CodeEditor value={draft.code} onChange={(v) => set('code', v)} errorLine={failingSection === 'code' ? errLine : null} minHeight={260} ariaLabel="Model code" />
+          <CodeEditor
+            value={draft.code}
+            onChange={(v) => set('code', v)}
+            errorLine={failingSection === 'code' ? errLine : null}
+            minHeight={260}
+            ariaLabel="Model code"
+          />
         </Field>
       </div>
     </form>

@@ -18,14 +18,22 @@ export default function ModelList() {
       <div className="page-head">
         <h1>Models</h1>
         <span className="spacer" />
-        <input type="search" placeholder="Search models…" aria-label="Search models" value={search} style={{ maxWidth: 260 }}
+        <input
+          type="search"
+          placeholder="Search models…"
+          aria-label="Search models"
+          value={search}
+          style={{ maxWidth: 260 }}
           onChange={(e) => {
             setSearch(e.target.value);
             const v = e.target.value;
             window.clearTimeout((window as unknown as { __kmlSearch?: number }).__kmlSearch);
             (window as unknown as { __kmlSearch?: number }).__kmlSearch = window.setTimeout(() => setQuery(v.trim()), 250);
-          }} />
-        <Link className="btn primary" to="/models/new">New model</Link>
+          }}
+        />
+        <Link className="btn primary" to="/models/new">
+          New model
+        </Link>
       </div>
       <ErrorAlert error={error} />
       {loading && !data ? (
@@ -34,7 +42,14 @@ export default function ModelList() {
         query ? (
           <Empty title={`No model matches “${query}”.`}>Try another word, or clear the search.</Empty>
         ) : (
-          <Empty title="No models yet" actions={<Link className="btn primary" to="/models/new">Create your first model</Link>}>
+          <Empty
+            title="No models yet"
+            actions={
+              <Link className="btn primary" to="/models/new">
+                Create your first model
+              </Link>
+            }
+          >
             A model is Keras or PyTorch code. Start from a template: it is validated when you save.
           </Empty>
         )
@@ -66,13 +81,25 @@ export default function ModelList() {
                       <span className="muted">—</span>
                     )}
                   </td>
-                  <td><StatusBadge status={m.validation_status || 'valid'} /></td>
+                  <td>
+                    <StatusBadge status={m.validation_status || 'valid'} />
+                  </td>
                   <td className="hide-sm muted">{fmtDate(m.updated_at)}</td>
                   <td className="cell-actions">
                     <div className="actions end">
-                      <Link className="btn small" to={`/models/${m.id}`}>Edit</Link>
-                      <ActionButton className="btn small danger" disabled={!m.deletable} title={m.deletable ? 'Delete this model' : `Cannot delete: ${m.delete_blockers.join('; ')}`}
-                        confirm={`Delete the model “${m.name}”?`} onClick={async () => { await api.del(`/api/v1/models/${m.id}/`); await reload(true); }}>
+                      <Link className="btn small" to={`/models/${m.id}`}>
+                        Edit
+                      </Link>
+                      <ActionButton
+                        className="btn small danger"
+                        disabled={!m.deletable}
+                        title={m.deletable ? 'Delete this model' : `Cannot delete: ${m.delete_blockers.join('; ')}`}
+                        confirm={`Delete the model “${m.name}”?`}
+                        onClick={async () => {
+                          await api.del(`/api/v1/models/${m.id}/`);
+                          await reload(true);
+                        }}
+                      >
                         Delete
                       </ActionButton>
                     </div>

@@ -22,10 +22,12 @@ describe('change password', () => {
   });
 
   it('shows the API field errors next to their fields', async () => {
-    const onSubmit = vi.fn().mockRejectedValue(new ApiError(400, {
-      detail: 'Invalid password.',
-      errors: { old_password: ['Your current password is wrong.'], new_password: ['This password is too common.'] },
-    }));
+    const onSubmit = vi.fn().mockRejectedValue(
+      new ApiError(400, {
+        detail: 'Invalid password.',
+        errors: { old_password: ['Your current password is wrong.'], new_password: ['This password is too common.'] },
+      }),
+    );
     render(<ChangePasswordForm onSubmit={onSubmit} />);
     type('Current password', 'old');
     type('New password', 'password123');
@@ -117,13 +119,26 @@ describe('API tokens', () => {
 
 const EMBEDDED_NOTICE = 'The embedded broker has no authentication: it is not a security boundary.';
 const embeddedKafka: KafkaAccess = {
-  secured: false, bootstrap_servers: 'localhost:9190', security_protocol: 'PLAINTEXT', sasl_mechanism: null, username: null,
-  topic_prefix: 'alice.', group_prefix: 'alice.', control_topic: 'KAFKA_ML_CONTROL_TOPIC', has_credentials: false, rotated_at: null,
+  secured: false,
+  bootstrap_servers: 'localhost:9190',
+  security_protocol: 'PLAINTEXT',
+  sasl_mechanism: null,
+  username: null,
+  topic_prefix: 'alice.',
+  group_prefix: 'alice.',
+  control_topic: 'KAFKA_ML_CONTROL_TOPIC',
+  has_credentials: false,
+  rotated_at: null,
   notice: EMBEDDED_NOTICE,
 };
 const securedKafka: KafkaAccess = {
-  ...embeddedKafka, secured: true, bootstrap_servers: 'kafka.example.org:9093', security_protocol: 'SASL_SSL', sasl_mechanism: 'SCRAM-SHA-512',
-  username: 'user.alice', notice: 'Kafka checks who you are. With your credentials you may read, write and create topics starting with alice.',
+  ...embeddedKafka,
+  secured: true,
+  bootstrap_servers: 'kafka.example.org:9093',
+  security_protocol: 'SASL_SSL',
+  sasl_mechanism: 'SCRAM-SHA-512',
+  username: 'user.alice',
+  notice: 'Kafka checks who you are. With your credentials you may read, write and create topics starting with alice.',
 };
 
 function fakeKafka(initial: KafkaAccess) {
@@ -135,7 +150,14 @@ function fakeKafka(initial: KafkaAccess) {
       if (!access.secured) throw new ApiError(409, { detail: access.notice });
       n += 1;
       access = { ...access, has_credentials: true, rotated_at: `2026-12-07T0${n}:00:00Z` };
-      return { username: 'user.alice', password: `kafka-secret-${n}`, security_protocol: access.security_protocol, sasl_mechanism: access.sasl_mechanism, bootstrap_servers: access.bootstrap_servers, rotated_at: access.rotated_at };
+      return {
+        username: 'user.alice',
+        password: `kafka-secret-${n}`,
+        security_protocol: access.security_protocol,
+        sasl_mechanism: access.sasl_mechanism,
+        bootstrap_servers: access.bootstrap_servers,
+        rotated_at: access.rotated_at,
+      };
     }),
   };
 }
@@ -187,7 +209,11 @@ describe('Kafka access', () => {
   });
 
   it('a TLS-only cluster without platform credentials: the notice without the embedded-broker warning, and SSL in the snippet', () => {
-    const tlsOnly: KafkaAccess = { ...embeddedKafka, security_protocol: 'SSL', notice: 'The platform does not issue Kafka credentials on this cluster (security protocol SSL).' };
+    const tlsOnly: KafkaAccess = {
+      ...embeddedKafka,
+      security_protocol: 'SSL',
+      notice: 'The platform does not issue Kafka credentials on this cluster (security protocol SSL).',
+    };
     render(<SendDataView deploymentId={7} access={tlsOnly} />);
     const notice = screen.getByTestId('kafka-unsecured-notice').textContent ?? '';
     expect(notice).toMatch(/does not issue Kafka credentials/);
@@ -221,8 +247,22 @@ describe('Kafka access', () => {
   });
 });
 
-const admin: ManagedUser = { id: 1, username: 'admin', is_staff: true, is_active: true, date_joined: '2026-12-01T10:00:00Z', last_login: '2026-12-04T10:00:00Z' };
-const ana: ManagedUser = { id: 2, username: 'ana', is_staff: false, is_active: true, date_joined: '2026-12-02T10:00:00Z', last_login: null };
+const admin: ManagedUser = {
+  id: 1,
+  username: 'admin',
+  is_staff: true,
+  is_active: true,
+  date_joined: '2026-12-01T10:00:00Z',
+  last_login: '2026-12-04T10:00:00Z',
+};
+const ana: ManagedUser = {
+  id: 2,
+  username: 'ana',
+  is_staff: false,
+  is_active: true,
+  date_joined: '2026-12-02T10:00:00Z',
+  last_login: null,
+};
 
 function fakeUsers(initial: ManagedUser[]) {
   let list = [...initial];
@@ -243,7 +283,11 @@ function fakeUsers(initial: ManagedUser[]) {
 }
 
 const renderUsers = (client: ReturnType<typeof fakeUsers>, singleUser = false) =>
-  render(<MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}><UsersView client={client} me={1} singleUser={singleUser} /></MemoryRouter>);
+  render(
+    <MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+      <UsersView client={client} me={1} singleUser={singleUser} />
+    </MemoryRouter>,
+  );
 
 describe('users', () => {
   it('lists users with badges; you cannot disable yourself', async () => {
@@ -272,7 +316,9 @@ describe('users', () => {
 
   it('creates a user and shows a weak-password error next to the field', async () => {
     const client = fakeUsers([admin]);
-    client.create.mockRejectedValueOnce(new ApiError(400, { detail: 'Invalid input.', errors: { password: ['This password is too short.'] } }));
+    client.create.mockRejectedValueOnce(
+      new ApiError(400, { detail: 'Invalid input.', errors: { password: ['This password is too short.'] } }),
+    );
     renderUsers(client);
     await screen.findByTestId('user-admin');
     type('Username', 'bob');
@@ -309,7 +355,9 @@ describe('users', () => {
 
   it('a taken username (409) is shown next to the field', async () => {
     const client = fakeUsers([admin]);
-    client.create.mockRejectedValueOnce(new ApiError(409, { detail: "A user named 'admin' already exists.", errors: { username: ["A user named 'admin' already exists."] } }));
+    client.create.mockRejectedValueOnce(
+      new ApiError(409, { detail: "A user named 'admin' already exists.", errors: { username: ["A user named 'admin' already exists."] } }),
+    );
     renderUsers(client);
     await screen.findByTestId('user-admin');
     type('Username', 'admin');

@@ -3,7 +3,8 @@ import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { DeployFormView, compileSettingsApply, trainedModels } from './DeployForm';
 import type { Configuration, MLModel } from '../lib/types';
 
-const conf = (models: number[]) => ({ id: 3, name: 'c', description: '', models, model_names: [], deletable: true, created_at: '' }) as Configuration;
+const conf = (models: number[]) =>
+  ({ id: 3, name: 'c', description: '', models, model_names: [], deletable: true, created_at: '' }) as Configuration;
 const model = (id: number, extra: Partial<MLModel> & { summary?: Record<string, unknown> } = {}) =>
   ({ id, name: `m${id}`, framework: 'tensorflow', distributed: false, upper_model: null, summary: {}, ...extra }) as MLModel;
 
@@ -32,7 +33,14 @@ describe('deploy form shows only the settings training uses', () => {
   });
 
   it('a Keras model that compiles itself: none of them; the confusion matrix follows its own loss', async () => {
-    render(<DeployFormView configuration={conf([1])} models={[model(1, { summary: { compiled: true, loss: 'mse' } })]} datasources={[]} onSubmit={vi.fn()} />);
+    render(
+      <DeployFormView
+        configuration={conf([1])}
+        models={[model(1, { summary: { compiled: true, loss: 'mse' } })]}
+        datasources={[]}
+        onSubmit={vi.fn()}
+      />,
+    );
     for (const label of compileFields) expect(screen.queryByLabelText(label)).toBeNull();
     expect(screen.getByTestId('compile-from-code').textContent).toMatch(/model\.compile/);
     expect(screen.queryByLabelText(/confusion matrix/)).toBeNull();

@@ -48,7 +48,11 @@ describe('deploy form', () => {
   });
 
   it('shows API field errors next to their fields', async () => {
-    const onSubmit = vi.fn().mockRejectedValue(new ApiError(400, { detail: 'Invalid training_kwargs', errors: { training_kwargs: ['unknown argument: epoch'] } }));
+    const onSubmit = vi
+      .fn()
+      .mockRejectedValue(
+        new ApiError(400, { detail: 'Invalid training_kwargs', errors: { training_kwargs: ['unknown argument: epoch'] } }),
+      );
     render(<DeployFormView configuration={conf} models={[model]} datasources={[]} onSubmit={onSubmit} />);
     fireEvent.click(screen.getByRole('button', { name: /Deploy/ }));
     expect(await screen.findByText('unknown argument: epoch')).toBeTruthy();
@@ -57,7 +61,10 @@ describe('deploy form', () => {
 
   it('validates numbers and kwargs', () => {
     expect(localProblems(DEFAULT_DEPLOY)).toEqual({});
-    expect(Object.keys(localProblems({ ...DEFAULT_DEPLOY, learning_rate: 'x', training_kwargs: 'epochs' }))).toEqual(['learning_rate', 'training_kwargs']);
+    expect(Object.keys(localProblems({ ...DEFAULT_DEPLOY, learning_rate: 'x', training_kwargs: 'epochs' }))).toEqual([
+      'learning_rate',
+      'training_kwargs',
+    ]);
     expect(deployPayload(1, { ...DEFAULT_DEPLOY, incremental: true, window_size: '10' }).window_size).toBe(10);
   });
 });
@@ -77,12 +84,19 @@ describe('inference form', () => {
   });
 });
 
-describe('inference form in the user\'s namespace', () => {
+describe("inference form in the user's namespace", () => {
   const result = { id: 9, model_name: 'Digits Net', framework: 'tensorflow' } as TrainingResult;
   const renderForm = (onSubmit: (body: Record<string, unknown>) => Promise<void>, prefixKnown = true) =>
     render(
       <MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
-        <InferenceFormView result={result} source={null} chain={false} access={{ topic_prefix: 'alice.' }} prefixKnown={prefixKnown} onSubmit={onSubmit} />
+        <InferenceFormView
+          result={result}
+          source={null}
+          chain={false}
+          access={{ topic_prefix: 'alice.' }}
+          prefixKnown={prefixKnown}
+          onSubmit={onSubmit}
+        />
       </MemoryRouter>,
     );
 
@@ -105,7 +119,7 @@ describe('inference form in the user\'s namespace', () => {
     expect(onSubmit).not.toHaveBeenCalled();
   });
 
-  it('shows the server\'s 409 reason on the topic field', async () => {
+  it("shows the server's 409 reason on the topic field", async () => {
     const reason = "The topic 'bob.digits' is not yours: your topics start with 'alice.'.";
     const onSubmit = vi.fn().mockRejectedValue(new ApiError(409, { detail: reason, errors: { input_topic: [reason] } }));
     renderForm(onSubmit, false);
@@ -128,7 +142,13 @@ describe('inference form in the user\'s namespace', () => {
 
 describe('classification view', () => {
   it('shows the current class and counts', () => {
-    const config = { ...defaultConfig(3), labels: [{ id: 0, label: 'cat', color: '#f00' }, { id: 1, label: 'dog', color: '#0f0' }] };
+    const config = {
+      ...defaultConfig(3),
+      labels: [
+        { id: 0, label: 'cat', color: '#f00' },
+        { id: 1, label: 'dog', color: '#0f0' },
+      ],
+    };
     const state = addPredictions(emptyState(), [{ values: [0.1, 0.9] }, { values: [0.8, 0.2] }], config);
     render(<ClassificationView state={state} config={config} />);
     expect(screen.getByTestId('current-class').textContent).toContain('cat');

@@ -32,7 +32,7 @@ describe('inference delivery', () => {
     expect(onSubmit.mock.calls[1][0]).toMatchObject({ delivery: 'exactly_once' });
   });
 
-  it('shows the server\'s refusal (embedded broker) on the delivery field', async () => {
+  it("shows the server's refusal (embedded broker) on the delivery field", async () => {
     const reason = 'Exactly-once delivery needs Kafka transactions, which the embedded broker cannot isolate.';
     const onSubmit = vi.fn().mockRejectedValue(new ApiError(400, { detail: reason, errors: { delivery: [reason] } }));
     renderForm(onSubmit);
@@ -62,7 +62,14 @@ describe('degraded inference', () => {
 
 describe('exactly-once reading snippet', () => {
   it('reads with read_committed only for an exactly-once inference', () => {
-    const base = { bootstrapServers: 'k:9092', inputTopic: 'alice.m-in', outputTopic: 'alice.m-out', inputFormat: 'RAW', inputConfig: {}, groupPrefix: 'alice.' };
+    const base = {
+      bootstrapServers: 'k:9092',
+      inputTopic: 'alice.m-in',
+      outputTopic: 'alice.m-out',
+      inputFormat: 'RAW',
+      inputConfig: {},
+      groupPrefix: 'alice.',
+    };
     expect(inferenceSnippet(base)).not.toContain('isolation.level');
     const eo = inferenceSnippet({ ...base, exactlyOnce: true });
     expect(eo).toContain('"isolation.level": "read_committed",');

@@ -10,8 +10,29 @@ function answer(body: unknown) {
 }
 
 const rows: Record<string, unknown[]> = {
-  '/api/v1/models/': [{ id: 1, name: 'digits', description: '', framework: 'tensorflow', distributed: false, upper_model: null, validation_status: 'valid', deletable: true, delete_blockers: [], updated_at: '' }],
-  '/api/v1/deployments/': [{ id: 2, configuration: 1, configuration_name: 'c', results: [{ id: 3, model: 1, model_name: 'digits', status: 'finished' }], created_at: '' }],
+  '/api/v1/models/': [
+    {
+      id: 1,
+      name: 'digits',
+      description: '',
+      framework: 'tensorflow',
+      distributed: false,
+      upper_model: null,
+      validation_status: 'valid',
+      deletable: true,
+      delete_blockers: [],
+      updated_at: '',
+    },
+  ],
+  '/api/v1/deployments/': [
+    {
+      id: 2,
+      configuration: 1,
+      configuration_name: 'c',
+      results: [{ id: 3, model: 1, model_name: 'digits', status: 'finished' }],
+      created_at: '',
+    },
+  ],
   '/api/v1/configurations/': [{ id: 1, name: 'c', description: '', models: [1], model_names: ['digits'], deletable: true, created_at: '' }],
 };
 
@@ -23,8 +44,15 @@ describe('list action cells stay table cells (row borders line up)', () => {
     ['deployments', Deployments, 'Delete'],
     ['configurations', Configurations, 'Deploy'],
   ])('%s', async (_name, Page, button) => {
-    vi.stubGlobal('fetch', vi.fn(async (url: string) => answer(rows[Object.keys(rows).find((k) => url.startsWith(k)) ?? ''] ?? [])));
-    render(<MemoryRouter><Page /></MemoryRouter>);
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string) => answer(rows[Object.keys(rows).find((k) => url.startsWith(k)) ?? ''] ?? [])),
+    );
+    render(
+      <MemoryRouter>
+        <Page />
+      </MemoryRouter>,
+    );
     const btn = await screen.findByText(button, { selector: '.btn' });
     const wrapper = btn.closest('.actions')!;
     expect(wrapper.tagName).toBe('DIV');

@@ -11,9 +11,23 @@ function answer(status: number, body: unknown) {
 }
 
 const stored = (id: number, name: string) => ({
-  id, name, description: '', imports: 'import tensorflow as tf', code: 'model = 1', framework: 'tensorflow',
-  distributed: false, upper_model: null, validation_status: 'valid', summary: {}, input_shape: [null, 64],
-  output_shape: [null, 10], configurations: [], deletable: true, delete_blockers: [], created_at: '', updated_at: '',
+  id,
+  name,
+  description: '',
+  imports: 'import tensorflow as tf',
+  code: 'model = 1',
+  framework: 'tensorflow',
+  distributed: false,
+  upper_model: null,
+  validation_status: 'valid',
+  summary: {},
+  input_shape: [null, 64],
+  output_shape: [null, 10],
+  configurations: [],
+  deletable: true,
+  delete_blockers: [],
+  created_at: '',
+  updated_at: '',
 });
 
 function Where() {
@@ -25,18 +39,21 @@ afterEach(() => vi.unstubAllGlobals());
 function serve(saved: (body: Record<string, unknown>) => unknown) {
   const calls: { url: string; method: string; body?: Record<string, unknown> }[] = [];
   document.cookie = 'csrftoken=abc';
-  vi.stubGlobal('fetch', vi.fn(async (url: string, init: RequestInit = {}) => {
-    const method = (init.method ?? 'GET').toUpperCase();
-    const body = init.body ? JSON.parse(String(init.body)) : undefined;
-    calls.push({ url, method, body });
-    if (method === 'PUT') return answer(405, { detail: 'Method "PUT" not allowed.' });
-    if (method === 'PATCH') return answer(200, saved(body));
-    if (url.includes('/templates/')) return answer(200, []);
-    if (url.startsWith('/api/v1/models/?')) return answer(200, []);
-    const m = /\/api\/v1\/models\/(\d+)\/$/.exec(url);
-    if (m) return answer(200, stored(Number(m[1]), 'digits'));
-    return answer(404, { detail: 'Not found' });
-  }));
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string, init: RequestInit = {}) => {
+      const method = (init.method ?? 'GET').toUpperCase();
+      const body = init.body ? JSON.parse(String(init.body)) : undefined;
+      calls.push({ url, method, body });
+      if (method === 'PUT') return answer(405, { detail: 'Method "PUT" not allowed.' });
+      if (method === 'PATCH') return answer(200, saved(body));
+      if (url.includes('/templates/')) return answer(200, []);
+      if (url.startsWith('/api/v1/models/?')) return answer(200, []);
+      const m = /\/api\/v1\/models\/(\d+)\/$/.exec(url);
+      if (m) return answer(200, stored(Number(m[1]), 'digits'));
+      return answer(404, { detail: 'Not found' });
+    }),
+  );
   return calls;
 }
 
@@ -44,7 +61,15 @@ function renderAt(path: string) {
   render(
     <MemoryRouter initialEntries={[path]}>
       <Routes>
-        <Route path="/models/:id" element={<><ModelEdit /><Where /></>} />
+        <Route
+          path="/models/:id"
+          element={
+            <>
+              <ModelEdit />
+              <Where />
+            </>
+          }
+        />
       </Routes>
     </MemoryRouter>,
   );
