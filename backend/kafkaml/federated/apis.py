@@ -1,5 +1,5 @@
-"""``/api/v1/deployments/<id>/federated/``: a deployment's federated settings (GET, PUT to set
-or change them, DELETE to make it an ordinary deployment again). Only the owner sees them."""
+"""``/api/v1/deployments/<id>/federated/``: a deployment's federated settings (GET: 204 when it has
+none, PUT to set or change them, DELETE to make it an ordinary deployment again). Only the owner sees them."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -20,10 +20,13 @@ class DeploymentFederatedApi(APIView):
     def _deployment(self, request, pk: int) -> Deployment:
         return get_object_or_404(Deployment, pk=pk, owner=request.user)
 
-    @extend_schema(responses=FederatedSettingsSerializer)
+    @extend_schema(responses={200: FederatedSettingsSerializer, 204: None})
     def get(self, request, pk: int):
+        """204: an ordinary (not federated) deployment of the user's; another's is a 404."""
         deployment = self._deployment(request, pk)
-        settings = get_object_or_404(FederatedSettings, deployment=deployment)
+        settings = FederatedSettings.objects.filter(deployment=deployment).first()
+        if settings is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(FederatedSettingsSerializer(settings).data)
 
     @extend_schema(request=FederatedSettingsSerializer, responses=FederatedSettingsSerializer)

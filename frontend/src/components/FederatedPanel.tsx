@@ -48,7 +48,7 @@ export default function FederatedPanel({ deploymentId }: { deploymentId: number 
   const url = `/api/v1/deployments/${deploymentId}/federated/`;
   const current = useLoad(async () => {
     try {
-      return await api.get<FederatedSettings>(url);
+      return (await api.get<FederatedSettings | undefined>(url)) ?? null; // 204: not federated
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return null;
       throw err;

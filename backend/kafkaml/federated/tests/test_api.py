@@ -12,7 +12,7 @@ def url(deployment):
 
 def test_set_read_change_and_remove_federated_settings(client, make_deployment):
     deployment = make_deployment()
-    assert client.get(url(deployment)).status_code == 404
+    assert client.get(url(deployment)).status_code == 204
     body = {
         "rounds": 10,
         "min_data": 500,
@@ -37,7 +37,7 @@ def test_set_read_change_and_remove_federated_settings(client, make_deployment):
     assert changed.status_code == 200 and changed.json()["strategy"] == "fedprox"
     assert client.get(url(deployment)).json()["strategy_params"] == {"proximal_mu": 0.1}
     assert client.delete(url(deployment)).status_code == 204
-    assert client.get(url(deployment)).status_code == 404
+    assert client.get(url(deployment)).status_code == 204
 
 
 @pytest.mark.parametrize(
