@@ -83,7 +83,12 @@ def pytest_collection_modifyitems(config, items):
     broker matrix (``make test-kafka``) reruns just those on Apache Kafka."""
     if os.environ.get("TEST_BROKER_ONLY") != "1":
         return
-    keep = [item for item in items if "broker" in getattr(item, "fixturenames", ())]
+    keep = [
+        item
+        for item in items
+        if "broker" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("embedded_broker_only") is None
+    ]
     deselected = [item for item in items if item not in keep]
     if deselected:
         config.hook.pytest_deselected(items=deselected)

@@ -26,6 +26,9 @@ from model_training.tests.conftest import (
 )
 from model_training.worker import TrainingWorker
 
+# Heavy training runs: the embedded broker only (make test-kafka does not rerun them).
+pytestmark = pytest.mark.embedded_broker_only
+
 
 @pytest.fixture(scope="module")
 def source(broker, digits):

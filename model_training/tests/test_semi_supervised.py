@@ -11,6 +11,9 @@ from model_training.job import ModelSpec, TrainingJob, TrainingSettings
 from model_training.tests.conftest import KERAS_CODE, KERAS_IMPORTS, TORCH_CODE, TORCH_IMPORTS
 from model_training.trainer_process import TrainerProcess
 
+# Heavy training runs: the embedded broker only (make test-kafka does not rerun them).
+pytestmark = pytest.mark.embedded_broker_only
+
 
 def _split(digits, seed):
     images, labels = digits

@@ -20,6 +20,9 @@ from model_training.job import ModelSpec, TrainingJob, TrainingSettings
 from model_training.reporting import MemoryReporter
 from model_training.tests.conftest import KERAS_CODE, KERAS_IMPORTS, TORCH_CODE, TORCH_IMPORTS
 
+# Heavy training runs: the embedded broker only (make test-kafka does not rerun them).
+pytestmark = pytest.mark.embedded_broker_only
+
 # the digits model of the worker tests, at PyTorch's learning rate (0.01): a round is short
 KERAS_FAST = KERAS_CODE.replace('optimizer="adam"', "optimizer=tf.keras.optimizers.Adam(0.01)")
 assert KERAS_FAST != KERAS_CODE
