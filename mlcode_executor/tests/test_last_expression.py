@@ -68,3 +68,9 @@ def test_non_model_last_expression_is_still_refused():
     with pytest.raises(UserCodeError) as info:
         build_model("tensorflow", IMPORTS, "1 + 1\n")
     assert "`model` must be" in info.value.to_dict()["message"]
+
+
+def test_a_last_call_returning_none_is_not_taken_for_the_model():
+    with pytest.raises(UserCodeError) as info:
+        build_model("tensorflow", IMPORTS, "print('no model here')\n")
+    assert info.value.to_dict()["type"] == "MissingModel"

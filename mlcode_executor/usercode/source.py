@@ -139,7 +139,7 @@ def run_user_code(imports: str, code: str) -> dict[str, Any]:
             exec(compiled, namespace)  # noqa: S102 - running user code is this module's purpose
             if last_expr is not None:
                 value = eval(last_expr, namespace)  # noqa: S307 - the user's own last line
-                if "model" not in namespace:
+                if "model" not in namespace and value is not None:  # print(...) is no model
                     namespace["model"] = value
         except (Exception, SystemExit, SandboxLimit) as exc:
             raise error_from_exception(exc, sources, section) from None
