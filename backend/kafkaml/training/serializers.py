@@ -5,6 +5,7 @@ from kafkaml.catalog.models import Configuration
 from kafkaml.catalog.serializers import OwnedPrimaryKeyField
 
 from .models import ControlError, Datasource, Deployment, ModelArtifact, TrainingResult
+from .services import RERUN_FIELDS
 
 
 @extend_schema_field({"oneOf": [{"type": "object"}, {"type": "string"}]})
@@ -211,27 +212,8 @@ class ResultOutput(serializers.ModelSerializer):
         }
 
 
-PROVENANCE_SETTINGS = (
-    "batch_size",
-    "training_kwargs",
-    "evaluation_kwargs",
-    "optimizer",
-    "learning_rate",
-    "loss",
-    "metrics",
-    "confusion_matrix",
-    "incremental",
-    "stream_timeout",
-    "monitored_metric",
-    "improvement",
-    "window_size",
-    "incremental_mode",
-    "change",
-    "unsupervised_rounds",
-    "confidence_threshold",
-    "gpus",
-    "seed",
-)
+# Provenance shows every setting a re-run copies, and the seed.
+PROVENANCE_SETTINGS = (*RERUN_FIELDS, "seed")
 
 
 def planned_epochs(deployment) -> int | None:
