@@ -2,9 +2,9 @@
 
 Examples::
 
-    kafkaml-send --sklearn digits --topic digits --deployment-id 3 --validation-rate 0.1
-    kafkaml-send mnist.npz --topic mnist --deployment-id 1 --reshape "28 28"
-    kafkaml-send features.npy --labels labels.npy --topic t --deployment-id 1
+    kafkaml-send --sklearn digits --topic alice.digits --deployment-id 3 --validation-rate 0.1
+    kafkaml-send mnist.npz --topic alice.mnist --deployment-id 1 --reshape "28 28"
+    kafkaml-send features.npy --labels labels.npy --topic alice.t --deployment-id 1
     kafkaml-send table.csv --label-column species --format JSON --topic t --deployment-id 1
     kafkaml-send data.npz --topic alice.data --deployment-id 1 --security-protocol SASL_SSL \\
         --sasl-mechanism SCRAM-SHA-512 --sasl-username alice --sasl-password-file pw.txt
