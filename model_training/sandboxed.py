@@ -224,7 +224,14 @@ class Trainer:
             kwargs = dict(self.job.settings.kwargs_fit)
             last = self.trainer.fit(Split(x[order], y[order]), val, kwargs, on_epoch)
             offset += int(kwargs.get("epochs", 1) or 1)
-            rounds.append({"round": round_, "pseudo_labelled": int(confident.sum())})
+            rounds.append(
+                {
+                    "round": round_,
+                    "pseudo_labelled": int(confident.sum()),
+                    # the metrics after this round's fit (of the last sub-model)
+                    "metrics": {k: float(v) for k, v in (last[-1] if last else {}).items()},
+                }
+            )
             log.info("pseudo-labelling round %d: %d samples", round_, int(confident.sum()))
         return {"last": last, "rounds": rounds, "training_time": time.monotonic() - started}
 

@@ -500,10 +500,11 @@ class TrainerProcess:
         rounds: int,
         threshold: float,
         epoch_offset: int = 0,
-    ) -> tuple[list[dict[str, float]], list[dict[str, int]], float]:
+    ) -> tuple[list[dict[str, float]], list[dict[str, Any]], float]:
         """Semi-supervised rounds in the trainer (see ``sandboxed.Trainer.pseudo_label``):
         the last metrics (empty when no sample was confident enough), per round the number
-        of pseudo-labelled samples, and the training time."""
+        of pseudo-labelled samples and the metrics after the round's fit, and the training
+        time."""
         done = self.call(
             "pseudo_label",
             data=data,
@@ -518,7 +519,11 @@ class TrainerProcess:
             raw = done.get("last") or []
             last = _metrics(raw, self.n, "pseudo_label") if raw else []
             rounds_done = [
-                {"round": int(r["round"]), "pseudo_labelled": int(r["pseudo_labelled"])}
+                {
+                    "round": int(r["round"]),
+                    "pseudo_labelled": int(r["pseudo_labelled"]),
+                    "metrics": {str(k): float(v) for k, v in (r.get("metrics") or {}).items()},
+                }
                 for r in done.get("rounds") or []
             ]
             return last, rounds_done, float(done.get("training_time"))

@@ -77,6 +77,9 @@ def test_pseudo_labelling_beats_the_labelled_share_alone(
         after = _accuracy(trainer, "data", (a, n))
     assert len(rounds) == 3 and all(r["pseudo_labelled"] > len(x_l) for r in rounds), rounds
     assert last and "accuracy" in last[0]
+    # each round reports the metrics after its fit: the last round's are the final ones
+    assert all(0 <= r["metrics"]["accuracy"] <= 1 for r in rounds), rounds
+    assert rounds[-1]["metrics"] == pytest.approx(last[0])
     assert epochs_seen == list(range(1, 4 * epochs + 1))  # the rounds count on from the fit
     print(f"{framework} seed {seed}: {before:.3f} -> {after:.3f}", rounds)
     assert after >= before + 0.01, (before, after)
@@ -139,5 +142,6 @@ def test_unsupervised_send_feeds_pseudo_labelling_through_the_worker(broker, dig
         accuracy[rounds] = summary["test_metrics"]["accuracy"]
         if rounds:
             assert [r["round"] for r in summary["pseudo_labelling"]] == [1, 2, 3]
+            assert all("accuracy" in r["metrics"] for r in summary["pseudo_labelling"])
             assert len(reporter.epochs) == 4 * 60
     assert accuracy[3] >= accuracy[0] + 0.01, accuracy

@@ -156,6 +156,11 @@ class ResultOutput(serializers.ModelSerializer):
         help_text="What the result trained with: the model version's code, the datasource, "
         "the deployment's settings and the seed"
     )
+    pseudo_labelling = serializers.SerializerMethodField(
+        help_text="Semi-supervised rounds of the latest version, in order: the round, the "
+        "samples pseudo-labelled in it and the accuracy after it (validation accuracy when "
+        "there is a validation split); empty for an ordinary run"
+    )
 
     class Meta:
         model = TrainingResult
@@ -183,9 +188,14 @@ class ResultOutput(serializers.ModelSerializer):
             "tags",
             "note",
             "provenance",
+            "pseudo_labelling",
             "created_at",
             "updated_at",
         ]
+
+    def get_pseudo_labelling(self, obj) -> list[dict]:
+        latest = max(obj.artifacts.all(), key=lambda a: a.version, default=None)
+        return pseudo_labelling_rounds((latest.metrics or {}) if latest else {})
 
     def get_planned_epochs(self, obj) -> int | None:
         return planned_epochs(obj.deployment)
@@ -210,6 +220,31 @@ class ResultOutput(serializers.ModelSerializer):
             "settings": {name: getattr(deployment, name) for name in PROVENANCE_SETTINGS},
             "seed": obj.seed,
         }
+
+
+def pseudo_labelling_rounds(summary: dict) -> list[dict]:
+    """The worker's ``pseudo_labelling`` summary entries as the result shows them; anything
+    malformed (the summary is the worker's free-form JSON) is left out."""
+    rounds = summary.get("pseudo_labelling") if isinstance(summary, dict) else None
+    shown = []
+    for entry in rounds if isinstance(rounds, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        try:
+            number, count = int(entry["round"]), int(entry["pseudo_labelled"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        metrics = entry.get("metrics") if isinstance(entry.get("metrics"), dict) else {}
+        accuracy = metrics.get("val_accuracy", metrics.get("accuracy"))
+        shown.append(
+            {
+                "round": number,
+                "pseudo_labelled": count,
+                "accuracy": float(accuracy) if isinstance(accuracy, int | float) else None,
+                "metrics": {k: v for k, v in metrics.items() if isinstance(v, int | float)},
+            }
+        )
+    return sorted(shown, key=lambda r: r["round"])
 
 
 # Provenance shows every setting a re-run copies, and the seed.

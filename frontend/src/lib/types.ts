@@ -143,8 +143,19 @@ export interface TrainingResult {
   tags?: string[];
   note?: string;
   provenance?: Provenance;
+  /** semi-supervised rounds of the latest version (empty for an ordinary run) */
+  pseudo_labelling?: PseudoLabellingRound[];
   created_at: string;
   updated_at: string;
+}
+
+/** One semi-supervised round: samples pseudo-labelled in it, accuracy after it (validation
+ * accuracy when there is a validation split). */
+export interface PseudoLabellingRound {
+  round: number;
+  pseudo_labelled: number;
+  accuracy: number | null;
+  metrics: Record<string, number>;
 }
 
 /** What a result trained with (GET /results/<id>/ → provenance). */

@@ -10,6 +10,34 @@ import { ActionButton, Loading, StatusBadge, fmtDate, useInterval, useLoad } fro
 
 const FINAL = new Set(['finished', 'failed', 'stopped']);
 
+type Modes = Pick<
+  Deployment,
+  | 'incremental'
+  | 'incremental_mode'
+  | 'stream_timeout'
+  | 'window_size'
+  | 'monitored_metric'
+  | 'improvement'
+  | 'change'
+  | 'unsupervised_rounds'
+  | 'confidence_threshold'
+>;
+
+/** How an incremental deployment trains, in words (null for an ordinary one). */
+export function incrementalText(d: Modes): string | null {
+  if (!d.incremental) return null;
+  const mode =
+    d.incremental_mode === 'time_limited' ? `time-limited: ends after ${d.stream_timeout} s without data` : 'indefinite: until stopped';
+  const direction = d.change === 'up' ? 'higher is better' : d.change === 'down' ? 'lower is better' : 'direction from its name';
+  return `${mode}; windows of ${d.window_size} records or ${d.stream_timeout} s; a new version when ${d.monitored_metric} improves by ≥ ${d.improvement} (${direction})`;
+}
+
+/** Semi-supervised settings in words (null without pseudo-labelling). */
+export function semiSupervisedText(d: Modes): string | null {
+  if (!d.unsupervised_rounds) return null;
+  return `${d.unsupervised_rounds} pseudo-labelling round${d.unsupervised_rounds === 1 ? '' : 's'}, confidence ≥ ${d.confidence_threshold ?? 0.9}`;
+}
+
 export default function DeploymentDetail() {
   const { id } = useParams();
   const navigate = useNavigate();
@@ -105,12 +133,16 @@ export default function DeploymentDetail() {
             <dd>{d.confusion_matrix ? 'yes' : 'no'}</dd>
             <dt>GPUs</dt>
             <dd>{d.gpus}</dd>
-            {d.incremental && (
+            {incrementalText(d) && (
               <>
                 <dt>Incremental</dt>
-                <dd>
-                  window {d.window_size}, timeout {d.stream_timeout}s, monitor {d.monitored_metric} (≥ {d.improvement})
-                </dd>
+                <dd data-testid="incremental-mode">{incrementalText(d)}</dd>
+              </>
+            )}
+            {semiSupervisedText(d) && (
+              <>
+                <dt>Semi-supervised</dt>
+                <dd data-testid="semi-supervised">{semiSupervisedText(d)}</dd>
               </>
             )}
             <dt>Created</dt>

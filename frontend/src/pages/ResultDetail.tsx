@@ -1,7 +1,7 @@
 import { useCallback, useMemo, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api } from '../lib/api';
-import type { EpochMetrics, TrainingResult } from '../lib/types';
+import type { EpochMetrics, PseudoLabellingRound, TrainingResult } from '../lib/types';
 import { useSocket } from '../lib/socket';
 import { confusion, epochCharts, mergeEpoch } from '../lib/metrics';
 import LineChart from '../components/LineChart';
@@ -157,6 +157,36 @@ function TfliteTable({ r, metadata }: { r: TrainingResult; metadata: Record<stri
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** Semi-supervised rounds: per round the samples pseudo-labelled and the accuracy after it. */
+export function PseudoLabellingTable({ rounds }: { rounds: PseudoLabellingRound[] | undefined }) {
+  if (!rounds?.length) return null;
+  return (
+    <div className="card" data-testid="pseudo-labelling">
+      <h2>Pseudo-labelling rounds</h2>
+      <table className="list">
+        <thead>
+          <tr>
+            <th className="num">round</th>
+            <th className="num">samples pseudo-labelled</th>
+            <th className="num">accuracy after the round</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rounds.map((r) => (
+            <tr key={r.round}>
+              <td className="num">{r.round}</td>
+              <td className="num">{r.pseudo_labelled}</td>
+              <td className="num" title={r.pseudo_labelled ? undefined : 'no sample was confident enough: rounds stopped'}>
+                {r.accuracy != null ? fmtNum(r.accuracy) : '—'}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -357,6 +387,8 @@ export default function ResultDetail() {
           )}
         </div>
       </div>
+
+      <PseudoLabellingTable rounds={r.pseudo_labelling} />
 
       <div className="grid two" style={{ alignItems: 'start' }}>
         <div className="card">

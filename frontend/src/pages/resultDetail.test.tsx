@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { render, screen, waitFor } from '@testing-library/react';
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import ResultDetail, { extraDownloads, missingFinalText, shownStatus, tfliteRows } from './ResultDetail';
-import DeploymentDetail from './DeploymentDetail';
+import DeploymentDetail, { incrementalText, semiSupervisedText } from './DeploymentDetail';
 
 const sockets = vi.hoisted(() => ({ paths: [] as (string | null)[], state: 'open' }));
 vi.mock('../lib/socket', () => ({
@@ -142,6 +142,55 @@ describe('result page', () => {
       { label: 'TFLite float', accuracy: null, size: null, error: 'ConverterError: x' },
     ]);
     expect(tfliteRows({})).toEqual([]);
+  });
+
+  it('shows each pseudo-labelling round: samples pseudo-labelled and accuracy after it', async () => {
+    serve(
+      result({
+        status: 'finished',
+        pseudo_labelling: [
+          { round: 1, pseudo_labelled: 1200, accuracy: 0.8812, metrics: { accuracy: 0.95, val_accuracy: 0.8812 } },
+          { round: 2, pseudo_labelled: 0, accuracy: null, metrics: {} },
+        ],
+      }),
+    );
+    renderAt('/results/4');
+    const table = await screen.findByTestId('pseudo-labelling');
+    const rows = [...table.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
+    expect(rows).toEqual([
+      ['1', '1200', '0.8812'],
+      ['2', '0', '—'],
+    ]);
+  });
+
+  it('an ordinary run has no pseudo-labelling table', async () => {
+    serve(result({ status: 'finished', pseudo_labelling: [] }));
+    renderAt('/results/4');
+    await screen.findByTestId('epochs-reported');
+    expect(screen.queryByTestId('pseudo-labelling')).toBeNull();
+  });
+
+  it('the deployment page says how an incremental and a semi-supervised deployment train', () => {
+    const base = {
+      incremental: true,
+      incremental_mode: 'time_limited' as const,
+      stream_timeout: 30,
+      window_size: 500,
+      monitored_metric: 'val_accuracy',
+      improvement: 0.01,
+      change: 'up' as const,
+      unsupervised_rounds: 3,
+      confidence_threshold: 0.8,
+    };
+    expect(incrementalText(base)).toBe(
+      'time-limited: ends after 30 s without data; windows of 500 records or 30 s; a new version when val_accuracy improves by ≥ 0.01 (higher is better)',
+    );
+    expect(incrementalText({ ...base, incremental_mode: 'indefinite', change: 'auto' })).toMatch(
+      /^indefinite: until stopped;.*\(direction from its name\)$/,
+    );
+    expect(incrementalText({ ...base, incremental: false })).toBeNull();
+    expect(semiSupervisedText(base)).toBe('3 pseudo-labelling rounds, confidence ≥ 0.8');
+    expect(semiSupervisedText({ ...base, unsupervised_rounds: 0 })).toBeNull();
   });
 
   it('a deployment that does not exist is a proper not-found page with a way back', async () => {
