@@ -5,6 +5,14 @@ import { formErrors } from '../lib/accounts';
 import { ownsTopic } from '../lib/kafkaAccess';
 import type { Datasource, Inference, TrainingResult } from '../lib/types';
 import { Field, Spinner, useLoad } from '../components/ui';
+import {
+  InferenceIoFields,
+  inputConfigProblem,
+  isTopicName,
+  replicasProblem,
+  ServingFields,
+  TOPIC_PROBLEM,
+} from '../components/InferenceFields';
 import { inferenceDefaults } from './InferenceForm';
 
 /** GET /api/v1/inferences/chain/?result=<id>: a chain's sub-models, edge first, and what the
@@ -50,15 +58,10 @@ export function chainDefaults(plan: ChainPlan, leader: TrainingResult, source: D
 
 export function chainProblems(d: ChainDraft, prefix: string): Record<string, string> {
   const p: Record<string, string> = {};
-  try {
-    const v = JSON.parse(d.input_config || '{}');
-    if (!v || typeof v !== 'object' || Array.isArray(v)) p.input_config = 'Give a JSON object.';
-  } catch (err) {
-    p.input_config = `Not valid JSON: ${(err as Error).message}`;
-  }
-  const topic = /^[A-Za-z0-9._-]{1,249}$/;
+  const config = inputConfigProblem(d.input_config);
+  if (config) p.input_config = config;
   for (const f of ['input_topic', 'output_topic'] as const) {
-    if (!topic.test(d[f])) p[f] = 'A topic name: letters, digits, . _ - (up to 249).';
+    if (!isTopicName(d[f])) p[f] = TOPIC_PROBLEM;
     else if (prefix && !ownsTopic({ topic_prefix: prefix }, d[f].trim()))
       p[f] = `Your topics start with “${prefix}”: any other is refused.`;
   }
@@ -67,8 +70,8 @@ export function chainProblems(d: ChainDraft, prefix: string): Record<string, str
     const n = Number(l);
     if (l.trim() === '' || !(n >= 0 && n <= 1)) p[`limit-${i}`] = 'A confidence between 0 and 1.';
   });
-  const r = Number(d.replicas);
-  if (!Number.isInteger(r) || r < 1 || r > 64) p.replicas = 'Replicas must be a whole number from 1 to 64.';
+  const replicas = replicasProblem(d.replicas);
+  if (replicas) p.replicas = replicas;
   return p;
 }
 
@@ -159,28 +162,18 @@ export function ChainInferenceForm({ plan, leader, source, prefix, onSubmit }: C
       <div className="grid two" style={{ alignItems: 'start' }}>
         <div className="card">
           <h2>Input of {plan.members[0]?.model_name}</h2>
-          <Field label="Input format" htmlFor="c-format" errors={fe('input_format')}>
-            <select id="c-format" value={d.input_format} onChange={(e) => set('input_format', e.target.value)}>
-              <option>RAW</option>
-              <option>AVRO</option>
-              <option>JSON</option>
-              <option>TELEGRAF_STR_JSON</option>
-            </select>
-          </Field>
-          <Field
-            label="Input configuration (JSON)"
-            htmlFor="c-config"
-            errors={fe('input_config')}
-            hint="What the edge model reads (from the training data)."
-          >
-            <textarea id="c-config" rows={4} value={d.input_config} onChange={(e) => set('input_config', e.target.value)} />
-          </Field>
-          <Field label="Input topic" htmlFor="c-in" errors={fe('input_topic')} hint="Send records to predict here.">
-            <input id="c-in" type="text" value={d.input_topic} onChange={(e) => set('input_topic', e.target.value)} />
-          </Field>
-          <Field label="Output topic" htmlFor="c-out" errors={fe('output_topic')} hint="Predictions of every sub-model arrive here.">
-            <input id="c-out" type="text" value={d.output_topic} onChange={(e) => set('output_topic', e.target.value)} />
-          </Field>
+          <InferenceIoFields
+            idPrefix="c"
+            values={d}
+            onChange={set}
+            errors={fe}
+            configRows={4}
+            hints={{
+              config: 'What the edge model reads (from the training data).',
+              input: 'Send records to predict here.',
+              output: 'Predictions of every sub-model arrive here.',
+            }}
+          />
         </div>
         <div className="card">
           <h2>Early exit</h2>
@@ -208,19 +201,15 @@ export function ChainInferenceForm({ plan, leader, source, prefix, onSubmit }: C
               />
             </Field>
           ))}
-          <div className="row">
-            <Field label="Replicas (each)" htmlFor="c-replicas" errors={fe('replicas')}>
-              <input id="c-replicas" type="number" min={1} max={64} value={d.replicas} onChange={(e) => set('replicas', e.target.value)} />
-            </Field>
-            <Field label="Runtime" htmlFor="c-runtime" errors={fe('runtime')}>
-              <select id="c-runtime" value={d.runtime} onChange={(e) => set('runtime', e.target.value)}>
-                <option value="onnx">ONNX Runtime</option>
-                <option value={leader.framework === 'pytorch' ? 'pytorch' : 'keras'}>
-                  {leader.framework === 'pytorch' ? 'PyTorch' : 'Keras'} (native)
-                </option>
-              </select>
-            </Field>
-          </div>
+          <ServingFields
+            idPrefix="c"
+            replicas={d.replicas}
+            runtime={d.runtime}
+            framework={leader.framework}
+            onChange={set}
+            errors={fe}
+            replicasLabel="Replicas (each)"
+          />
           <button type="submit" className="btn primary" disabled={busy}>
             {busy && <Spinner />} Deploy chain
           </button>

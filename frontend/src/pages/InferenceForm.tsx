@@ -5,6 +5,14 @@ import { formErrors, type KafkaAccess } from '../lib/accounts';
 import { ownsTopic, useKafkaAccess } from '../lib/kafkaAccess';
 import type { Datasource, Inference, MLModel, TrainingResult } from '../lib/types';
 import { Check, ErrorAlert, Field, Loading, Spinner, useLoad } from '../components/ui';
+import {
+  InferenceIoFields,
+  inputConfigProblem,
+  isTopicName,
+  replicasProblem,
+  ServingFields,
+  TOPIC_PROBLEM,
+} from '../components/InferenceFields';
 import { ChainInferenceForm, type ChainPlan } from './ChainInferenceForm';
 
 export interface InferenceDraft {
@@ -97,20 +105,15 @@ const FORM_FIELDS = [
 /** `prefix`: when given, a topic outside it is flagged before the server refuses it. */
 export function inferenceProblems(d: InferenceDraft, chain: boolean, prefix = ''): Record<string, string> {
   const p: Record<string, string> = {};
-  const r = Number(d.replicas);
-  if (!Number.isInteger(r) || r < 1 || r > 64) p.replicas = 'Replicas must be a whole number from 1 to 64.';
-  try {
-    const v = JSON.parse(d.input_config || '{}');
-    if (!v || typeof v !== 'object' || Array.isArray(v)) p.input_config = 'Give a JSON object.';
-  } catch (err) {
-    p.input_config = `Not valid JSON: ${(err as Error).message}`;
-  }
-  const topic = /^[A-Za-z0-9._-]{1,249}$/;
-  if (!topic.test(d.input_topic)) p.input_topic = 'A topic name: letters, digits, . _ - (up to 249).';
-  if (!topic.test(d.output_topic)) p.output_topic = 'A topic name: letters, digits, . _ - (up to 249).';
+  const replicas = replicasProblem(d.replicas);
+  if (replicas) p.replicas = replicas;
+  const config = inputConfigProblem(d.input_config);
+  if (config) p.input_config = config;
+  if (!isTopicName(d.input_topic)) p.input_topic = TOPIC_PROBLEM;
+  if (!isTopicName(d.output_topic)) p.output_topic = TOPIC_PROBLEM;
   if (d.input_topic && d.input_topic === d.output_topic) p.output_topic = 'The output topic must differ from the input topic.';
   if (chain) {
-    if (!topic.test(d.upper_topic)) p.upper_topic = 'A sub-model needs the topic its upper model reads.';
+    if (!isTopicName(d.upper_topic)) p.upper_topic = 'A sub-model needs the topic its upper model reads.';
     const l = Number(d.limit);
     if (d.limit.trim() === '' || !(l >= 0 && l <= 1)) p.limit = 'A confidence between 0 and 1.';
   }
@@ -268,45 +271,18 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
               'No datasource found for this training: check the format.'
             )}
           </p>
-          <Field label="Input format" htmlFor="i-format" errors={fe('input_format')}>
-            <select id="i-format" value={d.input_format} onChange={(e) => set('input_format', e.target.value)}>
-              <option>RAW</option>
-              <option>AVRO</option>
-              <option>JSON</option>
-              <option>TELEGRAF_STR_JSON</option>
-            </select>
-          </Field>
-          <Field
-            label="Input configuration (JSON)"
-            htmlFor="i-config"
-            errors={fe('input_config')}
-            hint="RAW: data_type, data_reshape; AVRO: data_scheme; JSON: data_reshape, fields; TELEGRAF_STR_JSON: fields, name."
-          >
-            <textarea id="i-config" rows={5} value={d.input_config} onChange={(e) => set('input_config', e.target.value)} />
-          </Field>
-          <Field label="Input topic" htmlFor="i-in" errors={fe('input_topic')} hint={topicHint('Send records to predict here.')}>
-            <input
-              id="i-in"
-              type="text"
-              value={d.input_topic}
-              placeholder={`e.g. ${prefix}my-model-in`}
-              onChange={(e) => set('input_topic', e.target.value)}
-            />
-          </Field>
-          <Field
-            label="Output topic"
-            htmlFor="i-out"
-            errors={fe('output_topic')}
-            hint={topicHint('Predictions arrive here as JSON {"values": [...]}.')}
-          >
-            <input
-              id="i-out"
-              type="text"
-              value={d.output_topic}
-              placeholder={`e.g. ${prefix}my-model-out`}
-              onChange={(e) => set('output_topic', e.target.value)}
-            />
-          </Field>
+          <InferenceIoFields
+            idPrefix="i"
+            values={d}
+            onChange={set}
+            errors={fe}
+            prefix={prefix}
+            hints={{
+              config: 'RAW: data_type, data_reshape; AVRO: data_scheme; JSON: data_reshape, fields; TELEGRAF_STR_JSON: fields, name.',
+              input: topicHint('Send records to predict here.'),
+              output: topicHint('Predictions arrive here as JSON {"values": [...]}.'),
+            }}
+          />
           {chain && (
             <div className="row">
               <Field
@@ -392,28 +368,21 @@ export function InferenceFormView({ result: r, source, chain, access, prefixKnow
         </details>
         <div className="card">
           <h2>Serving</h2>
-          <div className="row">
-            <Field
-              label="Replicas"
-              htmlFor="i-replicas"
-              errors={fe('replicas')}
-              hint="Workers in one consumer group (at most the topic's partitions do work)."
-            >
-              <input id="i-replicas" type="number" min={1} max={64} value={d.replicas} onChange={(e) => set('replicas', e.target.value)} />
-            </Field>
+          <ServingFields
+            idPrefix="i"
+            replicas={d.replicas}
+            runtime={d.runtime}
+            framework={r.framework}
+            onChange={set}
+            errors={fe}
+            replicasHint="Workers in one consumer group (at most the topic's partitions do work)."
+            runtimeHint="ONNX Runtime is fastest on CPU."
+            external
+          >
             <Field label="GPUs per replica" htmlFor="i-gpus" errors={fe('gpus')} hint="Counted against your GPU cap with your training.">
               <input id="i-gpus" type="number" min={0} max={16} value={d.gpus ?? '0'} onChange={(e) => set('gpus', e.target.value)} />
             </Field>
-            <Field label="Runtime" htmlFor="i-runtime" errors={fe('runtime')} hint="ONNX Runtime is fastest on CPU.">
-              <select id="i-runtime" value={d.runtime} onChange={(e) => set('runtime', e.target.value)}>
-                <option value="onnx">ONNX Runtime</option>
-                <option value={r.framework === 'pytorch' ? 'pytorch' : 'keras'}>
-                  {r.framework === 'pytorch' ? 'PyTorch' : 'Keras'} (native)
-                </option>
-                <option value="external">External model server</option>
-              </select>
-            </Field>
-          </div>
+          </ServingFields>
           {d.runtime === 'external' && (
             <div className="row">
               <Field
