@@ -116,6 +116,17 @@ class Platform:
             return response.json()
         return response.content
 
+    def deploy(self, name: str, framework: str, imports: str, code: str, **settings) -> dict:
+        """One model, a configuration of it and its deployment (``settings``): the deployment."""
+        body = {"name": name, "framework": framework, "imports": imports, "code": code}
+        model = self.api("POST", "models/", json=body)
+        configuration = self.api(
+            "POST", "configurations/", json={"name": name, "models": [model["id"]]}
+        )
+        return self.api(
+            "POST", "deployments/", json={"configuration": configuration["id"], **settings}
+        )
+
     def workload(self, name: str) -> WorkloadStatus:
         """The workload as the configured launcher reports it."""
         return self.launcher.status(name)

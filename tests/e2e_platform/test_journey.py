@@ -78,7 +78,14 @@ def produce(bootstrap: str, topic: str, images) -> None:
     assert producer.flush(30) == 0
 
 
-def consume_predictions(bootstrap: str, topic: str, count: int, timeout: float) -> dict:
+def prediction_values(body: dict) -> np.ndarray:
+    return np.asarray(body["values"], dtype=np.float32)
+
+
+def consume_predictions(
+    bootstrap: str, topic: str, count: int, timeout: float, keep=prediction_values
+) -> dict:
+    """``{key: keep(output)}`` for ``count`` distinct keys (the last output of a repeated key)."""
     from confluent_kafka import Consumer
 
     consumer = Consumer(
@@ -100,7 +107,7 @@ def consume_predictions(bootstrap: str, topic: str, count: int, timeout: float) 
             if message is None or message.error():
                 continue
             body = json.loads(message.value())
-            outputs[int(message.key())] = np.asarray(body["values"], dtype=np.float32)
+            outputs[int(message.key())] = keep(body)
     finally:
         consumer.close()
     return outputs
