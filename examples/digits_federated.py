@@ -7,6 +7,13 @@ the site's own topic with ``FederatedRawSink``; then a coordinator and three sit
 (``python -m model_training.federated.coordinator`` / ``...site``): the sites read only their
 own topic and send only weights; the coordinator aggregates with FedAvg (or the strategy given
 as the second argument: fedprox, fedadagrad, fedadam, fedyogi) and prints each round's report.
+
+This is the standalone demo of the building blocks (no backend, no result). Through the platform
+the same run is: ``POST /api/v1/deployments/`` with a ``federated`` object (the platform launches
+the coordinator), then each site's ``FederatedRawSink`` as below with the deployment's id (the
+platform launches a site worker per registered stream); the rounds become the result's epochs
+and the global model its artifacts. See docs/training.md ("Through the platform") and
+tests/e2e_platform/test_federated.py.
 """
 
 from __future__ import annotations

@@ -81,7 +81,9 @@ def install_signal_handlers(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def backend_mode(args, stop: threading.Event) -> str:
+def backend_mode(args, stop: threading.Event, worker_class=None) -> str:
+    """Run the result's workload: ``worker_class`` (default ``TrainingWorker``; the federated
+    coordinator's is ``model_training.federated.platform.FederatedWorker``)."""
     from model_training.job import TrainingJob
     from model_training.metrics import instrumented
     from model_training.reporting import BackendReporter
@@ -104,7 +106,7 @@ def backend_mode(args, stop: threading.Event) -> str:
         rid = spec.result_id or args.result_id
         reporters.append(by_id.setdefault(rid, BackendReporter(client, rid)))
     reporters = instrumented(reporters, [r.result_id for r in reporters])
-    worker = TrainingWorker(
+    worker = (worker_class or TrainingWorker)(
         job,
         reporters,
         bootstrap=args.bootstrap_servers,
@@ -173,8 +175,10 @@ def _printing_epoch(record):
     return epoch
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def prepare_process() -> threading.Event:
+    """What every privileged worker process of a training workload does first (this one, the
+    federated coordinator and sites): hardening, threads, logging, metrics, signals. Returns
+    the stop event SIGTERM sets."""
     from worker_common.hardening import make_undumpable
 
     # the credential in this process's environment stays out of a same-uid trainer's reach
@@ -191,6 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     start_metrics_server()
     stop = threading.Event()
     install_signal_handlers(stop)
+    return stop
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stop = prepare_process()
     try:
         mode = backend_mode if args.result_id is not None else standalone_mode
         status = mode(args, stop)

@@ -157,6 +157,8 @@ class TrainingJob:
     deployment_id: int | None = None
     result_id: int | None = None
     datasource: DatasourceSpec | None = None  # None: wait for the deployment's control message
+    #: a federated deployment's settings and topic prefix (``model_training.federated``)
+    federated: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -203,4 +205,5 @@ class TrainingJob:
             deployment_id=deployment.get("id"),
             result_id=result_id,
             datasource=DatasourceSpec.from_message(datasource) if datasource else None,
+            federated=data.get("federated") or None,
         )

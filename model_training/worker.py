@@ -164,16 +164,20 @@ class TrainingWorker:
         self._check_stop()
         return spec
 
-    def _run(self) -> None:
-        job = self.job
-        trainer = TrainerProcess(
-            job,
+    def new_trainer(self, kind: type[TrainerProcess] = TrainerProcess) -> TrainerProcess:
+        """The run's sandboxed trainer (``kind``: the federated site's adds weight commands)."""
+        self.trainer = kind(
+            self.job,
             on_epoch=self.on_epoch,
             should_stop=self.should_stop,
             limits=self.limits,
             staging_dir=self.work_dir,
         )
-        self.trainer = trainer
+        return self.trainer
+
+    def _run(self) -> None:
+        job = self.job
+        trainer = self.new_trainer()
         with trainer:
             trainer.start()
             source = self.datasource(trainer)

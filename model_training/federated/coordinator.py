@@ -3,11 +3,12 @@
 ``python -m model_training.federated.coordinator --bootstrap HOST:PORT --deployment ID
 --rounds N --strategy fedavg [--min-data N] [--restrictions JSON] ...`` or :class:`Coordinator`.
 
-1. Collects the sites' announcements (``join_timeout_s``, or until ``expected_sites`` came) and
-   keeps those that qualify: at least ``min_data`` samples, and the ``restrictions``
+1. Collects the sites' announcements (``join_timeout_s``, or until ``expected_sites`` sites
+   qualified) and keeps those that qualify: at least ``min_data`` samples, and the ``restrictions``
    (``data_shape``: exact sample shape; ``labels``: the labels a site may hold — its announced
    labels must be among them; ``min_labels``: at least this many distinct labels;
-   ``framework``).
+   ``framework``). Every announcement is recorded, also one that comes after the join
+   (``announced``; why a site was not used: ``refused``, or ``late``).
 2. Asks the first qualifying site for the model's initial weights (``init``), so every site
    starts from the same model.
 3. For each round: publishes the global weights naming the round's sites, waits up to
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,6 +100,8 @@ class Coordinator:
     weights: list[np.ndarray] | None = None
     history: list[RoundReport] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
+    announced: dict[str, dict] = field(default_factory=dict)  # site -> its announcement
+    late: list[str] = field(default_factory=list)  # qualified, but announced after the join
     dropped: dict[str, int] = field(default_factory=dict)  # site -> round it missed
 
     def __post_init__(self) -> None:
@@ -107,6 +109,8 @@ class Coordinator:
             self.strategy = get_strategy(self.strategy)
         self.global_topic, self.updates_topic = messages.topics(self.deployment, self.prefix)
         self._pending: list[tuple[dict, list[np.ndarray]]] = []
+        self._joined = False
+        self.sites: list[str] = []  # the sites that qualified in the join
 
     # -- transport ------------------------------------------------------------------------
     def _open(self) -> None:
@@ -119,12 +123,9 @@ class Coordinator:
         self.producer = Producer(
             producer_config(self.bootstrap, **{"message.max.bytes": messages.MAX_MESSAGE_BYTES})
         )
+        # assign() only: the default reader group (no offsets are committed)
         self.consumer = consumer_for(
-            self.bootstrap,
-            **{
-                "group.id": f"kafkaml-fed-coordinator-{secrets.token_hex(3)}",
-                "fetch.message.max.bytes": messages.MAX_MESSAGE_BYTES,
-            },
+            self.bootstrap, **{"fetch.message.max.bytes": messages.MAX_MESSAGE_BYTES}
         )
         self.consumer.assign([TopicPartition(self.updates_topic, 0, OFFSET_BEGINNING)])
 
@@ -143,31 +144,41 @@ class Coordinator:
                 except (ValueError, OSError) as exc:
                     log.warning("ignoring a bad message on %s: %s", self.updates_topic, exc)
                     continue
+                if meta.get("kind") == "announce":
+                    self._note(meta)
                 if done(meta, weights):
                     return
 
     # -- the run ----------------------------------------------------------------------------
+    def _note(self, meta: dict) -> None:
+        """Record an announcement (the first of each site), at any time of the run."""
+        name = str(meta.get("site"))
+        if name in self.announced:
+            return
+        self.announced[name] = meta
+        why = qualifies(meta, self.min_data, self.restrictions)
+        if why:
+            self.refused[name] = why
+            log.info("site %s does not qualify: %s", name, why)
+        elif self._joined:
+            self.late.append(name)
+            log.info("site %s qualifies but announced after the join: not used", name)
+        else:
+            self.sites.append(name)
+            log.info("site %s joins (%s samples)", name, meta.get("samples"))
+
     def join(self) -> list[str]:
-        announced: dict[str, dict] = {}
-        sites: list[str] = []
+        def enough(_meta, _weights):
+            return self.expected_sites is not None and len(self.sites) >= self.expected_sites
 
-        def on(meta, _weights):
-            if meta.get("kind") != "announce" or meta.get("site") in announced:
-                return False
-            name = str(meta["site"])
-            announced[name] = meta
-            why = qualifies(meta, self.min_data, self.restrictions)
-            if why:
-                self.refused[name] = why
-                log.info("site %s does not qualify: %s", name, why)
-            else:
-                sites.append(name)
-            return self.expected_sites is not None and len(announced) >= self.expected_sites
-
-        self._receive(time.monotonic() + self.join_timeout_s, on)
-        if not sites:
-            raise FederationError(f"no site qualifies (refused: {self.refused})")
-        return sites
+        self._receive(time.monotonic() + self.join_timeout_s, enough)
+        self._joined = True
+        if not self.sites:
+            raise FederationError(
+                f"no site qualified within the join timeout of {self.join_timeout_s:g}s "
+                f"(refused: {self.refused or 'none'}; announced: {len(self.announced)})"
+            )
+        return list(self.sites)
 
     def initial_weights(self, sites: list[str]) -> list[np.ndarray]:
         for name in sites:
@@ -283,9 +294,14 @@ def _weighted_metrics(metas: list[dict]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m model_training.federated.coordinator")
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--deployment", required=True)
+    parser = argparse.ArgumentParser(
+        prog="python -m model_training.federated.coordinator",
+        description="The platform runs it with --result-id alone (everything else comes from "
+        "the backend: model_training.federated.platform); by hand, give --bootstrap and "
+        "--deployment.",
+    )
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--deployment")
     parser.add_argument("--prefix", default="")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--strategy", default="fedavg")
@@ -299,10 +315,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--result-id",
         type=int,
-        help="report each round to this result like an epoch (KAFKAML_BACKEND_URL and "
+        help="alone: the platform's coordinator workload of this result; with --deployment: "
+        "report each round to this result like an epoch (KAFKAML_BACKEND_URL and "
         "KAFKAML_API_TOKEN: the result's workload credential)",
     )
     args = parser.parse_args(argv)
+    if args.deployment is None:
+        if args.result_id is None:
+            parser.error("give --result-id (platform) or --bootstrap and --deployment")
+        from model_training.federated.platform import coordinator_main
+
+        return coordinator_main(args.result_id)
+    if not args.bootstrap:
+        parser.error("--bootstrap is required with --deployment")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     coordinator = Coordinator(
         bootstrap=args.bootstrap,

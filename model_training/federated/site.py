@@ -102,7 +102,7 @@ def read_stream(
     from model_training.dataset import consumer_for
 
     codec = get_codec(input_format, input_config or {})
-    consumer = consumer_for(bootstrap, **{"group.id": f"kafkaml-fed-site-{secrets.token_hex(4)}"})
+    consumer = consumer_for(bootstrap)  # assign() only: the default reader group
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
@@ -143,6 +143,10 @@ class Site:
     #: called with the round number once the global weights are loaded, before training
     on_round: Callable[[int], None] = field(default=lambda k: None)
     idle_timeout_s: float = 600.0  # no coordinator message for this long: give up
+    #: how the data is encoded on the site's topic; announced, so that the coordinator's
+    #: export records it in the global model's metadata (inference decodes with it)
+    input_format: str = "RAW"
+    input_config: dict = field(default_factory=dict)
     rounds_done: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -173,6 +177,9 @@ class Site:
             "data_shape": list(np.asarray(self.x).shape[1:]),
             "labels": labels,
             "framework": self.job.framework,
+            "dtype": str(np.asarray(self.x).dtype),
+            "input_format": self.input_format,
+            "input_config": self.input_config,
         }
 
     # -- the loop -------------------------------------------------------------------------
@@ -187,17 +194,15 @@ class Site:
         n_test = int(round(n * self.test_rate))
         n_train = n - n_test
         trainer = SiteProcess(self.job, on_epoch=lambda *a: None, should_stop=self.should_stop)
-        consumer = consumer_for(
-            self.bootstrap,
-            **{
-                "group.id": f"kafkaml-fed-{self.name}-{secrets.token_hex(3)}",
-                "fetch.message.max.bytes": messages.MAX_MESSAGE_BYTES,
-            },
+        consumer = consumer_for(  # assign() only: the default reader group
+            self.bootstrap, **{"fetch.message.max.bytes": messages.MAX_MESSAGE_BYTES}
         )
         try:
+            # announced at once (the coordinator's join need not wait for the framework's
+            # import); the trainer starts meanwhile
+            self._send(self.announcement())
             trainer.start()
             trainer.put("local", self.x, self.y)
-            self._send(self.announcement())
             consumer.assign([TopicPartition(self.global_topic, 0, OFFSET_BEGINNING)])
             last_seen = time.monotonic()
             epoch = 0
@@ -267,28 +272,49 @@ def main(argv: list[str] | None = None) -> int:
 
     from model_training.job import ModelSpec, TrainingSettings
 
-    parser = argparse.ArgumentParser(prog="python -m model_training.federated.site")
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--deployment", required=True)
+    parser = argparse.ArgumentParser(
+        prog="python -m model_training.federated.site",
+        description="The platform runs it with --result-id and --datasource-id (the model and "
+        "the site's registered data come from the backend: model_training.federated.platform); "
+        "by hand, give --bootstrap, --deployment, --site, --topic and --model-code.",
+    )
+    parser.add_argument("--result-id", type=int, help="platform: the federated result")
+    parser.add_argument("--datasource-id", type=int, help="platform: the site's datasource")
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--deployment")
     parser.add_argument("--prefix", default="")
-    parser.add_argument("--site", required=True, help="this site's name")
-    parser.add_argument("--topic", required=True, help="the site's own data topic")
+    parser.add_argument("--site", help="this site's name")
+    parser.add_argument("--topic", help="the site's own data topic")
     parser.add_argument("--input-format", default="RAW")
     parser.add_argument("--input-config", default="{}", help="JSON, as the control message")
     parser.add_argument("--max-records", type=int)
     parser.add_argument("--framework", default="tensorflow")
-    parser.add_argument("--model-code", required=True, type=Path)
+    parser.add_argument("--model-code", type=Path)
     parser.add_argument("--model-imports", type=Path)
     parser.add_argument("--epochs", type=int, default=1, help="local epochs per round")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--test-rate", type=float, default=0.1)
     args = parser.parse_args(argv)
+    if args.result_id is not None:
+        if args.datasource_id is None:
+            parser.error("--result-id needs --datasource-id")
+        from model_training.federated.platform import site_main
+
+        return site_main(args.result_id, args.datasource_id)
+    missing = [
+        flag
+        for flag in ("bootstrap", "deployment", "site", "topic", "model_code")
+        if getattr(args, flag) is None
+    ]
+    if missing:
+        parser.error(f"by hand, give {', '.join('--' + m.replace('_', '-') for m in missing)}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    input_config = json.loads(args.input_config)
     x, y = read_stream(
         args.bootstrap,
         args.topic,
         args.input_format,
-        json.loads(args.input_config),
+        input_config,
         max_records=args.max_records,
     )
     if not len(x):
@@ -314,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         prefix=args.prefix,
         test_rate=args.test_rate,
         epochs=args.epochs,
+        input_format=args.input_format,
+        input_config=input_config,
     ).run()
     return 0
 

@@ -28,6 +28,8 @@ class FederatedSettings(models.Model):
     restrictions = models.JSONField(default=dict, blank=True)
     expected_sites = models.PositiveIntegerField(null=True, blank=True)
     round_timeout_s = models.FloatField(default=120.0)
+    # how long the coordinator waits for the sites' data (their announcements) after launch
+    join_timeout_s = models.FloatField(default=600.0)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

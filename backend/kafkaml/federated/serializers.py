@@ -15,6 +15,7 @@ class FederatedSettingsSerializer(serializers.ModelSerializer):
         min_value=1, max_value=1000, required=False, allow_null=True
     )
     round_timeout_s = serializers.FloatField(min_value=1, max_value=24 * 3600, default=120.0)
+    join_timeout_s = serializers.FloatField(min_value=1, max_value=7 * 24 * 3600, default=600.0)
     topics = serializers.SerializerMethodField()
 
     class Meta:
@@ -28,6 +29,7 @@ class FederatedSettingsSerializer(serializers.ModelSerializer):
             "restrictions",
             "expected_sites",
             "round_timeout_s",
+            "join_timeout_s",
             "topics",
             "created",
             "updated",

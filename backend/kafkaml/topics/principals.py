@@ -183,6 +183,17 @@ def training_grants(result) -> list[Grant]:
     ]
 
 
+def federated_grants(result) -> list[Grant]:
+    """A federated coordinator or site of the result: a training's grants (it reads the
+    site's announced ranges in the owner's namespace), and writing (creating) the
+    deployment's two federated topics ``<prefix>fed-<deployment>-global``/``-updates``."""
+    base = f"{topic_prefix(result.owner)}fed-{result.deployment_id}-"
+    return [
+        *training_grants(result),
+        *[_topic(base + end, (*WRITE_SIDE, _OPS.CREATE)) for end in ("global", "updates")],
+    ]
+
+
 def acl_bindings(username: str, grants: Iterable[Grant]) -> set[AclBinding]:
     principal = f"User:{username}"
     return {

@@ -53,7 +53,13 @@ class DeploymentViewSet(
     def create(self, request):
         data = DeploymentInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        deployment = services.deployment_create(owner=request.user, **data.validated_data)
+        if request.data.get("federated") is not None:
+            # a federated deployment: its settings (as PUT /deployments/<id>/federated/) too
+            from kafkaml.federated.apis import deployment_create_federated
+
+            deployment = deployment_create_federated(request, data.validated_data)
+        else:
+            deployment = services.deployment_create(owner=request.user, **data.validated_data)
         return Response(DeploymentOutput(deployment).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, pk=None):

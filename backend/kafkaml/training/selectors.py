@@ -59,6 +59,28 @@ def worker_result_payload(result: TrainingResult) -> dict:
         "datasource": DatasourceOutput(deployment.datasource).data
         if deployment.datasource
         else None,
+        "federated": _federated_payload(deployment),
+    }
+
+
+def _federated_payload(deployment) -> dict | None:
+    """A federated deployment's settings and the owner's topic prefix (the coordinator and
+    the sites work on ``<prefix>fed-<deployment>-*``); None for an ordinary deployment."""
+    from kafkaml.topics.namespace import topic_prefix
+
+    settings = getattr(deployment, "federated", None)  # kafkaml.federated's one-to-one
+    if settings is None:
+        return None
+    return {
+        "rounds": settings.rounds,
+        "min_data": settings.min_data,
+        "strategy": settings.strategy,
+        "strategy_params": settings.strategy_params,
+        "restrictions": settings.restrictions,
+        "expected_sites": settings.expected_sites,
+        "round_timeout_s": settings.round_timeout_s,
+        "join_timeout_s": settings.join_timeout_s,
+        "prefix": topic_prefix(deployment.owner),
     }
 
 

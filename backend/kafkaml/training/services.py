@@ -236,10 +236,39 @@ def result_set_status(
 
 
 def _revoke_if_chain_ended(result: TrainingResult) -> None:
-    """The workload's credential dies with the last of its results."""
+    """The workload's credential dies with the last of its results (a federated result's
+    site workers' credentials too)."""
     chain = _chain(result)
     if all(member.is_final for member in chain):
         workloads.workload_credentials_revoke(chain[0].workload_name)
+        if _federated(chain[0].deployment):
+            for pk in chain[0].deployment.datasources.values_list("pk", flat=True):
+                workloads.workload_credentials_revoke(workloads.federated_site_workload_name(pk))
+
+
+def _federated(deployment: Deployment) -> bool:
+    return getattr(deployment, "federated", None) is not None  # kafkaml.federated's one-to-one
+
+
+def _launch_federated_sites(deployment: Deployment, datasource: Datasource) -> None:
+    """A site's data stream registered for a federated deployment: a site worker for it, for
+    each of the deployment's results still training (the coordinator decides whether the site
+    qualifies)."""
+    for result in deployment.results.filter(chain_leader__isnull=True):
+        if result.is_final:
+            continue
+
+        def launch(result=result):
+            try:
+                workloads.workload_launch(workloads.federated_site_spec(result, datasource))
+            except Exception:  # noqa: BLE001 - the coordinator goes on without the site
+                log.exception(
+                    "could not launch the site worker of datasource %s for result %s",
+                    datasource.pk,
+                    result.pk,
+                )
+
+        transaction.on_commit(launch)
 
 
 def _status_event(result: TrainingResult) -> dict:
@@ -451,7 +480,8 @@ def _require_own_datasource_topics(owner, datasource: Datasource) -> None:
 def datasource_register(*, data: dict) -> tuple[Datasource, bool]:
     """Idempotent: the same announcement (redelivered, or sent twice) is one datasource.
 
-    Registered only for an existing deployment, and only if every topic it announces is in the
+    A federated deployment's registration starts a site worker for that data stream
+    (``_launch_federated_sites``). Registered only for an existing deployment, and only if every topic it announces is in the
     namespace of the deployment's owner (``kafkaml.topics.ownership``): a message naming someone
     else's deployment, or announcing someone else's topic, is refused (409); the control logger
     then records the refusal as a control error of that deployment."""
@@ -483,6 +513,8 @@ def datasource_register(*, data: dict) -> tuple[Datasource, bool]:
             )
     except IntegrityError:  # the same announcement registered concurrently
         return Datasource.objects.get(fingerprint=fingerprint), False
+    if _federated(deployment):
+        _launch_federated_sites(deployment, datasource)
     return datasource, True
 
 

@@ -69,25 +69,69 @@ def inference_workload_name(inference_id: int) -> str:
     return f"inference-{inference_id}"
 
 
-def training_spec(result) -> WorkloadSpec:
-    """The workload of a result (the leader of a distributed chain). Issues its credential."""
-    name = training_workload_name(result.pk)
+def federated_site_workload_name(datasource_id: int) -> str:
+    return f"federated-site-{datasource_id}"
+
+
+def _federated(result) -> bool:
+    return getattr(result.deployment, "federated", None) is not None
+
+
+def _training_workload(result, *, name: str, command: list[str], labels: dict) -> WorkloadSpec:
+    """A workload of a result's training (its worker, or a federated coordinator or site),
+    with the result's credential."""
+    federated = _federated(result)
     return WorkloadSpec(
         name=name,
         component="training",
-        command=[_python(), "-m", "model_training", "--result-id", str(result.pk)],
+        command=[_python(), "-m", *command],
         env=worker_env(),
         secret_env=worker_secrets(
             kind=CredentialKind.TRAINING,
             workload_name=name,
             subject_id=result.pk,
             owner=result.owner,
-            kafka_grants=principals.training_grants(result),
+            kafka_grants=principals.federated_grants(result)
+            if federated
+            else principals.training_grants(result),
         ),
         replicas=1,
         resources=Resources(gpus=result.deployment.gpus),
-        labels={"kafkaml/result": str(result.pk), "kafkaml/deployment": str(result.deployment_id)},
+        labels={
+            "kafkaml/result": str(result.pk),
+            "kafkaml/deployment": str(result.deployment_id),
+            **labels,
+        },
         framework=result.model.framework,
+    )
+
+
+def training_spec(result) -> WorkloadSpec:
+    """The workload of a result (the leader of a distributed chain): its training worker, or
+    for a federated deployment its coordinator. Issues its credential."""
+    module = "model_training.federated.coordinator" if _federated(result) else "model_training"
+    return _training_workload(
+        result,
+        name=training_workload_name(result.pk),
+        command=[module, "--result-id", str(result.pk)],
+        labels={},
+    )
+
+
+def federated_site_spec(result, datasource) -> WorkloadSpec:
+    """The site worker of one site's registered data stream for a federated result: reads only
+    that datasource's ranges, sends only weights. Issues its credential (the result's scope)."""
+    return _training_workload(
+        result,
+        name=federated_site_workload_name(datasource.pk),
+        command=[
+            "model_training.federated.site",
+            "--result-id",
+            str(result.pk),
+            "--datasource-id",
+            str(datasource.pk),
+        ],
+        labels={"kafkaml/datasource": str(datasource.pk)},
     )
 
 
