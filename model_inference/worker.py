@@ -238,6 +238,7 @@ class InferenceWorker:
         self.transactions = 0  # committed
         self.aborts = 0
         self.rewinds = 0
+        self._consumed_next = None  # the batch consumed while the one before is produced
         self.unavailable_batches = 0  # batches read again: their model could not be reached
         self._unavailable_streak = 0
         # shadow / canary: the second model version and how it compares (since it was set)
@@ -751,8 +752,10 @@ class InferenceWorker:
                 self._backlog = len(messages) >= c.batch_size >= BACKLOG_MIN_BATCH
                 submitted = self._submit(messages) if messages else None
                 rewinds = self.rewinds
+                self._consumed_next = submitted
                 if self._inflight is not None:
                     self._produce_batch(self._inflight)
+                self._consumed_next = None
                 # an aborted transaction rewound the consumer: what was just consumed comes again
                 self._inflight = submitted if self.rewinds == rewinds else None
                 if messages:
@@ -926,8 +929,11 @@ class InferenceWorker:
         growing backoff, and go on. Nothing of it is produced nor committed: no loss."""
         from confluent_kafka import KafkaException, TopicPartition
 
+        # The batch consumed after it is dropped with it: its partitions go back too, even
+        # those the unavailable batch had no record of (else their records were skipped).
+        after = self._consumed_next[0] if self._consumed_next is not None else []
         first: dict[int, int] = {}
-        for m in good:
+        for m in [*good, *after]:  # per partition, the unavailable batch's records come first
             first.setdefault(m.partition(), m.offset())
         self.rewinds += 1
         self.unavailable_batches += 1
