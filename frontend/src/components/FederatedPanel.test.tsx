@@ -27,6 +27,11 @@ describe('federated settings form', () => {
     });
   });
 
+  it('sends the join timeout only when given (the backend default: 600 s)', () => {
+    expect(federatedBody(form)).not.toHaveProperty('join_timeout_s');
+    expect(federatedBody({ ...form, join_timeout_s: '120' })).toMatchObject({ join_timeout_s: 120 });
+  });
+
   it('names the field whose JSON is broken', () => {
     expect(() => federatedBody({ ...form, restrictions: '{data_shape: 8}' })).toThrow(/Restrictions is not valid JSON/);
   });

@@ -11,6 +11,7 @@ export interface FederatedSettings {
   restrictions: Record<string, unknown>;
   expected_sites: number | null;
   round_timeout_s: number;
+  join_timeout_s: number;
   topics: { global: string; updates: string };
 }
 
@@ -24,6 +25,7 @@ export function federatedBody(form: {
   strategy_params: string;
   restrictions: string;
   expected_sites: string;
+  join_timeout_s?: string;
 }) {
   const json = (text: string, what: string) => {
     if (!text.trim()) return {};
@@ -40,6 +42,7 @@ export function federatedBody(form: {
     strategy_params: json(form.strategy_params, 'Strategy parameters'),
     restrictions: json(form.restrictions, 'Restrictions'),
     expected_sites: form.expected_sites ? Number(form.expected_sites) : null,
+    ...(form.join_timeout_s ? { join_timeout_s: Number(form.join_timeout_s) } : {}),
   };
 }
 
@@ -62,6 +65,7 @@ export default function FederatedPanel({ deploymentId }: { deploymentId: number 
     strategy_params: '',
     restrictions: '',
     expected_sites: '',
+    join_timeout_s: '',
   });
   const [error, setError] = useState<string | null>(null);
   const set = (key: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
@@ -73,11 +77,16 @@ export default function FederatedPanel({ deploymentId }: { deploymentId: number 
         <p className="small">
           {s.rounds} rounds, {s.strategy}
           {Object.keys(s.strategy_params).length ? ` ${JSON.stringify(s.strategy_params)}` : ''}, at least {s.min_data} samples per site
-          {Object.keys(s.restrictions).length ? `, restrictions ${JSON.stringify(s.restrictions)}` : ''}. Topics:{' '}
-          <code>{s.topics.global}</code>, <code>{s.topics.updates}</code>.
+          {Object.keys(s.restrictions).length ? `, restrictions ${JSON.stringify(s.restrictions)}` : ''}; sites may join for{' '}
+          {s.join_timeout_s} s. Topics: <code>{s.topics.global}</code>, <code>{s.topics.updates}</code>. Each site sends its data with{' '}
+          <code>FederatedRawSink</code> for this deployment; the platform starts a site worker for it, and each round shows as an epoch of
+          the result.
         </p>
       ) : (
-        <p className="muted small">Not federated. Set rounds and a strategy to train at the sites, where the data stays.</p>
+        <p className="muted small">
+          Not federated. Set rounds and a strategy to train at the sites, where the data stays (while the deployment waits for data, its
+          training restarts as the federated coordinator).
+        </p>
       )}
       <div className="grid two">
         <label>
@@ -107,6 +116,10 @@ export default function FederatedPanel({ deploymentId }: { deploymentId: number 
         <label>
           Restrictions (JSON)
           <input value={form.restrictions} onChange={set('restrictions')} placeholder='e.g. {"data_shape": [8, 8]}' />
+        </label>
+        <label>
+          Join timeout (s)
+          <input type="number" min={1} value={form.join_timeout_s} onChange={set('join_timeout_s')} placeholder="600" />
         </label>
       </div>
       {error && <p className="error">{error}</p>}
