@@ -36,6 +36,8 @@ from torch import nn
 from ignite.metrics import Accuracy, Loss
 """
 TORCH_CODE = """class Digits(nn.Module):
+    input_shape = (8, 8)  # the platform's model check wants it (tests/e2e_platform/test_federated.py)
+
     def __init__(self):
         super().__init__()
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))

@@ -13,36 +13,12 @@ import uuid
 import numpy as np
 import pytest
 
+from examples.digits_federated import TORCH_CODE as CODE  # the example's model, here through
+from examples.digits_federated import TORCH_IMPORTS as IMPORTS  # the platform
+
 from .test_journey import FINAL, onnx_predict, poll
 
 pytestmark = pytest.mark.slow
-
-IMPORTS = """import torch
-from torch import nn
-from ignite.metrics import Accuracy, Loss
-"""
-CODE = """class Digits(nn.Module):
-    input_shape = (8, 8)
-
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
-
-    def forward(self, x):
-        return self.net(x.float() / 16)
-
-    def loss_fn(self):
-        return nn.CrossEntropyLoss()
-
-    def optimizer(self):
-        return torch.optim.Adam(self.parameters(), lr=1e-2)
-
-    def metrics(self):
-        return {"accuracy": Accuracy(), "loss": Loss(self.loss_fn())}
-
-
-model = Digits()
-"""
 ROUNDS = 3
 # the local launcher by default (about 70 s); KAFKAML_E2E_FEDERATED_PLATFORMS=local,kubernetes
 # runs it against the fake Kubernetes API server's Jobs too
