@@ -52,28 +52,26 @@ def run_script(name: str, *args) -> str:
 
 
 def deploy(platform, tag: str, **settings) -> tuple[int, int]:
-    model = platform.api(
-        "POST",
-        "models/",
-        json={"name": f"digits-{tag}", "framework": "tensorflow", "imports": IMPORTS, "code": CODE},
-    )
-    configuration = platform.api(
-        "POST", "configurations/", json={"name": f"digits-{tag}", "models": [model["id"]]}
-    )
-    deployment = platform.api(
-        "POST",
-        "deployments/",
-        json={"configuration": configuration["id"], "batch_size": 32, **settings},
+    """A deployment of the small Keras digits model: its id and its result's."""
+    deployment = platform.deploy(
+        f"digits-{tag}", "tensorflow", IMPORTS, CODE, batch_size=32, **settings
     )
     (result_id,) = [r["id"] for r in deployment["results"]]
     return deployment["id"], result_id
 
 
-def datasource_of(platform, deployment_id: int) -> dict:
+def datasource_of(platform, deployment_id: int, topic: str | None = None) -> dict:
+    """The deployment's datasource (on ``topic`` when given), once registered."""
+
     def registered():
         listed = platform.api("GET", "datasources/")
         listed = listed["results"] if isinstance(listed, dict) else listed
-        return [d for d in listed if d["deployment"] == deployment_id]
+        return [
+            d
+            for d in listed
+            if d["deployment"] == deployment_id
+            and (topic is None or d["topic"].split(":")[0] == topic)
+        ]
 
     return poll(registered, bool, timeout=60)[0]
 
@@ -121,16 +119,17 @@ def test_online_raw_sink_script_feeds_an_incremental_deployment(platform):
 
 
 def test_unsupervised_send_script_feeds_pseudo_labelling(platform):
-    labelled, unlabelled, rounds = 300, 900, 2
+    labelled, unlabelled, rounds, epochs = 400, 900, 2, 25
     tag = uuid.uuid4().hex[:8]
     prefix = platform.api("GET", "auth/me/")["kafka"]["topic_prefix"]
     topic, unsupervised = f"{prefix}semi-{tag}", f"{prefix}semi-u-{tag}"
     deployment_id, result_id = deploy(
         platform,
         tag,
-        training_kwargs="epochs=10",
+        training_kwargs=f"epochs={epochs}",
         unsupervised_rounds=rounds,
         confidence_threshold=0.5,
+        seed=1,
     )
 
     out = run_script(
@@ -156,4 +155,4 @@ def test_unsupervised_send_script_feeds_pseudo_labelling(platform):
     assert [r["round"] for r in shown] == list(range(1, rounds + 1)), shown
     assert all(0 < r["pseudo_labelled"] <= unlabelled for r in shown), shown
     assert all(0 <= r["accuracy"] <= 1 for r in shown), shown
-    assert len(result["epoch_metrics"]) == 10 * (rounds + 1)
+    assert len(result["epoch_metrics"]) == epochs * (rounds + 1)
