@@ -73,32 +73,104 @@ def deploy(http, name: str, model_ids: list[int], **settings) -> dict:
     return deployment
 
 
-def send_digits(deployment_id: int, topic: str, reshape: str = "8 8") -> None:
-    """Stream scikit-learn's digits (shipped with the package) with the RawSink."""
+def digits() -> tuple:
+    """scikit-learn's digits (shipped with the package), shuffled: float32 images in [0, 1]
+    of shape (n, 8, 8) and uint8 labels."""
     import numpy as np
     from sklearn.datasets import load_digits
 
+    data = load_digits()
+    order = np.random.default_rng(0).permutation(len(data.target))
+    return (data.images[order] / 16.0).astype(np.float32), data.target[order].astype(np.uint8)
+
+
+def raw_sink(deployment_id: int, topic: str, online: bool = False, **options):
+    """A RawSink (an OnlineRawSink for an incremental stream) for the digits' format."""
+    from datasources.online_raw_sink import OnlineRawSink
     from datasources.raw_sink import RawSink
 
-    digits = load_digits()
-    order = np.random.default_rng(0).permutation(len(digits.target))
-    x = (digits.data[order] / 16.0).astype(np.float32)
-    y = digits.target[order].astype(np.uint8)
-    sink = RawSink(
+    settings = {"validation_rate": 0.1, "test_rate": 0.1, "data_reshape": "8 8", **options}
+    return (OnlineRawSink if online else RawSink)(
         boostrap_servers=BOOTSTRAP,
         topic=topic,
         deployment_id=deployment_id,
         description="scikit-learn digits",
-        validation_rate=0.1,
-        test_rate=0.1,
         data_type="float32",
         label_type="uint8",
-        data_reshape=reshape,
+        **settings,
     )
-    for sample, label in zip(x, y, strict=True):
+
+
+def send_digits(deployment_id: int, topic: str, reshape: str = "8 8") -> None:
+    """Stream all of scikit-learn's digits with the RawSink."""
+    x, y = digits()
+    sink = raw_sink(deployment_id, topic, data_reshape=reshape)
+    for sample, label in zip(x.reshape(len(x), -1), y, strict=True):
         sink.send(data=sample, label=label)
     sink.close()
     print(f"sent {len(y)} digits to {topic}")
+
+
+def deploy_inference(http, result_id: int, name: str, **options) -> dict:
+    """An inference of a result that reads RAW 8x8 float32 digits from ``<prefix>name-in`` and
+    answers on ``<prefix>name-out``."""
+    body = {
+        "result": result_id,
+        "input_format": "RAW",
+        "input_config": {"data_type": "float32", "data_reshape": "8 8"},
+        "input_topic": topic(http, f"{name}-in"),
+        "output_topic": topic(http, f"{name}-out"),
+        **options,
+    }
+    return call(http, "POST", "inferences/", json=body)
+
+
+def send_images(topic: str, images, first_key: int = 0) -> None:
+    """Images to an inference's input topic, keyed first_key, first_key + 1, ..."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": BOOTSTRAP})
+    for i, image in enumerate(images, start=first_key):
+        producer.produce(topic, key=str(i).encode(), value=image.tobytes())
+    producer.flush()
+
+
+def read_outputs(http, output_topic: str, count: int, timeout: float = 120) -> dict:
+    """``{key: output record}`` for ``count`` keys from an inference's output topic."""
+    import json
+
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "group.id": topic(http, f"example-{time.time_ns()}"),  # groups are owned like topics
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "topic.metadata.refresh.interval.ms": 1000,
+        }
+    )
+    consumer.subscribe([output_topic])
+    outputs: dict[int, dict] = {}
+    deadline = time.monotonic() + timeout
+    while len(outputs) < count and time.monotonic() < deadline:
+        message = consumer.poll(1.0)
+        if message is not None and not message.error():
+            outputs[int(message.key())] = json.loads(message.value())
+    consumer.close()
+    return outputs
+
+
+def onnx_accuracy(http, result_id: int, images, labels) -> float:
+    """Accuracy of a result's ONNX export (run here with ONNX Runtime) on images it never saw."""
+    import numpy as np
+    import onnxruntime as ort
+
+    response = http.get(f"{URL}/api/v1/results/{result_id}/download/?kind=onnx", timeout=180)
+    response.raise_for_status()
+    model = ort.InferenceSession(response.content, providers=["CPUExecutionProvider"])
+    scores = model.run(None, {model.get_inputs()[0].name: images})[0]
+    return float((np.argmax(scores, axis=1) == labels).mean())
 
 
 def wait_results(http, deployment: dict, timeout: float = 900) -> list[dict]:
