@@ -1,15 +1,20 @@
 """Scripts written for the original Kafka-ML's sink calls run unchanged against a real platform.
 
 Each script in ``scripts/`` is what a user of the original wrote (the original's module paths
-``datasources.online_raw_sink`` / ``datasources.raw_sink``, its constructor arguments, ``send``,
-``unsupervised_send``, ``close``); it runs as its own process against a real ``kafkaml up``
+``datasources.online_raw_sink``, ``datasources.raw_sink``, ``datasources.federated_raw_sink``,
+its constructor arguments, ``send``, ``unsupervised_send``, ``close``); it runs as its own process against a real ``kafkaml up``
 (local launcher, embedded broker), and the test checks that the platform trained on exactly what
 the script sent:
 
 - ``OnlineRawSink``: an incremental (time-limited) deployment reads the script's records in one
   window (the window size is the number of samples sent), publishes a version and finishes;
 - ``RawSink.unsupervised_send``: a semi-supervised deployment reads every unlabelled sample from
-  the unsupervised topic and its result reports the pseudo-labelling rounds.
+  the unsupervised topic and its result reports the pseudo-labelling rounds;
+- ``FederatedRawSink``: two sites' scripts feed a federated deployment; every round trains on
+  both sites, each registered with exactly the samples its script sent.
+
+``OnlineFederatedRawSink`` has no test here: the platform's site workers train bounded streams
+only (docs/training.md, federated training).
 """
 
 from __future__ import annotations
@@ -156,3 +161,50 @@ def test_unsupervised_send_script_feeds_pseudo_labelling(platform):
     assert all(0 < r["pseudo_labelled"] <= unlabelled for r in shown), shown
     assert all(0 <= r["accuracy"] <= 1 for r in shown), shown
     assert len(result["epoch_metrics"]) == epochs * (rounds + 1)
+
+
+def test_federated_raw_sink_scripts_feed_a_federated_deployment(platform):
+    """Two sites, each running the original's ``FederatedRawSink`` script on its own digits:
+    the platform's federated deployment trains every round on both sites' data."""
+    from examples.digits_federated import TORCH_CODE, TORCH_IMPORTS
+
+    rounds, tag = 2, uuid.uuid4().hex[:8]
+    prefix = platform.api("GET", "auth/me/")["kafka"]["topic_prefix"]
+    deployment = platform.deploy(
+        f"fed-{tag}",
+        "pytorch",
+        TORCH_IMPORTS,
+        TORCH_CODE,
+        batch_size=32,
+        training_kwargs="epochs=1",
+        federated={
+            "rounds": rounds,
+            "strategy": "fedavg",
+            "expected_sites": 2,
+            "min_data": 100,
+            "round_timeout_s": 60,
+            "join_timeout_s": 120,
+        },
+    )
+    (result_id,) = [r["id"] for r in deployment["results"]]
+
+    sent = {}
+    for site, labels in (("a", "0,1,2,3,4,5,6"), ("b", "3,4,5,6,7,8,9")):
+        topic = f"{prefix}fed-{tag}-{site}"
+        out = run_script(
+            "federated_digits.py", platform.bootstrap_servers, topic, deployment["id"], labels
+        )
+        sent[topic] = int(out.split()[1])
+
+    result = finished(platform, result_id, timeout=180)
+    epochs = result["epoch_metrics"]
+    assert [(e["round"], e["rounds"], e["sites"]) for e in epochs] == [
+        (k, rounds, 2) for k in range(1, rounds + 1)
+    ]
+    sources = [datasource_of(platform, deployment["id"], topic) for topic in sent]
+    # each site registered exactly what its script sent, with its restrictions
+    for source, count in zip(sources, sent.values(), strict=True):
+        assert source["total_msg"] == count, (source, count)
+        assert source["dataset_restrictions"]["labels"]
+    federation = result["artifacts"][0]["metrics"]["federated"]
+    assert sorted(federation["sites"]) == sorted(f"datasource-{s['id']}" for s in sources)
