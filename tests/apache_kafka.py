@@ -252,6 +252,9 @@ class ApacheKafka:
         self.stop()
 
 
+#: created by the cluster at start (consumer groups' offsets, transactions' state)
+INTERNAL_TOPICS = ("__consumer_offsets", "__transaction_state")
+
 # Broker settings of the three-node cluster: what docs/kubernetes.md recommends for production
 # (replication 3, min ISR 2, no unclean election), with quick failure detection for the tests.
 CLUSTER_PROPERTIES = {
@@ -374,8 +377,10 @@ class KafkaCluster:
 
         Waiting for the replicas keeps the fault a single one: on a loaded machine a follower
         can fall out of the ISR, and killing a leader that is alone in it leaves the partition
-        offline (no unclean election) until that node is back."""
-        self.wait_in_sync(topic, *also_in_sync)
+        offline (no unclean election) until that node is back. The internal topics too: a
+        group's or a transactional producer's coordinator alone in its ISR on the killed node
+        stalls every commit until it is back."""
+        self.wait_in_sync(topic, *also_in_sync, *INTERNAL_TOPICS)
         node_id = self.leader(topic, partition)
         self.kill(node_id)
         return node_id

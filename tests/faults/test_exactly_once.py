@@ -114,7 +114,7 @@ def test_broker_failover_mid_stream_leaves_exactly_one_output_a_key(
     try:
         feeder = Feeder(cluster.bootstrap_servers, src, N, RATE).start()
         assert wait_for(lambda: sum(r.totals().get("records_out", 0) for r in replicas) > 500, 30)
-        killed = cluster.kill_leader(src, 0)  # kill -9 the leader of input partition 0
+        killed = cluster.kill_leader(src, 0, out)  # kill -9 the leader of input partition 0
         feeder.join()
         assert len(feeder.acked) == N, feeder.failed[:5]
         keys = read_committed(cluster.bootstrap_servers, out, feeder.acked, 120, settle=3)
