@@ -130,7 +130,9 @@ class Coordinator:
         self.consumer.assign([TopicPartition(self.updates_topic, 0, OFFSET_BEGINNING)])
 
     def _publish(self, meta: dict, weights: list[np.ndarray] | None = None) -> None:
-        self.producer.produce(self.global_topic, value=messages.encode(meta, weights))
+        # partition 0 always (the sites read it): the order of init/round/end holds even
+        # where the topic was made with more partitions (an auto-created one)
+        self.producer.produce(self.global_topic, value=messages.encode(meta, weights), partition=0)
         self.producer.flush(30)
 
     def _receive(self, until: float, done: Callable[[dict, list], bool]) -> None:

@@ -164,8 +164,11 @@ class Site:
                 producer_config(self.bootstrap, **{"message.max.bytes": messages.MAX_MESSAGE_BYTES})
             )
         meta = {"site": self.name, **meta}
-        self._producer.produce(
-            self.updates_topic, key=self.name.encode(), value=messages.encode(meta, weights)
+        self._producer.produce(  # partition 0 always: the coordinator reads it
+            self.updates_topic,
+            key=self.name.encode(),
+            value=messages.encode(meta, weights),
+            partition=0,
         )
         self._producer.flush(30)
 
