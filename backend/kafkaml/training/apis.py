@@ -17,6 +17,7 @@ from . import services
 from .filters import RunFilter
 from .models import Datasource, Deployment, ModelArtifact, TrainingResult
 from .selectors import (
+    RESULT_READERS,
     control_errors_of,
     runs_queryset,
     worker_artifact_result_get,
@@ -223,11 +224,11 @@ CONTROL_LOGGER = (CredentialKind.CONTROL_LOGGER,)
 
 
 class WorkerResultApi(WorkerApiMixin, APIView):
-    workload_kinds = TRAINING
+    workload_kinds = RESULT_READERS
 
     @extend_schema(responses=dict)
     def get(self, request, pk):
-        result = worker_result_get(credential=request.auth, pk=pk)
+        result = worker_result_get(credential=request.auth, pk=pk, kinds=RESULT_READERS)
         return Response(worker_result_payload(result))
 
 
@@ -286,7 +287,7 @@ class WorkerArtifactApi(WorkerApiMixin, APIView):
 
 
 class WorkerDeploymentDatasourcesApi(WorkerApiMixin, APIView):
-    workload_kinds = TRAINING
+    workload_kinds = RESULT_READERS
 
     @extend_schema(responses=DatasourceOutput(many=True))
     def get(self, request, pk):

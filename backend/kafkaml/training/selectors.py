@@ -91,10 +91,17 @@ def _not_found() -> Http404:
     return Http404("Not found.")
 
 
-def worker_result_get(*, credential: WorkloadCredential, pk: int) -> TrainingResult:
+#: the credentials that may read a result's job and its deployment's datasources
+RESULT_READERS = (CredentialKind.TRAINING, CredentialKind.FEDERATED_SITE)
+
+
+def worker_result_get(
+    *, credential: WorkloadCredential, pk: int, kinds: tuple[str, ...] = (CredentialKind.TRAINING,)
+) -> TrainingResult:
     """A result of the training credential's own workload (its leader or a chain member);
-    anything else is 404, as if it did not exist."""
-    if credential.kind != CredentialKind.TRAINING:
+    anything else is 404, as if it did not exist. ``kinds=RESULT_READERS`` lets a federated
+    site's credential read it too."""
+    if credential.kind not in kinds:
         raise _not_found()
     scope = TrainingResult.objects.filter(
         Q(pk=credential.subject_id) | Q(chain_leader_id=credential.subject_id),
@@ -117,7 +124,7 @@ def worker_artifact_result_get(*, credential: WorkloadCredential, pk: int) -> Tr
 
 
 def worker_deployment_get(*, credential: WorkloadCredential, pk: int) -> Deployment:
-    if credential.kind != CredentialKind.TRAINING:
+    if credential.kind not in RESULT_READERS:
         raise _not_found()
     scope = Deployment.objects.filter(results__pk=credential.subject_id, owner=credential.owner)
     return get_object_or_404(scope.distinct(), pk=pk)

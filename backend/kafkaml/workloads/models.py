@@ -14,6 +14,9 @@ class CredentialKind(models.TextChoices):
     TRAINING = "training"
     INFERENCE = "inference"
     CONTROL_LOGGER = "control_logger"
+    # a federated site worker: reads its result's job and its deployment's datasources, never
+    # reports to the result (the coordinator, a TRAINING workload, does)
+    FEDERATED_SITE = "federated_site"
 
 
 class WorkloadCredential(models.Model):

@@ -77,9 +77,11 @@ def _federated(result) -> bool:
     return getattr(result.deployment, "federated", None) is not None
 
 
-def _training_workload(result, *, name: str, command: list[str], labels: dict) -> WorkloadSpec:
+def _training_workload(
+    result, *, name: str, command: list[str], labels: dict, kind: str = CredentialKind.TRAINING
+) -> WorkloadSpec:
     """A workload of a result's training (its worker, or a federated coordinator or site),
-    with the result's credential."""
+    with a credential of ``kind`` scoped to the result."""
     federated = _federated(result)
     return WorkloadSpec(
         name=name,
@@ -87,7 +89,7 @@ def _training_workload(result, *, name: str, command: list[str], labels: dict) -
         command=[_python(), "-m", *command],
         env=worker_env(),
         secret_env=worker_secrets(
-            kind=CredentialKind.TRAINING,
+            kind=kind,
             workload_name=name,
             subject_id=result.pk,
             owner=result.owner,
@@ -120,7 +122,8 @@ def training_spec(result) -> WorkloadSpec:
 
 def federated_site_spec(result, datasource) -> WorkloadSpec:
     """The site worker of one site's registered data stream for a federated result: reads only
-    that datasource's ranges, sends only weights. Issues its credential (the result's scope)."""
+    that datasource's ranges, sends only weights. Issues its credential: ``federated_site``,
+    which reads the result's job and datasources and reports nothing."""
     return _training_workload(
         result,
         name=federated_site_workload_name(datasource.pk),
@@ -132,6 +135,7 @@ def federated_site_spec(result, datasource) -> WorkloadSpec:
             str(datasource.pk),
         ],
         labels={"kafkaml/datasource": str(datasource.pk)},
+        kind=CredentialKind.FEDERATED_SITE,
     )
 
 

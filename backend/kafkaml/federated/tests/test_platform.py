@@ -75,10 +75,21 @@ def test_each_registered_site_stream_launches_a_site_worker(
                 str(pk),
             ]
         ]
-        # the site reads the deployment's datasources (its own among them) with its credential
+        # the site reads its job and the deployment's datasources (its own among them) with its
+        # credential, and may not report anything to the result (the coordinator does)
         site = workload_client(f"federated-site-{pk}")
         listed = site.get(f"/api/v1/worker/deployments/{deployment['id']}/datasources/").json()
         assert pk in [d["id"] for d in listed]
+        job = site.get(f"/api/v1/worker/results/{result['id']}/")
+        assert job.status_code == 200 and job.json()["federated"]["rounds"] == 3
+        for path, body in (
+            ("status/", {"status": "finished"}),
+            ("epochs/", {"epoch": 1, "metrics": {"loss": 0.1}}),
+        ):
+            refused = site.post(
+                f"/api/v1/worker/results/{result['id']}/{path}", body, format="json"
+            )
+            assert refused.status_code == 403, (path, refused.content)
     # the same announcement again is the same datasource: no second site worker
     control_logger_client.post(
         "/api/v1/worker/datasources/", control(deployment["id"], offset=1), format="json"
