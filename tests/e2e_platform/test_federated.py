@@ -92,30 +92,21 @@ def test_federated_deployment_runs_through_the_platform(platform):
     held_out_x, held_out_y = x[-300:], y[-300:]
     x, y = x[:-300], y[:-300]
 
-    model = platform.api(
-        "POST",
-        "models/",
-        json={"name": f"fed-{tag}", "framework": "pytorch", "imports": IMPORTS, "code": CODE},
-    )
-    configuration = platform.api(
-        "POST", "configurations/", json={"name": f"fed-{tag}", "models": [model["id"]]}
-    )
-    deployment = platform.api(
-        "POST",
-        "deployments/",
-        json={
-            "configuration": configuration["id"],
-            "batch_size": 32,
-            "training_kwargs": "epochs=3",  # local epochs per round
-            "federated": {
-                "rounds": ROUNDS,
-                "strategy": "fedavg",
-                "expected_sites": 2,
-                "min_data": 100,
-                "restrictions": {"data_shape": [8, 8], "min_labels": 5},
-                "round_timeout_s": 60,
-                "join_timeout_s": 120,
-            },
+    deployment = platform.deploy(
+        f"fed-{tag}",
+        "pytorch",
+        IMPORTS,
+        CODE,
+        batch_size=32,
+        training_kwargs="epochs=3",  # local epochs per round
+        federated={
+            "rounds": ROUNDS,
+            "strategy": "fedavg",
+            "expected_sites": 2,
+            "min_data": 100,
+            "restrictions": {"data_shape": [8, 8], "min_labels": 5},
+            "round_timeout_s": 60,
+            "join_timeout_s": 120,
         },
     )
     (result_id,) = [r["id"] for r in deployment["results"]]
@@ -124,7 +115,7 @@ def test_federated_deployment_runs_through_the_platform(platform):
         "POST",
         "deployments/",
         json={
-            "configuration": configuration["id"],
+            "configuration": deployment["configuration"],
             "federated": {"rounds": 1, "expected_sites": 1, "join_timeout_s": 5},
         },
     )
