@@ -161,6 +161,12 @@ class ResultOutput(serializers.ModelSerializer):
         "samples pseudo-labelled in it and the accuracy after it (validation accuracy when "
         "there is a validation split); empty for an ordinary run"
     )
+    federation = serializers.SerializerMethodField(
+        help_text="A federated result's sites, from its latest version: the strategy, the "
+        "rounds run, the sites that took part with the samples each announced, the sites "
+        "refused with the reason, those that qualified after the join (late) and those "
+        "dropped with the round they missed; null for an ordinary run"
+    )
 
     class Meta:
         model = TrainingResult
@@ -189,6 +195,7 @@ class ResultOutput(serializers.ModelSerializer):
             "note",
             "provenance",
             "pseudo_labelling",
+            "federation",
             "created_at",
             "updated_at",
         ]
@@ -196,6 +203,10 @@ class ResultOutput(serializers.ModelSerializer):
     def get_pseudo_labelling(self, obj) -> list[dict]:
         latest = max(obj.artifacts.all(), key=lambda a: a.version, default=None)
         return pseudo_labelling_rounds((latest.metrics or {}) if latest else {})
+
+    def get_federation(self, obj) -> dict | None:
+        latest = max(obj.artifacts.all(), key=lambda a: a.version, default=None)
+        return federation_summary((latest.metrics or {}) if latest else {})
 
     def get_planned_epochs(self, obj) -> int | None:
         return planned_epochs(obj.deployment)
@@ -245,6 +256,37 @@ def pseudo_labelling_rounds(summary: dict) -> list[dict]:
             }
         )
     return sorted(shown, key=lambda r: r["round"])
+
+
+def federation_summary(summary: dict) -> dict | None:
+    """The federated coordinator's ``federated`` summary (``model_training.federated.platform.
+    federation_summary``) as the result shows it, or None; malformed entries are left out."""
+    federated = summary.get("federated") if isinstance(summary, dict) else None
+    if not isinstance(federated, dict):
+        return None
+
+    def mapping(key: str) -> dict:
+        value = federated.get(key)
+        return value if isinstance(value, dict) else {}
+
+    def names(key: str) -> list[str]:
+        value = federated.get(key)
+        return [str(n) for n in value if isinstance(n, str)] if isinstance(value, list) else []
+
+    samples = {str(k): v for k, v in mapping("samples").items() if isinstance(v, int) and v >= 0}
+    dropped = sorted(
+        ({"site": str(k), "round": v} for k, v in mapping("dropped").items() if isinstance(v, int)),
+        key=lambda d: (d["round"], d["site"]),
+    )
+    rounds = federated.get("rounds")
+    return {
+        "strategy": str(federated.get("strategy") or ""),
+        "rounds": rounds if isinstance(rounds, int) else None,
+        "sites": [{"site": n, "samples": samples.get(n)} for n in names("sites")],
+        "refused": [{"site": str(k), "reason": str(v)} for k, v in mapping("refused").items()],
+        "late": [{"site": n, "samples": samples.get(n)} for n in names("late")],
+        "dropped": dropped,
+    }
 
 
 # Provenance shows every setting a re-run copies, and the seed.

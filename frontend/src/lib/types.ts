@@ -145,6 +145,8 @@ export interface TrainingResult {
   provenance?: Provenance;
   /** semi-supervised rounds of the latest version (empty for an ordinary run) */
   pseudo_labelling?: PseudoLabellingRound[];
+  /** a federated result's sites, from its latest version (null for an ordinary run) */
+  federation?: Federation | null;
   created_at: string;
   updated_at: string;
 }
@@ -156,6 +158,18 @@ export interface PseudoLabellingRound {
   pseudo_labelled: number;
   accuracy: number | null;
   metrics: Record<string, number>;
+}
+
+/** A federated result's sites (GET /results/<id>/ → federation): those that took part with
+ * the samples each announced, those refused and why, those that qualified after the join
+ * (late), and those dropped with the round they missed. */
+export interface Federation {
+  strategy: string;
+  rounds: number | null;
+  sites: { site: string; samples: number | null }[];
+  refused: { site: string; reason: string }[];
+  late: { site: string; samples: number | null }[];
+  dropped: { site: string; round: number }[];
 }
 
 /** What a result trained with (GET /results/<id>/ → provenance). */

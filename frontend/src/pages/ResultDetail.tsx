@@ -9,6 +9,7 @@ import Heatmap from '../components/Heatmap';
 import SendData from '../components/SendData';
 import Provenance from '../components/Provenance';
 import RunAnnotations from '../components/RunAnnotations';
+import FederationSummary from '../components/FederationSummary';
 import NotFound from '../components/NotFound';
 import { DeployChainLink } from './ChainInferenceForm';
 import { ActionButton, LiveDot, Loading, StatusBadge, fmtDate, fmtNum, useInterval, useLoad } from '../components/ui';
@@ -389,6 +390,7 @@ export default function ResultDetail() {
       </div>
 
       <PseudoLabellingTable rounds={r.pseudo_labelling} />
+      <FederationSummary federation={r.federation} />
 
       <div className="grid two" style={{ alignItems: 'start' }}>
         <div className="card">

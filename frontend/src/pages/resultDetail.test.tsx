@@ -170,6 +170,47 @@ describe('result page', () => {
     expect(screen.queryByTestId('pseudo-labelling')).toBeNull();
   });
 
+  it('a federated result shows its federation: sites with samples, refused with the reason, late, dropped', async () => {
+    serve(
+      result({
+        status: 'finished',
+        epoch_metrics: [
+          { epoch: 1, metrics: { loss: 0.9, round: 1, rounds: 2, sites: 2, dropped: 0, samples: 1000 } },
+          { epoch: 2, metrics: { loss: 0.5, round: 2, rounds: 2, sites: 1, dropped: 1, samples: 600 } },
+        ],
+        federation: {
+          strategy: 'fedprox',
+          rounds: 2,
+          sites: [
+            { site: 'datasource-1', samples: 600 },
+            { site: 'datasource-2', samples: 400 },
+          ],
+          refused: [{ site: 'datasource-3', reason: 'framework pytorch != tensorflow' }],
+          late: [],
+          dropped: [{ site: 'datasource-2', round: 2 }],
+        },
+      }),
+    );
+    renderAt('/results/4');
+    const section = await screen.findByTestId('federation');
+    const rows = [...section.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
+    expect(rows).toEqual([
+      ['datasource-1', '600', 'took part'],
+      ['datasource-2', '400', 'took part; dropped in round 2 (no answer)'],
+      ['datasource-3', '—', 'refused: framework pytorch != tensorflow'],
+    ]);
+    expect(screen.getByTestId('federation-overview').textContent).toBe('fedprox · 2 rounds · 2 sites took part with 1,000 samples');
+    expect(screen.getByTestId('federation-dropped').textContent).toBe('Dropped per round: round 2: datasource-2');
+    expect(screen.getByTestId('federated-round').textContent).toBe('Round 2 / 2');
+  });
+
+  it('an ordinary run has no federation section', async () => {
+    serve(result({ status: 'finished', federation: null }));
+    renderAt('/results/4');
+    await screen.findByTestId('epochs-reported');
+    expect(screen.queryByTestId('federation')).toBeNull();
+  });
+
   it('the deployment page says how an incremental and a semi-supervised deployment train', () => {
     const base = {
       incremental: true,
