@@ -49,6 +49,20 @@ def settings_mode(settings) -> str:
     return "time_limited" if mode.replace("-", "_") in ("time_limited", "timelimited") else mode
 
 
+def decode_window(codec, topic: str, values, keys) -> tuple[np.ndarray, np.ndarray]:
+    """A window's records as arrays: undecodable records are skipped (and logged), labels that
+    do not decode fail the window (``DataError``). Also an online federated site's windows."""
+    batch = codec.decode_batch_partial(values)
+    good_keys = [keys[i] for i in batch.indices]
+    for index, reason in list(batch.errors.items())[:5]:
+        log.warning("skipping undecodable record %d of the window: %s", index, reason)
+    try:
+        y = codec.decode_labels(good_keys)
+    except Exception as exc:
+        raise DataError(f"labels of a window on {topic}: {exc}") from exc
+    return np.asarray(batch.array), np.asarray(y)
+
+
 class IncrementalRun:
     def __init__(self, worker, trainer, source, codec) -> None:
         self.worker = worker
@@ -151,15 +165,7 @@ class IncrementalRun:
         return values, keys
 
     def _decode(self, values, keys) -> tuple[np.ndarray, np.ndarray]:
-        batch = self.codec.decode_batch_partial(values)
-        good_keys = [keys[i] for i in batch.indices]
-        for index, reason in list(batch.errors.items())[:5]:
-            log.warning("skipping undecodable record %d of the window: %s", index, reason)
-        try:
-            y = self.codec.decode_labels(good_keys)
-        except Exception as exc:
-            raise DataError(f"labels of a window on {self.topic}: {exc}") from exc
-        return np.asarray(batch.array), np.asarray(y)
+        return decode_window(self.codec, self.topic, values, keys)
 
     def _train_window(self, values, keys) -> None:
         worker = self.worker

@@ -18,10 +18,12 @@
    once ``stop_after_samples`` training samples were seen over all rounds; ``end`` carries the
    final weights.
 
-Each round's report (``on_round``) holds the round, its sites, the dropped ones, the samples,
-and the sample-weighted mean of the sites' metrics (``global_*``: the global model received at
-the round's start, on the sites' local test shares; the others: the local training's last
-epoch).
+Each round's report (``on_round``) holds the round, its sites, the dropped ones, the samples
+(in all and per site: ``site_samples``; a site that trained on nothing, an online site without
+new records, answers with 0 and is left out of the aggregate: a round where every site had 0
+keeps the global model), and the sample-weighted mean of the sites' metrics (``global_*``: the
+global model received at the round's start, on the sites' local test shares; the others: the
+local training's last epoch).
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class RoundReport:
     samples: int
     metrics: dict[str, float]
     seconds: float
+    #: what each answering site trained on this round (0: an online site without new records)
+    site_samples: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -234,9 +238,15 @@ class Coordinator:
                 if not updates:
                     raise FederationError(f"round {k}: no site answered")
                 answered = [s for s in sites if s in updates]
-                pairs = [(updates[s][1], int(updates[s][0]["samples"])) for s in answered]
-                weights = self.strategy.aggregate(weights, pairs)
-                samples = sum(n for _, n in pairs)
+                site_samples = {s: int(updates[s][0].get("samples") or 0) for s in answered}
+                # a site that trained on nothing this round (an online site without new
+                # records) answered, but has nothing to add to the aggregate
+                pairs = [(updates[s][1], site_samples[s]) for s in answered if site_samples[s]]
+                if pairs:
+                    weights = self.strategy.aggregate(weights, pairs)
+                else:
+                    log.info("round %d: no site had new samples; the global model stays", k)
+                samples = sum(site_samples.values())
                 seen += samples
                 report = RoundReport(
                     round=k,
@@ -247,6 +257,7 @@ class Coordinator:
                     samples=samples,
                     metrics=_weighted_metrics([updates[s][0] for s in answered]),
                     seconds=time.monotonic() - started,
+                    site_samples=site_samples,
                 )
                 self.history.append(report)
                 self.weights = weights

@@ -10,7 +10,9 @@
 - ``python -m model_training.federated.site --result-id R --datasource-id D``: a site worker,
   launched by the backend when a site's data stream for the deployment is registered (the
   control message of ``FederatedRawSink``). It reads exactly the announced ranges of that
-  site's topic and sends only weights.
+  site's topic and sends only weights. For an online stream (``OnlineFederatedRawSink``: the
+  bare topic, ``incremental``) it reads the topic in windows of at most the deployment's
+  ``window_size``: one window per round (``model_training.federated.site``).
 
 Both hold the result's workload credential (``KAFKAML_API_TOKEN``), as the training worker
 does; neither runs user code.
@@ -28,7 +30,7 @@ import numpy as np
 
 from model_training.errors import TrainingError
 from model_training.federated.coordinator import Coordinator
-from model_training.federated.site import Site, SiteProcess
+from model_training.federated.site import Site, SiteProcess, StreamWindows
 from model_training.federated.strategies import get_strategy
 from model_training.job import DatasourceSpec
 from model_training.worker import SAMPLE_ROWS, TrainingWorker
@@ -77,6 +79,8 @@ def federation_summary(coordinator: Coordinator) -> dict:
         "samples": {
             name: int(meta.get("samples") or 0) for name, meta in coordinator.announced.items()
         },
+        # what each site trained on in each round (an online site: its windows)
+        "round_samples": [dict(r.site_samples) for r in coordinator.history],
     }
 
 
@@ -136,18 +140,26 @@ def site_worker(job, datasource: dict, name: str, bootstrap: str, should_stop) -
 
     fed = _settings(job)
     source = DatasourceSpec.from_message(datasource)
-    if source.incremental:
-        raise TrainingError("a federated site trains on a bounded stream (FederatedRawSink)")
     codec = get_codec(source.input_format, source.input_config)
-    data = read_ranges(bootstrap, parse_ranges(source.topic), codec, should_stop=should_stop)
-    log.info("site %s: %d records from %s", name, len(data), source.topic)
+    windows = None
+    if source.incremental:  # OnlineFederatedRawSink: the bare topic, read in windows
+        windows = StreamWindows(
+            bootstrap, source.topic.split(":", 1)[0], codec, job.settings.window_size
+        )
+        x = y = np.empty((0,))
+        log.info("site %s: online, windows of at most %d records", name, windows.window_size)
+    else:
+        data = read_ranges(bootstrap, parse_ranges(source.topic), codec, should_stop=should_stop)
+        x, y = np.asarray(data.x), np.asarray(data.y)
+        log.info("site %s: %d records from %s", name, len(data), source.topic)
     return Site(
         bootstrap=bootstrap,
         deployment=job.deployment_id,
         name=name,
         job=job,
-        x=np.asarray(data.x),
-        y=np.asarray(data.y),
+        x=x,
+        y=y,
+        windows=windows,
         prefix=fed.get("prefix") or "",
         test_rate=source.test_rate,
         epochs=int(job.settings.kwargs_fit.get("epochs", 1) or 1),

@@ -14,6 +14,14 @@
 
 The model code runs only in the sandboxed trainer (``sandboxed_site``); this process moves
 arrays. Rounds the site is not named in, and rounds overtaken by a newer one, are skipped.
+
+An **online** site (an unbounded stream, ``OnlineFederatedRawSink``; ``Site.windows``) reads
+its topic in windows, as incremental training does (``model_training.incremental``): it
+announces itself once its first window holds data, trains round 1 on that window and each later
+round on the records that arrived since the previous window (at most ``window_size``; the rest
+wait for the next round). Its update's ``samples`` is what it trained on in that round. A round
+with no new record is skipped: the update says ``samples`` 0 (``skipped``), carries no weights,
+and the coordinator records it without aggregating it.
 """
 
 from __future__ import annotations
@@ -126,6 +134,71 @@ def read_stream(
     return codec.decode_batch(values), codec.decode_labels(keys)
 
 
+class StreamWindows:
+    """An online site's data: its unbounded topic read from the beginning in windows. A window
+    holds the records that arrived after the previous window, at most ``window_size`` (the rest
+    stay for the next one); it closes once the reader is caught up (a poll of ``quiet_s``
+    brings nothing). Decoded like an incremental window."""
+
+    def __init__(
+        self, bootstrap: str, topic: str, codec, window_size: int = 1000, quiet_s: float = 0.5
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.codec = codec
+        self.window_size = max(1, int(window_size))
+        self.quiet_s = quiet_s
+        self.records = 0  # read so far, over all windows
+        self._consumer = None
+        self._assigned = False
+
+    def _open(self) -> bool:
+        """Assigned to the topic's partitions, once it exists (the sink makes it)."""
+        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+        from model_training.dataset import consumer_for
+
+        if self._consumer is None:
+            self._consumer = consumer_for(self.bootstrap)  # assign() only, no group
+        if not self._assigned:
+            meta = self._consumer.list_topics(self.topic, timeout=10).topics.get(self.topic)
+            if meta is not None and meta.error is None and meta.partitions:
+                self._consumer.assign(
+                    [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in meta.partitions]
+                )
+                self._assigned = True
+        return self._assigned
+
+    def next(self, wait_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """The next window (empty arrays when no record came within ``wait_s``)."""
+        deadline = time.monotonic() + wait_s
+        values: list[bytes] = []
+        keys: list[bytes] = []
+        while len(values) < self.window_size:
+            if not self._open():
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.2)
+                continue
+            batch = self._consumer.consume(min(500, self.window_size - len(values)), self.quiet_s)
+            got = [m for m in batch if not m.error()]
+            if not got and (values or time.monotonic() >= deadline):
+                break  # caught up (or nothing came in time)
+            values += [m.value() for m in got]
+            keys += [m.key() for m in got]
+        self.records += len(values)
+        if not values:
+            return np.empty((0,)), np.empty((0,))
+        from model_training.incremental import decode_window
+
+        return decode_window(self.codec, self.topic, values, keys)
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+
 @dataclass
 class Site:
     """One federated site (run :meth:`run`, in a thread or as a process)."""
@@ -148,10 +221,15 @@ class Site:
     input_format: str = "RAW"
     input_config: dict = field(default_factory=dict)
     rounds_done: list[int] = field(default_factory=list)
+    #: an online site's stream (``x``/``y`` are then filled by its first window)
+    windows: StreamWindows | None = None
+    #: the samples each round trained on (round -> count; 0: skipped, no new record)
+    trained: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.global_topic, self.updates_topic = messages.topics(self.deployment, self.prefix)
         self._producer = None
+        self._pending = False  # an online site's first window, not trained on yet
 
     # -- transport ------------------------------------------------------------------------
     def _send(self, meta: dict, weights: list[np.ndarray] | None = None) -> None:
@@ -186,6 +264,38 @@ class Site:
         }
 
     # -- the loop -------------------------------------------------------------------------
+    def _first_window(self, consumer) -> bool:
+        """An online site waits for its first window; a stop, the coordinator's ``end`` or
+        ``idle_timeout_s`` end the wait (False: no data came)."""
+        assert self.windows is not None
+        deadline = time.monotonic() + self.idle_timeout_s
+        while not self.should_stop() and time.monotonic() < deadline:
+            self.x, self.y = self.windows.next(wait_s=1.0)
+            if len(self.x):
+                log.info("site %s: first window, %d records", self.name, len(self.x))
+                self._pending = True
+                return True
+            for msg in consumer.consume(50, 0):  # not announced yet: only an end matters
+                if not msg.error() and messages.decode(msg.value())[0].get("kind") == "end":
+                    log.info("site %s: the run ended before any data came", self.name)
+                    return False
+        log.warning("site %s: no data on %s, leaving", self.name, self.windows.topic)
+        return False
+
+    def _round_data(self, trainer: SiteProcess, k: int) -> tuple[str, int]:
+        """The data set round ``k`` trains on, and its size: a bounded site's data every round;
+        an online site's first window, then the records that arrived since the previous one."""
+        if self.windows is None:
+            return "local", len(self.x)
+        if self._pending:
+            x, y, self._pending = self.x, self.y, False
+        else:
+            x, y = self.windows.next()
+        name = f"window-{k}"
+        if len(x):
+            trainer.put(name, x, y)
+        return name, len(x)
+
     def run(self) -> None:
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
@@ -193,20 +303,23 @@ class Site:
         from worker_common.kafka import ensure_topics
 
         ensure_topics([self.global_topic, self.updates_topic], bootstrap=self.bootstrap)
-        n = len(self.x)
-        n_test = int(round(n * self.test_rate))
-        n_train = n - n_test
         trainer = SiteProcess(self.job, on_epoch=lambda *a: None, should_stop=self.should_stop)
         consumer = consumer_for(  # assign() only: the default reader group
             self.bootstrap, **{"fetch.message.max.bytes": messages.MAX_MESSAGE_BYTES}
         )
         try:
-            # announced at once (the coordinator's join need not wait for the framework's
-            # import); the trainer starts meanwhile
-            self._send(self.announcement())
-            trainer.start()
-            trainer.put("local", self.x, self.y)
             consumer.assign([TopicPartition(self.global_topic, 0, OFFSET_BEGINNING)])
+            if self.windows is None:
+                # announced at once (the coordinator's join need not wait for the framework's
+                # import); the trainer starts meanwhile
+                self._send(self.announcement())
+                trainer.start()
+                trainer.put("local", self.x, self.y)
+            else:  # an online site announces its first window
+                trainer.start()
+                if not self._first_window(consumer):
+                    return
+                self._send(self.announcement())
             last_seen = time.monotonic()
             epoch = 0
             while not self.should_stop():
@@ -233,10 +346,27 @@ class Site:
                 k = int(meta["round"])
                 trainer.set_weights(weights)
                 self.on_round(k)
+                data, n = self._round_data(trainer, k)
+                n_test = int(round(n * self.test_rate))
+                n_train = n - n_test
+                self.rounds_done.append(k)
+                self.trained[k] = max(0, n_train)
+                if n_train <= 0:
+                    log.info("site %s: round %d: no new record, skipped", self.name, k)
+                    self._send(
+                        {
+                            "kind": "update",
+                            "round": k,
+                            "samples": 0,
+                            "skipped": "no new records",
+                            "metrics": {},
+                        }
+                    )
+                    continue
                 metrics: dict[str, float] = {}
                 if n_test:
                     evaluated = trainer.call(
-                        "evaluate", data="local", test=(n_train, n), confusion_matrix=False
+                        "evaluate", data=data, test=(n_train, n), confusion_matrix=False
                     )
                     metrics.update(
                         {
@@ -245,7 +375,7 @@ class Site:
                         }
                     )
                 last = trainer.fit_round(
-                    "local", (0, n_train), None, float(meta.get("proximal_mu") or 0.0), epoch
+                    data, (0, n_train), None, float(meta.get("proximal_mu") or 0.0), epoch
                 )
                 epoch += self.epochs
                 metrics.update({k2: float(v) for k2, v in last[0].items()})
@@ -253,11 +383,15 @@ class Site:
                     {"kind": "update", "round": k, "samples": n_train, "metrics": metrics},
                     trainer.get_weights(),
                 )
-                self.rounds_done.append(k)
+                if self.windows is not None:
+                    log.info("site %s: round %d trained on %d records", self.name, k, n_train)
+                    trainer.drop(data)
         except StopRequested:
             log.warning("site %s: stopped", self.name)
         finally:
             consumer.close()
+            if self.windows is not None:
+                self.windows.close()
             trainer.close(kill=self.should_stop())
             if self._producer is not None:
                 self._producer.flush(5)

@@ -2,7 +2,7 @@
 
 Each script in ``scripts/`` is what a user of the original wrote (the original's module paths
 ``datasources.online_raw_sink``, ``datasources.raw_sink``, ``datasources.federated_raw_sink``,
-its constructor arguments, ``send``, ``unsupervised_send``, ``close``); it runs as its own process against a real ``kafkaml up``
+``datasources.federated_online_raw_sink``, its constructor arguments, ``send``, ``unsupervised_send``, ``close``); it runs as its own process against a real ``kafkaml up``
 (local launcher, embedded broker), and the test checks that the platform trained on exactly what
 the script sent:
 
@@ -11,10 +11,10 @@ the script sent:
 - ``RawSink.unsupervised_send``: a semi-supervised deployment reads every unlabelled sample from
   the unsupervised topic and its result reports the pseudo-labelling rounds;
 - ``FederatedRawSink``: two sites' scripts feed a federated deployment; every round trains on
-  both sites, each registered with exactly the samples its script sent.
-
-``OnlineFederatedRawSink`` has no test here: the platform's site workers train bounded streams
-only (docs/training.md, federated training).
+  both sites, each registered with exactly the samples its script sent;
+- ``OnlineFederatedRawSink``: an online site's script feeds a federated deployment; its site
+  worker trains each round on one window of the stream (the deployment's ``window_size``), and
+  the rounds count exactly the samples the script sent.
 """
 
 from __future__ import annotations
@@ -208,3 +208,52 @@ def test_federated_raw_sink_scripts_feed_a_federated_deployment(platform):
         assert source["dataset_restrictions"]["labels"]
     federation = result["artifacts"][0]["metrics"]["federated"]
     assert sorted(federation["sites"]) == sorted(f"datasource-{s['id']}" for s in sources)
+
+
+def test_online_federated_raw_sink_script_feeds_a_federated_deployment(platform):
+    """An online site running the original's ``OnlineFederatedRawSink`` script: the platform's
+    site worker trains round 1 on the stream's first window and round 2 on the next one."""
+    from examples.digits_federated import TORCH_CODE, TORCH_IMPORTS
+
+    rounds, window, samples, tag = 2, 150, 300, uuid.uuid4().hex[:8]
+    prefix = platform.api("GET", "auth/me/")["kafka"]["topic_prefix"]
+    deployment = platform.deploy(
+        f"fed-online-{tag}",
+        "pytorch",
+        TORCH_IMPORTS,
+        TORCH_CODE,
+        batch_size=32,
+        training_kwargs="epochs=1",
+        window_size=window,  # one round's window of the online stream
+        federated={
+            "rounds": rounds,
+            "strategy": "fedavg",
+            "expected_sites": 1,
+            "min_data": 100,
+            "round_timeout_s": 60,
+            "join_timeout_s": 120,
+        },
+    )
+    (result_id,) = [r["id"] for r in deployment["results"]]
+
+    topic = f"{prefix}fed-online-{tag}"
+    out = run_script(
+        "online_federated_digits.py", platform.bootstrap_servers, topic, deployment["id"], samples
+    )
+    assert f"sent {samples} samples" in out
+
+    source = datasource_of(platform, deployment["id"], topic)
+    assert source["incremental"] is True and source["topic"] == topic
+    assert source["dataset_restrictions"] == {"labels": list(range(10))}
+
+    result = finished(platform, result_id, timeout=180)
+    epochs = result["epoch_metrics"]
+    # each round trained on one window: the script's samples, counted once each
+    assert [(e["round"], e["rounds"], e["sites"], e["samples"]) for e in epochs] == [
+        (k, rounds, 1, window) for k in range(1, rounds + 1)
+    ], epochs
+    site = f"datasource-{source['id']}"
+    federation = result["artifacts"][0]["metrics"]["federated"]
+    assert federation["sites"] == [site]
+    assert federation["samples"] == {site: window}  # announced: its first window
+    assert federation["round_samples"] == [{site: window}] * rounds
