@@ -51,15 +51,17 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), default=_jsonable).encode() + b"\n"
 
 
-def decode(line: bytes, kind: str) -> dict[str, Any]:
-    """Parse one ``kind`` ("event" or "cmd") line; raises ``ProtocolError``."""
+def decode(line: bytes, kind: str, allowed: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Parse one ``kind`` ("event" or "cmd") line; raises ``ProtocolError``. ``allowed``: the
+    names accepted (default ``EVENTS`` or ``COMMANDS``)."""
     if len(line) > MAX_LINE:
         raise ProtocolError(f"{kind} line of {len(line)} bytes")
     try:
         message = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"{kind} line is not JSON: {exc}") from None
-    allowed = EVENTS if kind == "event" else COMMANDS
+    if allowed is None:
+        allowed = EVENTS if kind == "event" else COMMANDS
     if not isinstance(message, dict) or message.get(kind) not in allowed:
         raise ProtocolError(f"not a {kind}: {str(line[:200])}")
     return message

@@ -136,6 +136,9 @@ def describe_error(exc: BaseException, job: protocol.JobDescription) -> dict[str
 class Trainer:
     """Builds the models and answers the worker's commands."""
 
+    #: the commands ``command_reader`` accepts (``exit`` included)
+    commands: tuple[str, ...] = protocol.COMMANDS
+
     def __init__(
         self, job_dir: Path, input_dir: Path, job: protocol.JobDescription, events: Events
     ) -> None:
@@ -178,6 +181,15 @@ class Trainer:
         return Split(x[start:stop], y[start:stop])
 
     # -- commands -------------------------------------------------------------------------
+    def handlers(self) -> dict[str, Any]:
+        """What answers each command but ``exit``."""
+        return {
+            "fit": self.fit,
+            "pseudo_label": self.pseudo_label,
+            "evaluate": self.evaluate,
+            "export": self.export,
+        }
+
     def fit(self, cmd: dict) -> dict:
         train = self.split(cmd["data"], cmd["train"])
         val = self.split(cmd["data"], cmd["val"]) if cmd.get("val") else None
@@ -298,23 +310,20 @@ class BuildError(RuntimeError):
     pass
 
 
-def command_reader(stream: IO[bytes], commands: queue.Queue) -> None:
+def command_reader(
+    stream: IO[bytes], commands: queue.Queue, allowed: tuple[str, ...] = protocol.COMMANDS
+) -> None:
     """Feed commands to the main thread; exit the whole process when the worker goes away."""
     for line in stream:
         try:
-            commands.put(protocol.decode(line, "cmd"))
+            commands.put(protocol.decode(line, "cmd", allowed))
         except protocol.ProtocolError as exc:
             log.error("ignoring a bad command: %s", exc)
     os._exit(0)  # stdin closed: the worker is gone (or done), nothing may outlive it
 
 
 def serve(trainer: Trainer, events: Events, commands: queue.Queue) -> int:
-    handlers = {
-        "fit": trainer.fit,
-        "pseudo_label": trainer.pseudo_label,
-        "evaluate": trainer.evaluate,
-        "export": trainer.export,
-    }
+    handlers = trainer.handlers()
     while True:
         cmd = commands.get()
         if cmd["cmd"] == "exit":
@@ -328,8 +337,16 @@ def serve(trainer: Trainer, events: Events, commands: queue.Queue) -> int:
         events.send("done", id=cmd.get("id"), **result)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model_training.sandboxed")
+def main(
+    argv: list[str] | None = None,
+    *,
+    trainer_class: type[Trainer] = Trainer,
+    prog: str = "python -m model_training.sandboxed",
+) -> int:
+    """The trainer's start: events on the original stdout, the job, the command reader, the
+    build (``ready`` or the error), then the commands until ``exit``. The federated site's
+    trainer (``model_training.federated.sandboxed_site``) starts here too, with its class."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--job-dir", required=True, type=Path, help="where artifacts go")
     parser.add_argument("--input-dir", required=True, type=Path, help="job.json and the data")
     args = parser.parse_args(argv)
@@ -341,8 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ.setdefault(var, str(job.threads))
     commands: queue.Queue = queue.Queue()
-    threading.Thread(target=command_reader, args=(sys.stdin.buffer, commands), daemon=True).start()
-    trainer = Trainer(args.job_dir, args.input_dir, job, events)
+    reader = (sys.stdin.buffer, commands, trainer_class.commands)
+    threading.Thread(target=command_reader, args=reader, daemon=True).start()
+    trainer = trainer_class(args.job_dir, args.input_dir, job, events)
     started = time.monotonic()
     try:
         trainer.build()

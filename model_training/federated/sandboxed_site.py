@@ -17,13 +17,8 @@ Federated training covers one model (not a distributed chain).
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-import queue
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +27,29 @@ from model_training import protocol
 from model_training import sandboxed as base
 from model_training.federated.messages import load_weights, save_weights
 
-log = logging.getLogger("model_training.federated.sandboxed_site")
-
 
 class SiteTrainer(base.Trainer):
+    #: the trainer's commands and the site's two
+    commands = (*protocol.COMMANDS, "get_weights", "set_weights")
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.global_weights: list[np.ndarray] | None = None
+
+    def build(self) -> None:
+        super().build()
+        if len(self.trainer.models) != 1:
+            raise base.BuildError("federated training takes one model, not a chain")
+
+    def handlers(self) -> dict:
+        """No ``pseudo_label`` here (answered as an error, as an unknown command)."""
+        return {
+            "fit": self.fit,
+            "evaluate": self.evaluate,
+            "export": self.export,
+            "get_weights": self.get_weights,
+            "set_weights": self.set_weights,
+        }
 
     @property
     def model(self):
@@ -134,80 +145,11 @@ class SiteTrainer(base.Trainer):
             object.__setattr__(settings, "kwargs_fit", original)
 
 
-SITE_COMMANDS = (*protocol.COMMANDS, "get_weights", "set_weights")
-
-
-def command_reader(stream, commands: queue.Queue) -> None:
-    """``sandboxed.command_reader`` with the site's commands besides the trainer's."""
-    for line in stream:
-        try:
-            if len(line) > protocol.MAX_LINE:
-                raise protocol.ProtocolError("command line too long")
-            message = json.loads(line)
-            if not isinstance(message, dict) or message.get("cmd") not in SITE_COMMANDS:
-                raise protocol.ProtocolError(f"not a site command: {str(line[:200])}")
-            commands.put(message)
-        except (ValueError, protocol.ProtocolError) as exc:
-            log.error("ignoring a bad command: %s", exc)
-    os._exit(0)  # stdin closed: the site is gone (or done)
-
-
-def serve(trainer: SiteTrainer, events: base.Events, commands: queue.Queue) -> int:
-    handlers = {
-        "fit": trainer.fit,
-        "evaluate": trainer.evaluate,
-        "export": trainer.export,
-        "get_weights": trainer.get_weights,
-        "set_weights": trainer.set_weights,
-    }
-    while True:
-        cmd = commands.get()
-        if cmd["cmd"] == "exit":
-            return 0
-        try:
-            result = handlers[cmd["cmd"]](cmd)
-        except BaseException as exc:  # user code may raise SystemExit etc.
-            log.error("%s failed: %s", cmd["cmd"], exc)
-            events.send("error", id=cmd.get("id"), **base.describe_error(exc, trainer.job))
-            continue
-        events.send("done", id=cmd.get("id"), **result)
-
-
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m model_training.federated.sandboxed_site")
-    parser.add_argument("--job-dir", required=True, type=Path)
-    parser.add_argument("--input-dir", required=True, type=Path)
-    args = parser.parse_args(argv)
-    events = base.Events(base.take_stdout())
-    job = protocol.JobDescription.read(args.input_dir)
-    logging.basicConfig(
-        level=job.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    """``sandboxed.main`` (the same start) with the site's trainer."""
+    return base.main(
+        argv, trainer_class=SiteTrainer, prog="python -m model_training.federated.sandboxed_site"
     )
-    for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-        os.environ.setdefault(var, str(job.threads))
-    commands: queue.Queue = queue.Queue()
-    threading.Thread(target=command_reader, args=(sys.stdin.buffer, commands), daemon=True).start()
-    trainer = SiteTrainer(args.job_dir, args.input_dir, job, events)
-    started = time.monotonic()
-    try:
-        trainer.build()
-        if len(trainer.trainer.models) != 1:
-            raise base.BuildError("federated training takes one model, not a chain")
-    except BaseException as exc:
-        cause = exc.__cause__ if isinstance(exc, base.BuildError) and exc.__cause__ else exc
-        details = base.describe_error(cause, job)
-        details["message"] = str(exc) if isinstance(exc, base.BuildError) else details["message"]
-        events.send("error", id=None, **details)
-        return 1
-    events.send(
-        "ready",
-        models=1,
-        framework_version=trainer.trainer.framework_version(),
-        start_time=time.monotonic() - started,
-    )
-    return serve(trainer, events, commands)
 
 
 if __name__ == "__main__":
