@@ -163,15 +163,13 @@ def test_unsupervised_send_script_feeds_pseudo_labelling(platform):
     assert len(result["epoch_metrics"]) == epochs * (rounds + 1)
 
 
-def test_federated_raw_sink_scripts_feed_a_federated_deployment(platform):
-    """Two sites, each running the original's ``FederatedRawSink`` script on its own digits:
-    the platform's federated deployment trains every round on both sites' data."""
+def deploy_federated(platform, name: str, rounds: int, sites: int, **settings):
+    """A FedAvg deployment of the example's small PyTorch digits model (one local epoch per
+    round) waiting for ``sites`` sites: the deployment and its result's id."""
     from examples.digits_federated import TORCH_CODE, TORCH_IMPORTS
 
-    rounds, tag = 2, uuid.uuid4().hex[:8]
-    prefix = platform.api("GET", "auth/me/")["kafka"]["topic_prefix"]
     deployment = platform.deploy(
-        f"fed-{tag}",
+        name,
         "pytorch",
         TORCH_IMPORTS,
         TORCH_CODE,
@@ -180,13 +178,23 @@ def test_federated_raw_sink_scripts_feed_a_federated_deployment(platform):
         federated={
             "rounds": rounds,
             "strategy": "fedavg",
-            "expected_sites": 2,
+            "expected_sites": sites,
             "min_data": 100,
             "round_timeout_s": 60,
             "join_timeout_s": 120,
         },
+        **settings,
     )
     (result_id,) = [r["id"] for r in deployment["results"]]
+    return deployment, result_id
+
+
+def test_federated_raw_sink_scripts_feed_a_federated_deployment(platform):
+    """Two sites, each running the original's ``FederatedRawSink`` script on its own digits:
+    the platform's federated deployment trains every round on both sites' data."""
+    rounds, tag = 2, uuid.uuid4().hex[:8]
+    prefix = platform.api("GET", "auth/me/")["kafka"]["topic_prefix"]
+    deployment, result_id = deploy_federated(platform, f"fed-{tag}", rounds, sites=2)
 
     sent = {}
     for site, labels in (("a", "0,1,2,3,4,5,6"), ("b", "3,4,5,6,7,8,9")):
@@ -213,28 +221,15 @@ def test_federated_raw_sink_scripts_feed_a_federated_deployment(platform):
 def test_online_federated_raw_sink_script_feeds_a_federated_deployment(platform):
     """An online site running the original's ``OnlineFederatedRawSink`` script: the platform's
     site worker trains round 1 on the stream's first window and round 2 on the next one."""
-    from examples.digits_federated import TORCH_CODE, TORCH_IMPORTS
-
     rounds, window, samples, tag = 2, 150, 300, uuid.uuid4().hex[:8]
     prefix = platform.api("GET", "auth/me/")["kafka"]["topic_prefix"]
-    deployment = platform.deploy(
+    deployment, result_id = deploy_federated(
+        platform,
         f"fed-online-{tag}",
-        "pytorch",
-        TORCH_IMPORTS,
-        TORCH_CODE,
-        batch_size=32,
-        training_kwargs="epochs=1",
+        rounds,
+        sites=1,
         window_size=window,  # one round's window of the online stream
-        federated={
-            "rounds": rounds,
-            "strategy": "fedavg",
-            "expected_sites": 1,
-            "min_data": 100,
-            "round_timeout_s": 60,
-            "join_timeout_s": 120,
-        },
     )
-    (result_id,) = [r["id"] for r in deployment["results"]]
 
     topic = f"{prefix}fed-online-{tag}"
     out = run_script(
