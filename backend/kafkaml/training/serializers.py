@@ -279,6 +279,21 @@ def federation_summary(summary: dict) -> dict | None:
         key=lambda d: (d["round"], d["site"]),
     )
     rounds = federated.get("rounds")
+    # per round (1-based, numbered by position), what each site trained on; 0: an online
+    # site's skipped round. A round that is not a mapping, or a count that is not a
+    # non-negative integer, is left out (the other rounds keep their numbers).
+    per_round = federated.get("round_samples")
+    round_samples = []
+    for k, entry in enumerate(per_round if isinstance(per_round, list) else [], start=1):
+        if not isinstance(entry, dict):
+            continue
+        counts = {
+            str(site): n
+            for site, n in entry.items()
+            if isinstance(n, int) and not isinstance(n, bool) and n >= 0
+        }
+        if counts:
+            round_samples.append({"round": k, "samples": counts})
     return {
         "strategy": str(federated.get("strategy") or ""),
         "rounds": rounds if isinstance(rounds, int) else None,
@@ -286,6 +301,7 @@ def federation_summary(summary: dict) -> dict | None:
         "refused": [{"site": str(k), "reason": str(v)} for k, v in mapping("refused").items()],
         "late": [{"site": n, "samples": samples.get(n)} for n in names("late")],
         "dropped": dropped,
+        "round_samples": round_samples,
     }
 
 

@@ -26,14 +26,25 @@ export function droppedPerRound(f: Federation): string[] {
   return [...rounds.entries()].sort(([a], [b]) => a - b).map(([round, sites]) => `round ${round}: ${sites.join(', ')}`);
 }
 
+/** The per-round table: the sites as columns (those that took part in their order, then any
+ * other a round names), one row a round; a cell is what the site trained on in that round,
+ * "skipped (no new records)" for 0, "—" where the site did not answer (dropped). */
+export function roundSampleTable(f: Federation): { sites: string[]; rows: { round: number; cells: string[] }[] } {
+  const sites = f.sites.map((s) => s.site);
+  for (const r of f.round_samples) for (const site of Object.keys(r.samples)) if (!sites.includes(site)) sites.push(site);
+  const cell = (n: number | undefined) => (n == null ? '—' : n === 0 ? 'skipped (no new records)' : fmtNum(n));
+  return { sites, rows: f.round_samples.map((r) => ({ round: r.round, cells: sites.map((site) => cell(r.samples[site])) })) };
+}
+
 /** The federation of a federated result: which sites took part (with their samples), which were
- * refused and why, which came late and which dropped out in which round. Nothing for an
- * ordinary run. */
+ * refused and why, which came late and which dropped out in which round, and (when the
+ * summary has them) what each site trained on in each round. Nothing for an ordinary run. */
 export default function FederationSummary({ federation }: { federation: Federation | null | undefined }) {
   if (!federation) return null;
   const rows = federationRows(federation);
   const used = federation.sites.reduce((n, s) => n + (s.samples ?? 0), 0);
   const dropped = droppedPerRound(federation);
+  const perRound = roundSampleTable(federation);
   return (
     <div className="card" data-testid="federation">
       <h2>Federation</h2>
@@ -47,7 +58,7 @@ export default function FederationSummary({ federation }: { federation: Federati
           .join(' · ')}
       </p>
       {rows.length > 0 && (
-        <table className="list">
+        <table className="list" data-testid="federation-sites">
           <thead>
             <tr>
               <th>site</th>
@@ -69,6 +80,35 @@ export default function FederationSummary({ federation }: { federation: Federati
       <p className="small muted" data-testid="federation-dropped">
         {dropped.length ? `Dropped per round: ${dropped.join(' · ')}` : 'No site dropped out.'}
       </p>
+      {perRound.rows.length > 0 && (
+        <div data-testid="federation-rounds">
+          <h3 className="small">Samples each site trained on, per round</h3>
+          <table className="list">
+            <thead>
+              <tr>
+                <th>round</th>
+                {perRound.sites.map((site) => (
+                  <th key={site} className="num">
+                    {site}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {perRound.rows.map((row) => (
+                <tr key={row.round}>
+                  <td>{row.round}</td>
+                  {row.cells.map((cell, i) => (
+                    <td key={perRound.sites[i]} className="num">
+                      {cell}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </div>
   );
 }

@@ -162,7 +162,8 @@ export interface PseudoLabellingRound {
 
 /** A federated result's sites (GET /results/<id>/ → federation): those that took part with
  * the samples each announced, those refused and why, those that qualified after the join
- * (late), and those dropped with the round they missed. */
+ * (late), those dropped with the round they missed, and per round (1-based) what each site
+ * that answered trained on (0: an online site without new records, the round skipped). */
 export interface Federation {
   strategy: string;
   rounds: number | null;
@@ -170,6 +171,7 @@ export interface Federation {
   refused: { site: string; reason: string }[];
   late: { site: string; samples: number | null }[];
   dropped: { site: string; round: number }[];
+  round_samples: { round: number; samples: Record<string, number> }[];
 }
 
 /** What a result trained with (GET /results/<id>/ → provenance). */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { render, screen, waitFor } from '@testing-library/react';
+import { render, screen, waitFor, within } from '@testing-library/react';
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import ResultDetail, { extraDownloads, missingFinalText, shownStatus, tfliteRows } from './ResultDetail';
 import DeploymentDetail, { incrementalText, semiSupervisedText } from './DeploymentDetail';
@@ -170,7 +170,7 @@ describe('result page', () => {
     expect(screen.queryByTestId('pseudo-labelling')).toBeNull();
   });
 
-  it('a federated result shows its federation: sites with samples, refused with the reason, late, dropped', async () => {
+  it('a federated result shows its federation: sites with samples, refused with the reason, late, dropped, per round', async () => {
     serve(
       result({
         status: 'finished',
@@ -188,12 +188,18 @@ describe('result page', () => {
           refused: [{ site: 'datasource-3', reason: 'framework pytorch != tensorflow' }],
           late: [],
           dropped: [{ site: 'datasource-2', round: 2 }],
+          round_samples: [
+            { round: 1, samples: { 'datasource-1': 600, 'datasource-2': 400 } },
+            { round: 2, samples: { 'datasource-1': 0 } },
+          ],
         },
       }),
     );
     renderAt('/results/4');
     const section = await screen.findByTestId('federation');
-    const rows = [...section.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
+    const cells = (table: Element) =>
+      [...table.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
+    const rows = cells(within(section).getByTestId('federation-sites'));
     expect(rows).toEqual([
       ['datasource-1', '600', 'took part'],
       ['datasource-2', '400', 'took part; dropped in round 2 (no answer)'],
@@ -201,6 +207,10 @@ describe('result page', () => {
     ]);
     expect(screen.getByTestId('federation-overview').textContent).toBe('fedprox · 2 rounds · 2 sites took part with 1,000 samples');
     expect(screen.getByTestId('federation-dropped').textContent).toBe('Dropped per round: round 2: datasource-2');
+    expect(cells(within(section).getByTestId('federation-rounds'))).toEqual([
+      ['1', '600', '400'],
+      ['2', 'skipped (no new records)', '—'],
+    ]);
     expect(screen.getByTestId('federated-round').textContent).toBe('Round 2 / 2');
   });
 

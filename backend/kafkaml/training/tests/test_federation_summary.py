@@ -22,6 +22,13 @@ FEDERATED = {
         "datasource-4": 40,
         "datasource-5": 500,
     },
+    # per round: datasource-3 dropped in round 2, so it is absent from rounds 2 and 3;
+    # datasource-2 (online) had no new records in round 3: 0
+    "round_samples": [
+        {"datasource-1": 600, "datasource-2": 400, "datasource-3": 300},
+        {"datasource-1": 600, "datasource-2": 50},
+        {"datasource-1": 600, "datasource-2": 0},
+    ],
 }
 
 
@@ -44,6 +51,14 @@ def test_result_shows_the_federation(client, training_client, make_deployment):
         "refused": [{"site": "datasource-4", "reason": "40 samples < min_data 100"}],
         "late": [{"site": "datasource-5", "samples": 500}],
         "dropped": [{"site": "datasource-3", "round": 2}],
+        "round_samples": [
+            {
+                "round": 1,
+                "samples": {"datasource-1": 600, "datasource-2": 400, "datasource-3": 300},
+            },
+            {"round": 2, "samples": {"datasource-1": 600, "datasource-2": 50}},
+            {"round": 3, "samples": {"datasource-1": 600, "datasource-2": 0}},
+        ],
     }
     assert result["artifacts"][0]["metrics"]["federated"] == FEDERATED
 
@@ -63,6 +78,12 @@ def test_malformed_entries_are_left_out(client, training_client, make_deployment
         "late": "datasource-3",
         "dropped": {"datasource-1": "second", "datasource-4": 1},
         "samples": {"datasource-1": -5},
+        # round 1: not a mapping; round 2: one good count; round 3: nothing good left
+        "round_samples": [
+            [600],
+            {"datasource-1": 10, "datasource-2": -1, "datasource-3": "ten", "datasource-4": True},
+            {"datasource-1": None},
+        ],
     }
     summary = {"federated": federated}
     assert upload(training_client(result_id), result_id, summary=summary).status_code == 201
@@ -73,4 +94,18 @@ def test_malformed_entries_are_left_out(client, training_client, make_deployment
         "refused": [],
         "late": [],
         "dropped": [{"site": "datasource-4", "round": 1}],
+        "round_samples": [{"round": 2, "samples": {"datasource-1": 10}}],
     }
+
+
+def test_a_summary_without_round_samples_has_none(client, training_client, make_deployment):
+    # a summary uploaded before the coordinator recorded round_samples, or with a malformed one
+    for value in (None, {"datasource-1": 3}):
+        result_id = make_deployment()["results"][0]["id"]
+        federated = {k: v for k, v in FEDERATED.items() if k != "round_samples"}
+        if value is not None:
+            federated["round_samples"] = value
+        summary = {"federated": federated}
+        assert upload(training_client(result_id), result_id, summary=summary).status_code == 201
+        federation = client.get(f"/api/v1/results/{result_id}/").json()["federation"]
+        assert federation["round_samples"] == []
