@@ -69,6 +69,10 @@ BACKLOG_MIN_BATCH = 64  # smaller batch sizes are always full: no backlog detect
 # committed once it is this old, not at the end of the interval: outputs are visible sooner and
 # nothing is gained by waiting
 IDLE_TRANSACTION_MS = 20
+# Once asked to stop, how long transaction calls may still be retried (a coordinator that is
+# away would otherwise hold the replica for a minute a call): what is not committed by then is
+# aborted by the coordinator or fenced by the next replica, and its inputs are read again.
+STOP_GRACE_S = 15.0
 AT_LEAST_ONCE = "at_least_once"
 EXACTLY_ONCE = "exactly_once"
 DELIVERY_MODES = (AT_LEAST_ONCE, EXACTLY_ONCE)
@@ -224,6 +228,7 @@ class InferenceWorker:
         self._assignment: list = []
         self._paused = False
         self._stop = threading.Event()
+        self._stop_at: float | None = None  # monotonic time of the stop request
         self._threads_stop = threading.Event()
         self._last_commit = 0.0
         self._last_report = time.monotonic()
@@ -681,6 +686,8 @@ class InferenceWorker:
 
     # ------------------------------------------------------------------ main loop
     def stop(self, *_args) -> None:
+        if self._stop_at is None:
+            self._stop_at = time.monotonic()
         self._stop.set()
 
     def run(self) -> dict:
@@ -1013,13 +1020,18 @@ class InferenceWorker:
 
     # ------------------------------------------------------------------ exactly-once
     def _retry(self, call, what: str, timeout: float = 10.0, deadline_s: float = 60.0) -> None:
-        """``call(timeout)`` again while librdkafka says the error is retriable."""
+        """``call(timeout)`` again while librdkafka says the error is retriable (after a stop
+        request, only until ``STOP_GRACE_S`` from it)."""
         from confluent_kafka import KafkaException
 
         deadline = time.monotonic() + deadline_s
         while True:
+            wait = timeout
+            if self._stop_at is not None:
+                deadline = min(deadline, self._stop_at + STOP_GRACE_S)
+                wait = max(1.0, min(timeout, deadline - time.monotonic()))
             try:
-                call(timeout)
+                call(wait)
                 return
             except KafkaException as exc:
                 err = exc.args[0]

@@ -110,3 +110,38 @@ def test_unreachable_cluster_is_reported_until_the_broker_comes(unique_topic):
         if worker.thread.is_alive():
             worker.worker.stop()
             worker.thread.join(30)
+
+
+def test_a_stop_request_bounds_the_transaction_retries():
+    """A coordinator that stays away makes every transaction call fail with a retriable error:
+    running, the worker retries (up to a minute a call); once asked to stop, only until
+    ``STOP_GRACE_S`` after the request, with shorter waits, so the replica exits in time."""
+    from confluent_kafka import KafkaException
+
+    from model_inference.worker import STOP_GRACE_S
+
+    worker = InferenceWorker(_config(delivery="exactly_once"))
+    waits: list[float] = []
+
+    def coordinator_away(timeout: float) -> None:
+        waits.append(timeout)
+        if len(waits) < 3:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "away", retriable=True))
+
+    worker._retry(coordinator_away, "commit transaction")  # running: retried until it works
+    assert waits == [10.0, 10.0, 10.0]
+
+    waits.clear()
+    worker.stop()
+    worker._stop_at -= STOP_GRACE_S - 0.5  # asked to stop STOP_GRACE_S - 0.5 s ago
+
+    def always_away(timeout: float) -> None:
+        waits.append(timeout)
+        time.sleep(0.1)
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "away", retriable=True))
+
+    started = time.monotonic()
+    with pytest.raises(KafkaException):
+        worker._retry(always_away, "commit transaction")
+    assert time.monotonic() - started < 2.0
+    assert waits and all(w <= 1.0 for w in waits)
