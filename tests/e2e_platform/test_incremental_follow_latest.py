@@ -145,6 +145,12 @@ def test_a_following_inference_serves_each_new_version_without_restart_or_loss(p
     # -- bursts 2..n while keyed records keep flowing into the inference --------------------
     stream = KeyedStream(platform.bootstrap_servers, inference["input_topic"], x[BURSTS * WINDOW :])
     stream.thread.start()
+    poll(  # version 1 answers records before version 2 is trained (a loaded machine is slow)
+        lambda: platform.api("GET", f"inferences/{inference['id']}/"),
+        lambda i: i["live"]["records_out"] > 0,
+        timeout=60,
+        interval=0.5,
+    )
     for index in range(1, BURSTS):
         burst(index)
     result = poll(  # no more data: after stream_timeout s of silence the run ends
