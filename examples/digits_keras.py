@@ -15,11 +15,15 @@ CODE = """model = tf.keras.Sequential([
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 """
 
-if __name__ == "__main__":
+
+def train(name: str = "digits-keras"):
+    """Model, deployment, all the digits, the finished result: (session, results)."""
     http = session()
-    model = create_model(http, "digits-keras", "tensorflow", "import tensorflow as tf", CODE)
-    deployment = deploy(
-        http, "digits-keras", [model["id"]], batch_size=32, training_kwargs="epochs=10"
-    )
+    model = create_model(http, name, "tensorflow", "import tensorflow as tf", CODE)
+    deployment = deploy(http, name, [model["id"]], batch_size=32, training_kwargs="epochs=10")
     send_digits(deployment["id"], topic=topic(http, f"digits-{deployment['id']}"))
-    wait_results(http, deployment)
+    return http, wait_results(http, deployment)
+
+
+if __name__ == "__main__":
+    train()

@@ -10,18 +10,8 @@ and prints how often the int8 model agrees with the float one.
 """
 
 import numpy as np
-from _platform import (
-    URL,
-    call,
-    create_model,
-    deploy,
-    digits,
-    send_digits,
-    session,
-    topic,
-    wait_results,
-)
-from digits_keras import CODE
+from _platform import URL, call, digits
+from digits_keras import train
 
 
 def interpreter_predictions(model: bytes, images: np.ndarray) -> np.ndarray:
@@ -44,13 +34,7 @@ def interpreter_predictions(model: bytes, images: np.ndarray) -> np.ndarray:
 
 
 if __name__ == "__main__":
-    http = session()
-    model = create_model(http, "digits-tflite", "tensorflow", "import tensorflow as tf", CODE)
-    deployment = deploy(
-        http, "digits-tflite", [model["id"]], batch_size=32, training_kwargs="epochs=10"
-    )
-    send_digits(deployment["id"], topic=topic(http, f"digits-{deployment['id']}"))
-    (result,) = wait_results(http, deployment)
+    http, (result,) = train("digits-tflite")
     if result["status"] != "finished":
         raise SystemExit(f"training did not finish: {result['error']}")
     latest = call(http, "GET", f"results/{result['id']}/")["artifacts"][0]["metadata"]
