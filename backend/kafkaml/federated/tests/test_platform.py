@@ -180,3 +180,40 @@ def test_a_federated_deployment_trains_one_model(client, launcher, make_deployme
     refused = client.post("/api/v1/deployments/", body, format="json")
     assert refused.status_code == 400 and "federated" in refused.json()["errors"]
     assert not launcher.launched
+
+
+def test_another_users_stream_announced_for_a_federated_deployment_launches_no_site(
+    launcher, make_deployment, control_logger_client
+):
+    """Poisoning a federation: bob announces his own topic as a site of alice's federated
+    deployment. Refused like any registration naming topics that are not the owner's."""
+    deployment = make_deployment(federated=SETTINGS)  # alice's
+    for topic in ("bob.poison:0:0:100", "alice.site-a:0:0:50,bob.poison:0:0:50"):
+        response = control_logger_client.post(
+            "/api/v1/worker/datasources/", control(deployment["id"], topic), format="json"
+        )
+        assert response.status_code == 409, response.json()
+    assert not [s for s in launcher.launched if s.name.startswith("federated-site-")]
+
+
+def test_a_site_credential_reaches_only_its_own_deployment(
+    make_deployment, control_logger_client, workload_client
+):
+    """A site worker's credential (user code's neighbour) against another federation: the other
+    result's job, its datasources and its reports are out of reach."""
+    mine, other = make_deployment(federated=SETTINGS), make_deployment(federated=SETTINGS)
+    (other_result,) = other["results"]
+    pk = control_logger_client.post(
+        "/api/v1/worker/datasources/", control(mine["id"]), format="json"
+    ).json()["id"]
+    site = workload_client(f"federated-site-{pk}")
+    for response in (
+        site.get(f"/api/v1/worker/results/{other_result['id']}/"),
+        site.get(f"/api/v1/worker/deployments/{other['id']}/datasources/"),
+        site.post(
+            f"/api/v1/worker/results/{other_result['id']}/epochs/",
+            {"epoch": 1, "metrics": {"loss": 0.1}},
+            format="json",
+        ),
+    ):
+        assert response.status_code in (403, 404), response.content
